@@ -1,0 +1,230 @@
+//! The command line: `licd serve | init | token | user | diag | backup | restore`.
+use crate::clock::Clock;
+use crate::config::{Config, ServeArgs};
+use crate::domain::Role;
+use crate::service::{App, auth};
+use clap::{Parser, Subcommand};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(name = "licd", version, about = "licd — a self-hosted software license server in one binary")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run everything: the HTTPS API, the jobs.
+    Serve(ServeArgs),
+    /// Prepare a data directory (database, signing key, certificate) and exit.
+    Init(ServeArgs),
+    /// Admin-API tokens (with the server stopped; the UI makes them while it runs).
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Staff users (with the server stopped).
+    #[command(subcommand)]
+    User(UserCommand),
+    /// What stands between a key and a seat of a feature (the seeds' licdiag).
+    Diag(crate::diag::DiagArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Make a token and print it alone on stdout.
+    Create {
+        #[arg(long, env = "LICD_DATA")]
+        data: Option<PathBuf>,
+        #[arg(long)]
+        name: String,
+        /// admin or manager
+        #[arg(long)]
+        role: String,
+    },
+    /// List tokens (never their secrets).
+    List {
+        #[arg(long, env = "LICD_DATA")]
+        data: Option<PathBuf>,
+    },
+    /// Revoke a token by id.
+    Revoke {
+        #[arg(long, env = "LICD_DATA")]
+        data: Option<PathBuf>,
+        #[arg(long)]
+        id: u64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Add a staff user; the password is read from the terminal (or one line of stdin).
+    Add {
+        #[arg(long, env = "LICD_DATA")]
+        data: Option<PathBuf>,
+        #[arg(long)]
+        login: String,
+        /// admin, manager or distributor
+        #[arg(long)]
+        role: String,
+        /// For the distributor role: the distributor it acts for.
+        #[arg(long, default_value = "")]
+        distributor: String,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    match cli.command {
+        Command::Diag(args) => crate::diag::main(args),
+        other => match run(other) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("licd: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LICD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+fn data_config(data: Option<PathBuf>) -> anyhow::Result<Config> {
+    Config::resolve(&ServeArgs {
+        data,
+        ..Default::default()
+    })
+    .map_err(Into::into)
+}
+
+fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(args) => {
+            let config = Config::resolve(&args)?;
+            let rt = runtime()?;
+            rt.block_on(serve(config))
+        }
+        Command::Init(args) => {
+            let config = Config::resolve(&args)?;
+            crate::http::tls::install_provider();
+            let _ = crate::http::tls::server_config(&config)?;
+            let app = App::open(config.clone(), Clock::system())?;
+            eprintln!("licd: data directory ready at {}", config.data_dir.display());
+            eprintln!("licd: signing public key {}", app.signer.public_key_b64());
+            Ok(())
+        }
+        Command::Token(TokenCommand::Create { data, name, role }) => {
+            let role = Role::parse(&role)
+                .filter(|r| *r != Role::Distributor)
+                .ok_or_else(|| anyhow::anyhow!("--role must be admin or manager"))?;
+            let config = data_config(data)?;
+            let rt = runtime()?;
+            let app = App::open(config.clone(), Clock::system())?;
+            let (secret, token) = rt
+                .block_on(auth::create_token(&app.store, &name, role, app.now()))
+                .map_err(|e| anyhow::anyhow!(e.message(crate::i18n::Lang::En)))?;
+            eprintln!(
+                "licd: token {} ({}, {}) created; it is shown only now:",
+                token.id,
+                token.name,
+                token.role.as_str()
+            );
+            println!("{secret}");
+            Ok(())
+        }
+        Command::Token(TokenCommand::List { data }) => {
+            let app = App::open(data_config(data)?, Clock::system())?;
+            let tx = app.store.read()?;
+            for t in auth::list_tokens(&tx)? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    t.id,
+                    t.name,
+                    t.role.as_str(),
+                    crate::clock::rfc3339(t.created_at),
+                    t.revoked_at.map(crate::clock::rfc3339).unwrap_or_else(|| "active".into())
+                );
+            }
+            Ok(())
+        }
+        Command::Token(TokenCommand::Revoke { data, id }) => {
+            let app = App::open(data_config(data)?, Clock::system())?;
+            let rt = runtime()?;
+            rt.block_on(auth::revoke_token(&app.store, id, app.now()))
+                .map_err(|e| anyhow::anyhow!(e.message(crate::i18n::Lang::En)))?;
+            eprintln!("licd: token {id} revoked");
+            Ok(())
+        }
+        Command::User(UserCommand::Add {
+            data,
+            login,
+            role,
+            distributor,
+        }) => {
+            let role = Role::parse(&role)
+                .ok_or_else(|| anyhow::anyhow!("--role must be admin, manager or distributor"))?;
+            let config = data_config(data)?;
+            let password = read_password()?;
+            let app = App::open(config, Clock::system())?;
+            let rt = runtime()?;
+            let user = rt
+                .block_on(auth::add_user(&app.store, &login, role, &password, &distributor, app.now()))
+                .map_err(|e| anyhow::anyhow!(e.message(crate::i18n::Lang::En)))?;
+            eprintln!("licd: user {} ({}) added", user.login, user.role.as_str());
+            Ok(())
+        }
+        Command::Diag(_) => unreachable!("handled in main"),
+    }
+}
+
+fn read_password() -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        let p1 = rpassword::prompt_password("Password: ")?;
+        let p2 = rpassword::prompt_password("Again: ")?;
+        if p1 != p2 {
+            anyhow::bail!("the passwords differ");
+        }
+        Ok(p1)
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let data_dir = config.data_dir.clone();
+    let running = crate::server::start(config, Clock::system())?;
+    let url = format!("https://{}", running.addr);
+    let has_users = {
+        let tx = running.app.store.read()?;
+        auth::has_users(&tx)?
+    };
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "licd {} listening on {url}", env!("CARGO_PKG_VERSION"));
+    let _ = writeln!(err, "  data directory: {}", data_dir.display());
+    let _ = writeln!(err, "  TLS certificate: {}", running.cert_path.display());
+    let _ = writeln!(err, "  protected-app API: {url}/api/v1   admin API: {url}/api/admin/v1   OpenAPI: {url}/api/openapi.json");
+    if !has_users {
+        let _ = writeln!(
+            err,
+            "  no staff yet: stop licd, then run\n    licd user add --data {d} --login admin --role admin\n    licd token create --data {d} --name admin --role admin",
+            d = data_dir.display()
+        );
+    }
+    drop(err);
+    running.wait().await
+}

@@ -1,0 +1,247 @@
+//! Configuration: command-line flags over `LICD_*` variables over a TOML file
+//! (`--config`, unknown keys refused) over defaults, validated once into `Config`.
+use clap::Args;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
+
+/// Options of `licd serve` (each also `LICD_<NAME>` and a key of the config file).
+#[derive(Args, Debug, Clone, Default)]
+pub struct ServeArgs {
+    /// TOML file with any of these options (unknown keys are refused).
+    #[arg(long, env = "LICD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory [default: the platform's data directory for licd].
+    #[arg(long, env = "LICD_DATA")]
+    pub data: Option<PathBuf>,
+    /// Address and port to listen on with HTTPS [default: 127.0.0.1:8443].
+    #[arg(long, env = "LICD_LISTEN")]
+    pub listen: Option<String>,
+    /// The vendor's certificate chain (PEM); with --key. Default: a self-signed one kept in the data directory.
+    #[arg(long, env = "LICD_CERT", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// The private key of --cert (PEM).
+    #[arg(long, env = "LICD_KEY", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// Outgoing mail: smtp://[user:pass@]host[:port] (plain), smtp://…?tls=required (STARTTLS) or smtps://… (TLS).
+    #[arg(long, env = "LICD_SMTP")]
+    pub smtp: Option<String>,
+    /// Sender address of licd's mail [default: licd@<host name>].
+    #[arg(long, env = "LICD_MAIL_FROM")]
+    pub mail_from: Option<String>,
+    /// The address people reach this server at, for links in mail and messages [default: https://<listen>].
+    #[arg(long, env = "LICD_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Largest request body accepted, in bytes [default: 65536].
+    #[arg(long, env = "LICD_BODY_LIMIT")]
+    pub body_limit: Option<usize>,
+    /// Requests per minute one address may make to trial, activate and unknown-key lookups [default: 30].
+    #[arg(long, env = "LICD_ABUSE_PER_MINUTE")]
+    pub abuse_per_minute: Option<u32>,
+    /// Worker threads for HTTP [default: the number of cores].
+    #[arg(long, env = "LICD_WORKERS")]
+    pub workers: Option<usize>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data: Option<PathBuf>,
+    listen: Option<String>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    smtp: Option<String>,
+    mail_from: Option<String>,
+    public_url: Option<String>,
+    body_limit: Option<usize>,
+    abuse_per_minute: Option<u32>,
+    workers: Option<usize>,
+}
+
+#[derive(Clone, Debug)]
+pub enum TlsSource {
+    /// A certificate made on first start and kept in the data directory.
+    SelfSigned,
+    Files { cert: PathBuf, key: PathBuf },
+}
+
+/// The validated configuration, passed down as a value.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub tls: TlsSource,
+    pub smtp: Option<String>,
+    pub mail_from: String,
+    pub public_url: String,
+    pub body_limit: usize,
+    pub abuse_per_minute: u32,
+    pub workers: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the config file {0}: {1}")]
+    Read(PathBuf, std::io::Error),
+    #[error("config file {0}: {1}")]
+    Parse(PathBuf, String),
+    #[error("listen address {0:?} is not ADDR:PORT")]
+    Listen(String),
+    #[error("--cert and --key go together")]
+    CertKey,
+    #[error("--smtp {0:?}: {1}")]
+    Smtp(String, String),
+    #[error("cannot tell the platform's data directory; pass --data")]
+    NoDataDir,
+    #[error("{0} must be greater than zero")]
+    Zero(&'static str),
+}
+
+/// The platform's data directory for licd (e.g. ~/.local/share/licd, %APPDATA%\licd).
+pub fn default_data_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "licd").map(|d| d.data_dir().to_path_buf())
+}
+
+impl Config {
+    pub fn resolve(args: &ServeArgs) -> Result<Config, ConfigError> {
+        let file = match &args.config {
+            Some(p) => read_file(p)?,
+            None => FileConfig::default(),
+        };
+        let data_dir = match args.data.clone().or(file.data) {
+            Some(d) => d,
+            None => default_data_dir().ok_or(ConfigError::NoDataDir)?,
+        };
+        let listen_s = args
+            .listen
+            .clone()
+            .or(file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        let listen: SocketAddr = listen_s
+            .parse()
+            .map_err(|_| ConfigError::Listen(listen_s.clone()))?;
+        let tls = match (args.cert.clone().or(file.cert), args.key.clone().or(file.key)) {
+            (Some(cert), Some(key)) => TlsSource::Files { cert, key },
+            (None, None) => TlsSource::SelfSigned,
+            _ => return Err(ConfigError::CertKey),
+        };
+        let smtp = args.smtp.clone().or(file.smtp);
+        if let Some(url) = &smtp {
+            check_smtp_url(url).map_err(|e| ConfigError::Smtp(redact(url), e))?;
+        }
+        let mail_from = args
+            .mail_from
+            .clone()
+            .or(file.mail_from)
+            .unwrap_or_else(|| "licd@localhost".to_owned());
+        let public_url = args
+            .public_url
+            .clone()
+            .or(file.public_url)
+            .unwrap_or_else(|| format!("https://{listen}"));
+        let body_limit = args.body_limit.or(file.body_limit).unwrap_or(64 * 1024);
+        let abuse_per_minute = args.abuse_per_minute.or(file.abuse_per_minute).unwrap_or(30);
+        let workers = args
+            .workers
+            .or(file.workers)
+            .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
+        if body_limit == 0 {
+            return Err(ConfigError::Zero("body_limit"));
+        }
+        if abuse_per_minute == 0 {
+            return Err(ConfigError::Zero("abuse_per_minute"));
+        }
+        if workers == 0 {
+            return Err(ConfigError::Zero("workers"));
+        }
+        Ok(Config {
+            data_dir,
+            listen,
+            tls,
+            smtp,
+            mail_from,
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            body_limit,
+            abuse_per_minute,
+            workers,
+        })
+    }
+
+    /// A configuration for tests and tools: everything default under `data_dir`.
+    pub fn for_data_dir(data_dir: &Path) -> Config {
+        let args = ServeArgs {
+            data: Some(data_dir.to_owned()),
+            ..Default::default()
+        };
+        // Defaults alone always validate.
+        match Config::resolve(&args) {
+            Ok(c) => c,
+            Err(e) => unreachable!("default config invalid: {e}"),
+        }
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("licd.redb")
+    }
+}
+
+fn read_file(p: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(p).map_err(|e| ConfigError::Read(p.to_owned(), e))?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse(p.to_owned(), e.to_string()))
+}
+
+/// Accepts what API.md allows: smtp://[user:pass@]host[:port][?tls=required], smtps://….
+pub fn check_smtp_url(url: &str) -> Result<(), String> {
+    lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// An SMTP URL with its password hidden, for messages and logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_refuses_unknown_keys_and_flags_win() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "listen = \"127.0.0.1:9000\"\nbogus = 1\n").expect("write");
+        let args = ServeArgs { config: Some(p.clone()), ..Default::default() };
+        assert!(matches!(Config::resolve(&args), Err(ConfigError::Parse(..))));
+        std::fs::write(&p, "listen = \"127.0.0.1:9000\"\nabuse_per_minute = 5\n").expect("write");
+        let args = ServeArgs {
+            config: Some(p),
+            listen: Some("127.0.0.1:9001".into()),
+            data: Some(dir.path().into()),
+            ..Default::default()
+        };
+        let c = Config::resolve(&args).expect("valid");
+        assert_eq!(c.listen.port(), 9001);
+        assert_eq!(c.abuse_per_minute, 5);
+    }
+
+    #[test]
+    fn smtp_urls() {
+        assert!(check_smtp_url("smtp://localhost:2525").is_ok());
+        assert!(check_smtp_url("smtp://u:p@mail.example.com?tls=required").is_ok());
+        assert!(check_smtp_url("smtps://mail.example.com").is_ok());
+        assert!(check_smtp_url("http://x").is_err());
+        assert_eq!(redact("smtp://u:secret@h:25"), "smtp://u:***@h:25");
+    }
+}

@@ -1,0 +1,8 @@
+//! The rules of licensing, with no I/O: formats of numbers, the records licd keeps,
+//! how a seat is counted, how grants add up to an item.
+pub mod model;
+pub mod number;
+pub mod seats;
+
+pub use model::*;
+pub use number::{NumberKind, generate_number, normalize_number};

@@ -1,0 +1,325 @@
+//! The one error type that leaves a handler, with the contract's stable codes.
+//!
+//! Inner layers use their own `thiserror` enums (`store::StoreError`, …); they become an
+//! `AppError` at the service edge. An internal failure is logged once, with an incident
+//! id, and the client sees only that id.
+use crate::i18n::Lang;
+use actix_web::{HttpResponse, ResponseError, http::StatusCode};
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Who holds a seat: shown in 1030 and in diagnostics.
+#[derive(Clone, Debug, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct HolderView {
+    pub host: String,
+    pub database: Option<String>,
+    pub user: Option<String>,
+    pub since: String,
+}
+
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("malformed request")]
+    Malformed(BTreeMap<String, String>),
+    #[error("too many requests")]
+    TooManyRequests { retry_after_s: u64 },
+    #[error("not a well-formed registration number or coupon")]
+    BadNumber { field: String },
+    #[error("request body too large")]
+    TooLarge { limit: usize },
+    #[error("unknown registration number")]
+    UnknownRegnum,
+    #[error("key blocked")]
+    Blocked,
+    #[error("no free seat")]
+    NoFreeSeat {
+        total: u32,
+        used: u32,
+        holders: Vec<HolderView>,
+    },
+    #[error("no such feature")]
+    NoFeature { feature: u32 },
+    #[error("expired")]
+    Expired { expired_at: String },
+    #[error("unknown lease")]
+    UnknownLease,
+    #[error("unknown coupon")]
+    UnknownCoupon,
+    #[error("coupon already activated")]
+    CouponUsed { activated_at: String },
+    #[error("unknown product")]
+    UnknownProduct { product: String },
+    #[error("e-mail already registered")]
+    EmailTaken,
+    #[error("host already registered a trial")]
+    HostTrialUsed,
+    #[error("trial already taken")]
+    TrialUsed,
+    #[error("authentication required")]
+    Unauthorized,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("not found")]
+    NotFound { what: &'static str },
+    #[error("conflict")]
+    Conflict {
+        reason: &'static str,
+        details: Value,
+    },
+    #[error("internal error {incident}")]
+    Internal { incident: String },
+}
+
+impl AppError {
+    /// Logs an internal failure under a fresh incident id and returns the error that
+    /// carries only that id.
+    pub fn internal(cause: impl std::fmt::Display) -> AppError {
+        let incident = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+        tracing::error!(incident = %incident, "internal error: {cause}");
+        AppError::Internal { incident }
+    }
+
+    pub fn malformed(field: &str, why: &str) -> AppError {
+        let mut m = BTreeMap::new();
+        m.insert(field.to_owned(), why.to_owned());
+        AppError::Malformed(m)
+    }
+
+    pub fn code(&self) -> u32 {
+        use AppError::*;
+        match self {
+            Malformed(_) => 1001,
+            TooManyRequests { .. } => 1002,
+            BadNumber { .. } => 1003,
+            TooLarge { .. } => 1004,
+            UnknownRegnum => 1020,
+            Blocked => 1021,
+            NoFreeSeat { .. } => 1030,
+            NoFeature { .. } => 1031,
+            Expired { .. } => 1032,
+            UnknownLease => 1034,
+            UnknownCoupon => 1040,
+            CouponUsed { .. } => 1041,
+            UnknownProduct { .. } => 1050,
+            EmailTaken => 1058,
+            HostTrialUsed => 1059,
+            TrialUsed => 1060,
+            Internal { .. } => 1500,
+            Unauthorized => 2001,
+            Forbidden => 2003,
+            NotFound { .. } => 2004,
+            Conflict { .. } => 2009,
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        use AppError::*;
+        match self {
+            Malformed(_) | BadNumber { .. } => StatusCode::BAD_REQUEST,
+            TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            UnknownRegnum | NoFeature { .. } | UnknownLease | UnknownCoupon
+            | UnknownProduct { .. } | NotFound { .. } => StatusCode::NOT_FOUND,
+            Blocked | Expired { .. } | Forbidden => StatusCode::FORBIDDEN,
+            NoFreeSeat { .. } | CouponUsed { .. } | EmailTaken | HostTrialUsed | TrialUsed
+            | Conflict { .. } => StatusCode::CONFLICT,
+            Unauthorized => StatusCode::UNAUTHORIZED,
+            Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn message(&self, lang: Lang) -> String {
+        use AppError::*;
+        let s = match self {
+            Malformed(m) => {
+                let fields: Vec<&str> = m.keys().map(String::as_str).collect();
+                return match lang {
+                    Lang::En => format!("Malformed request: check {}", fields.join(", ")),
+                    Lang::Ru => format!("Некорректный запрос: проверьте {}", fields.join(", ")),
+                };
+            }
+            TooManyRequests { retry_after_s } => {
+                return match lang {
+                    Lang::En => format!("Too many requests from this address; retry in {retry_after_s} s"),
+                    Lang::Ru => format!("Слишком много запросов с этого адреса; повторите через {retry_after_s} с"),
+                };
+            }
+            BadNumber { .. } => lang.pick(
+                "Not a well-formed registration number or coupon",
+                "Неверный формат регистрационного номера или купона",
+            ),
+            TooLarge { limit } => {
+                return match lang {
+                    Lang::En => format!("Request body too large (limit {limit} bytes)"),
+                    Lang::Ru => format!("Слишком большое тело запроса (не более {limit} байт)"),
+                };
+            }
+            UnknownRegnum => lang.pick("Unknown registration number", "Неизвестный регистрационный номер"),
+            Blocked => lang.pick("The license key is blocked", "Лицензионный ключ заблокирован"),
+            NoFreeSeat { total, used, .. } => {
+                return match lang {
+                    Lang::En => format!("No free seat: {used} of {total} in use"),
+                    Lang::Ru => format!("Нет свободной лицензии: занято {used} из {total}"),
+                };
+            }
+            NoFeature { feature } => {
+                return match lang {
+                    Lang::En => format!("The key has no license for feature {feature}"),
+                    Lang::Ru => format!("В ключе нет лицензии на фичу {feature}"),
+                };
+            }
+            Expired { expired_at } => {
+                return match lang {
+                    Lang::En => format!("The license for this feature expired on {expired_at}"),
+                    Lang::Ru => format!("Срок действия лицензии на эту фичу истёк {expired_at}"),
+                };
+            }
+            UnknownLease => lang.pick(
+                "Unknown or lapsed lease; capture the seat again",
+                "Неизвестная или истёкшая аренда; захватите лицензию заново",
+            ),
+            UnknownCoupon => lang.pick("Unknown coupon", "Неизвестный купон"),
+            CouponUsed { activated_at } => {
+                return match lang {
+                    Lang::En => format!("The coupon was already activated on {activated_at}"),
+                    Lang::Ru => format!("Купон уже активирован {activated_at}"),
+                };
+            }
+            UnknownProduct { product } => {
+                return match lang {
+                    Lang::En => format!("Unknown product {product}"),
+                    Lang::Ru => format!("Неизвестный продукт {product}"),
+                };
+            }
+            EmailTaken => lang.pick(
+                "This e-mail is already registered; the registration number has been mailed to it again",
+                "Этот e-mail уже зарегистрирован; регистрационный номер повторно отправлен на него",
+            ),
+            HostTrialUsed => lang.pick(
+                "A trial was already registered from this host",
+                "С этого хоста уже регистрировались",
+            ),
+            TrialUsed => lang.pick(
+                "This key already had a trial of this product",
+                "Этот ключ уже получал пробную лицензию на этот продукт",
+            ),
+            Internal { incident } => {
+                return match lang {
+                    Lang::En => format!("Internal error; incident {incident} is logged"),
+                    Lang::Ru => format!("Внутренняя ошибка; инцидент {incident} записан в журнал"),
+                };
+            }
+            Unauthorized => lang.pick(
+                "A valid API token is required (Authorization: Bearer …)",
+                "Нужен действующий API-токен (Authorization: Bearer …)",
+            ),
+            Forbidden => lang.pick("Your role does not allow this", "Ваша роль не позволяет это действие"),
+            NotFound { what } => {
+                return match lang {
+                    Lang::En => format!("Not found: {what}"),
+                    Lang::Ru => format!("Не найдено: {}", ru_noun(what)),
+                };
+            }
+            Conflict { reason, .. } => return conflict_message(reason, lang),
+        };
+        s.to_owned()
+    }
+
+    pub fn details(&self) -> Value {
+        use AppError::*;
+        match self {
+            Malformed(m) => json!(m),
+            TooManyRequests { retry_after_s } => json!({ "retry_after_s": retry_after_s }),
+            BadNumber { field } => json!({ "field": field }),
+            TooLarge { limit } => json!({ "limit": limit }),
+            NoFreeSeat {
+                total,
+                used,
+                holders,
+            } => json!({ "total": total, "used": used, "holders": holders }),
+            NoFeature { feature } => json!({ "feature": feature }),
+            Expired { expired_at } => json!({ "expired_at": expired_at }),
+            CouponUsed { activated_at } => json!({ "activated_at": activated_at }),
+            UnknownProduct { product } => json!({ "product": product }),
+            Internal { incident } => json!({ "incident": incident }),
+            NotFound { what } => json!({ "what": what }),
+            Conflict { reason, details } => {
+                let mut d = details.clone();
+                if let Value::Object(m) = &mut d {
+                    m.insert("reason".into(), json!(reason));
+                    d
+                } else {
+                    json!({ "reason": reason })
+                }
+            }
+            _ => json!({}),
+        }
+    }
+
+    /// The contract's error body, in `lang`.
+    pub fn body(&self, lang: Lang) -> Value {
+        json!({ "error": { "code": self.code(), "message": self.message(lang), "details": self.details() } })
+    }
+}
+
+fn ru_noun(what: &str) -> &'static str {
+    match what {
+        "client" => "клиент",
+        "key" => "ключ",
+        "product" => "продукт",
+        "lease" => "аренда",
+        "token" => "токен",
+        "route" => "адрес",
+        _ => "объект",
+    }
+}
+
+fn conflict_message(reason: &str, lang: Lang) -> String {
+    let (en, ru) = match reason {
+        "client_has_keys" => (
+            "The client still has keys with items; move or empty them first",
+            "У клиента есть ключи с лицензиями; сначала перенесите или очистите их",
+        ),
+        "product_code_taken" => ("A product with this code already exists", "Продукт с таким кодом уже есть"),
+        "feature_number_taken" => (
+            "A feature with this number already exists",
+            "Фича с таким номером уже есть",
+        ),
+        "login_taken" => ("This login is taken", "Этот логин занят"),
+        "merge_into_itself" => ("A client cannot be merged into itself", "Клиента нельзя объединить с самим собой"),
+        _ => ("Conflict", "Конфликт"),
+    };
+    lang.pick(en, ru).to_owned()
+}
+
+/// Carried in a response's extensions so the API envelope can render the body in the
+/// request's language (an actix `ResponseError` never sees the request).
+#[derive(Clone)]
+pub struct ErrorCarrier(pub Arc<AppError>);
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        self.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut resp = HttpResponse::build(self.status());
+        if let AppError::TooManyRequests { retry_after_s } = self {
+            resp.insert_header(("Retry-After", retry_after_s.to_string()));
+        }
+        let mut resp = resp.json(self.body(Lang::En));
+        resp.extensions_mut()
+            .insert(ErrorCarrier(Arc::new(self.clone())));
+        resp
+    }
+}
+
+impl From<crate::store::StoreError> for AppError {
+    fn from(e: crate::store::StoreError) -> Self {
+        AppError::internal(e)
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;

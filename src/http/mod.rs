@@ -1,0 +1,171 @@
+//! The HTTP surfaces: the protected-app API (`/api/v1`), the admin API
+//! (`/api/admin/v1`), the OpenAPI document, health. `configure` is the app factory that
+//! `serve` and the tests share.
+pub mod admin_api;
+pub mod api;
+pub mod extract;
+pub mod openapi;
+pub mod tls;
+
+use crate::error::{AppError, ErrorCarrier};
+use crate::i18n::Lang;
+use crate::service::App;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::{DefaultHeaders, Next, from_fn};
+use actix_web::{HttpResponse, web};
+use std::sync::Arc;
+
+pub const SIGNATURE_HEADER: &str = "Licd-Signature";
+pub const NONCE_HEADER: &str = "Licd-Nonce";
+
+/// Routes of the whole server, on an `App` shared with the jobs.
+pub fn configure(app: Arc<App>) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg: &mut web::ServiceConfig| {
+        let data = web::Data::from(app);
+        cfg.app_data(data)
+            .route("/healthz", web::get().to(healthz))
+            .service(
+                web::scope("/api")
+                    .wrap(from_fn(envelope))
+                    .route("/openapi.json", web::get().to(openapi::document))
+                    .service(api::scope())
+                    .service(admin_api::scope())
+                    .default_service(web::to(not_found)),
+            );
+    }
+}
+
+/// Headers every answer carries.
+pub fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((header::STRICT_TRANSPORT_SECURITY, "max-age=31536000"))
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        .add((header::REFERRER_POLICY, "no-referrer"))
+        .add((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; frame-ancestors 'none'",
+        ))
+        .add((header::CACHE_CONTROL, "no-store"))
+}
+
+async fn healthz(app: web::Data<App>) -> HttpResponse {
+    match app.store.read() {
+        Ok(_) => HttpResponse::Ok().json(serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") })),
+        Err(e) => AppError::from(e).into_response(),
+    }
+}
+
+async fn not_found() -> Result<HttpResponse, AppError> {
+    Err(AppError::NotFound { what: "route" })
+}
+
+trait IntoResp {
+    fn into_response(self) -> HttpResponse;
+}
+impl IntoResp for AppError {
+    fn into_response(self) -> HttpResponse {
+        actix_web::ResponseError::error_response(&self)
+    }
+}
+
+/// The API envelope: renders errors in the request's language, echoes `Licd-Nonce` into
+/// the body, and signs every `/api/v1` body with `Licd-Signature`.
+async fn envelope(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let lang = Lang::from_accept_language(
+        req.headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let signed = req.path().starts_with("/api/v1/") || req.path() == "/api/v1";
+    let nonce = match req.headers().get(NONCE_HEADER) {
+        None => Ok(None),
+        Some(v) => match v.to_str() {
+            Ok(s) if (1..=64).contains(&s.len()) && s.chars().all(|c| c.is_ascii_graphic()) => Ok(Some(s.to_owned())),
+            _ => Err(AppError::malformed(NONCE_HEADER, "1 to 64 printable ASCII characters")),
+        },
+    };
+    let app = req.app_data::<web::Data<App>>().cloned();
+    let (http_req, res) = match nonce {
+        Ok(_) => {
+            let http_req = req.request().clone();
+            match next.call(req).await {
+                Ok(res) => (http_req, res.map_into_boxed_body().into_parts().1),
+                Err(e) => (http_req, e.error_response()),
+            }
+        }
+        Err(ref e) => {
+            let (r, _) = req.into_parts();
+            (r, actix_web::ResponseError::error_response(e))
+        }
+    };
+    let nonce = nonce.ok().flatten();
+    let res = finish(res, lang, nonce, if signed { app } else { None }).await?;
+    Ok(ServiceResponse::new(http_req, res))
+}
+
+async fn finish(
+    res: HttpResponse,
+    lang: Lang,
+    nonce: Option<String>,
+    signer: Option<web::Data<App>>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let carrier = res.extensions().get::<ErrorCarrier>().cloned();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let from_error = carrier.is_some();
+    let body = match carrier {
+        Some(c) => serde_json::to_vec(&c.0.body(lang)).unwrap_or_default().into(),
+        None if is_json || signer.is_some() => actix_web::body::to_bytes(res.into_body())
+            .await
+            .map_err(|_| actix_web::error::ErrorInternalServerError("body"))?,
+        None => {
+            // Not ours to rewrite (e.g. a non-JSON document).
+            let mut out = HttpResponse::build(status);
+            for (k, v) in headers.iter() {
+                out.insert_header((k.clone(), v.clone()));
+            }
+            return Ok(out.body(actix_web::body::to_bytes(res.into_body()).await.unwrap_or_default()));
+        }
+    };
+    let mut body = body.to_vec();
+    let mut is_json = is_json || from_error;
+    if body.is_empty() && signer.is_some() {
+        // Every /api/v1 answer has a JSON body.
+        body = b"{}".to_vec();
+        is_json = true;
+    }
+    if let Some(n) = &nonce
+        && let Ok(serde_json::Value::Object(mut m)) = serde_json::from_slice::<serde_json::Value>(&body)
+    {
+        m.insert("nonce".into(), serde_json::Value::String(n.clone()));
+        body = serde_json::to_vec(&m).unwrap_or(body);
+    }
+    let mut out = HttpResponse::build(status);
+    for (k, v) in headers.iter() {
+        if k != header::CONTENT_LENGTH {
+            out.insert_header((k.clone(), v.clone()));
+        }
+    }
+    if is_json {
+        out.insert_header((header::CONTENT_TYPE, "application/json"));
+    }
+    if let Some(app) = signer {
+        let sig = app.signer.sign(&body);
+        if let Ok(v) = HeaderValue::from_str(&sig) {
+            out.insert_header((HeaderName::from_static("licd-signature"), v));
+        }
+    }
+    out.insert_header((header::CONTENT_LANGUAGE, lang.code()));
+    Ok(out.body(body))
+}
+

@@ -1,0 +1,67 @@
+//! The OpenAPI 3 document, generated from the handlers' annotations.
+use actix_web::HttpResponse;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "licd", description = "Self-hosted software license server: the protected-app API (/api/v1, every body signed with Ed25519 in Licd-Signature) and the admin API (/api/admin/v1, bearer tokens)."),
+    paths(
+        super::api::post_trial,
+        super::api::post_activate,
+        super::api::post_lease,
+        super::api::post_heartbeat,
+        super::api::delete_lease,
+        super::api::get_key,
+        super::api::get_diag,
+        super::api::get_license,
+        super::api::get_signing_key,
+        super::admin_api::create_product,
+        super::admin_api::list_products,
+        super::admin_api::get_product,
+        super::admin_api::create_client,
+        super::admin_api::list_clients,
+        super::admin_api::get_client,
+        super::admin_api::update_client,
+        super::admin_api::delete_client,
+        super::admin_api::merge_clients,
+        super::admin_api::create_key,
+        super::admin_api::list_keys,
+        super::admin_api::get_key,
+        super::admin_api::patch_key,
+        super::admin_api::add_item,
+        super::admin_api::change_item,
+        super::admin_api::remove_item,
+        super::admin_api::unbind,
+        super::admin_api::key_denials,
+        super::admin_api::create_coupons,
+        super::admin_api::list_coupons,
+        super::admin_api::list_leases,
+        super::admin_api::end_lease,
+        super::admin_api::list_tokens,
+        super::admin_api::create_token,
+        super::admin_api::revoke_token,
+        super::admin_api::get_settings,
+        super::admin_api::patch_settings,
+    ),
+    modifiers(&Security)
+)]
+pub struct ApiDoc;
+
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+pub async fn document() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(ApiDoc::openapi().to_json().unwrap_or_else(|_| "{}".into()))
+}

@@ -1,0 +1,15 @@
+//! Background work, each job stopping cleanly when the server does.
+pub mod outbox;
+pub mod reaper;
+
+use crate::service::App;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// Starts every job on the current runtime; they stop when `stop` turns true.
+pub fn start(app: Arc<App>, stop: watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
+    vec![
+        tokio::spawn(outbox::run(app.clone(), stop.clone())),
+        tokio::spawn(reaper::run(app, stop)),
+    ]
+}

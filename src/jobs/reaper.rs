@@ -1,0 +1,21 @@
+//! Drops lapsed leases from the store every little while, and forgets idle rate-limit
+//! buckets. Captures judge lapse themselves; this keeps the tables and memory small.
+use crate::service::{App, leases};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(30)) => {}
+            _ = stop.changed() => return,
+        }
+        match leases::reap(&app).await {
+            Ok(n) if n > 0 => tracing::info!(leases = n, "lapsed leases dropped"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!("lease reaper: {e}"),
+        }
+        app.limits.sweep();
+    }
+}

@@ -1,0 +1,17 @@
+//! licd — a self-hosted software license server in one binary.
+//!
+//! Layout (see STYLE.md): `domain` holds rules without I/O, `store` the redb tables and
+//! the single group-committing writer, `service` the use cases (one write transaction
+//! each), `http` the API surfaces, `jobs` the background workers, `cli` the commands.
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod diag;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod i18n;
+pub mod jobs;
+pub mod server;
+pub mod service;
+pub mod store;

@@ -1,0 +1,89 @@
+//! Starting and stopping the whole server: store, jobs, HTTPS.
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::http;
+use crate::service::App;
+use actix_web::dev::ServerHandle;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// A server started in this process (by `licd serve` or a test).
+pub struct Running {
+    pub addr: SocketAddr,
+    pub app: Arc<App>,
+    pub handle: ServerHandle,
+    pub cert_path: PathBuf,
+    server: Option<actix_web::dev::Server>,
+    stop: tokio::sync::watch::Sender<bool>,
+    jobs: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Opens the data directory and binds the HTTPS listener; the server runs once
+/// `Running::wait` (or a spawned task) drives it.
+pub fn start(config: Config, clock: Clock) -> anyhow::Result<Running> {
+    http::tls::install_provider();
+    let (tls, cert_path) = http::tls::server_config(&config)?;
+    let workers = config.workers;
+    let listen = config.listen;
+    let app = App::open(config, clock)?;
+    let factory_app = app.clone();
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new()
+            .wrap(http::security_headers())
+            .configure(http::configure(factory_app.clone()))
+    })
+    .workers(workers)
+    .shutdown_timeout(10)
+    .bind_rustls_0_23(listen, tls)?;
+    let addr = server
+        .addrs()
+        .first()
+        .copied()
+        .ok_or_else(|| anyhow::anyhow!("no listening address"))?;
+    let server = server.run();
+    let handle = server.handle();
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let jobs = crate::jobs::start(app.clone(), stop_rx);
+    Ok(Running {
+        addr,
+        app,
+        handle,
+        cert_path,
+        server: Some(server),
+        stop,
+        jobs,
+    })
+}
+
+impl Running {
+    /// Serves until the server stops (SIGTERM / Ctrl-C or `handle.stop`), then stops the
+    /// jobs.
+    pub async fn wait(mut self) -> anyhow::Result<()> {
+        if let Some(server) = self.server.take() {
+            server.await?;
+        }
+        self.shutdown_jobs().await;
+        Ok(())
+    }
+
+    /// Runs the server in the background (tests).
+    pub fn spawn(&mut self) {
+        if let Some(server) = self.server.take() {
+            tokio::spawn(server);
+        }
+    }
+
+    async fn shutdown_jobs(&mut self) {
+        let _ = self.stop.send(true);
+        for j in self.jobs.drain(..) {
+            let _ = j.await;
+        }
+    }
+
+    /// Stops serving gracefully and stops the jobs.
+    pub async fn stop(mut self) {
+        self.handle.stop(true).await;
+        self.shutdown_jobs().await;
+    }
+}

@@ -1,0 +1,75 @@
+//! Use cases. Each write is one closure run by the store's writer in one transaction,
+//! mail queued in that same transaction; reads use a read snapshot.
+pub mod auth;
+pub mod clients;
+pub mod coupons;
+pub mod keys;
+pub mod leases;
+pub mod limits;
+pub mod mail;
+pub mod products;
+pub mod search;
+pub mod settings;
+pub mod signing;
+pub mod trial;
+pub mod usage;
+pub mod views;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::store::{Store, StoreError};
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+/// Everything a request handler or a job needs, shared by reference.
+pub struct App {
+    pub store: Store,
+    pub clock: Clock,
+    pub config: Config,
+    pub signer: signing::Signer,
+    pub leases: leases::LeaseClock,
+    pub search: search::SearchIndex,
+    pub limits: limits::Limiter,
+    /// Wakes the outbox sender when new mail is queued.
+    pub mail_queued: tokio::sync::Notify,
+    pub started_at: OffsetDateTime,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot create the data directory {0}: {1}")]
+    DataDir(std::path::PathBuf, std::io::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("signing key: {0}")]
+    Signing(String),
+}
+
+impl App {
+    /// Opens the data directory: store, signing key, in-memory indexes.
+    pub fn open(config: Config, clock: Clock) -> Result<Arc<App>, StartError> {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| StartError::DataDir(config.data_dir.clone(), e))?;
+        let store = Store::open(&config.db_path())?;
+        let signer = signing::Signer::load_or_create(&config.data_dir)
+            .map_err(|e| StartError::Signing(e.to_string()))?;
+        let search = search::SearchIndex::load(&store)?;
+        let now = clock.now();
+        let limits = limits::Limiter::new(config.abuse_per_minute);
+        Ok(Arc::new(App {
+            store,
+            leases: leases::LeaseClock::new(now),
+            clock,
+            config,
+            signer,
+            search,
+            limits,
+            mail_queued: tokio::sync::Notify::new(),
+            started_at: now,
+        }))
+    }
+
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+}

@@ -1,0 +1,184 @@
+//! Trial registration from inside a protected app.
+use crate::clock::rfc3339;
+use crate::domain::{Client, Grant, GrantSource, Product};
+use crate::error::{AppError, AppResult};
+use crate::service::views::ItemView;
+use crate::service::{App, clients, keys, mail, products};
+use crate::store::tables;
+use redb::ReadableTable;
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+
+#[derive(Deserialize, Debug, Clone, Default, utoipa::ToSchema)]
+pub struct TrialInput {
+    pub product: String,
+    pub host: String,
+    /// An existing key taking a trial of another product.
+    pub regnum: Option<String>,
+    pub company: Option<String>,
+    pub contact: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+}
+
+#[derive(Serialize, Debug, Clone, utoipa::ToSchema)]
+pub struct TrialGranted {
+    pub regnum: String,
+    pub new_client: bool,
+    pub items: Vec<ItemView>,
+}
+
+fn trial_grants(key: &mut crate::domain::Key, p: &Product, now: OffsetDateTime) {
+    let Some(t) = &p.trial else { return };
+    let expires_at = now + Duration::days(i64::from(t.days));
+    for it in &t.items {
+        key.add_grant(Grant {
+            id: 0,
+            product: p.code.clone(),
+            feature: it.feature,
+            seats: it.seats,
+            expires_at: Some(expires_at),
+            trial: true,
+            source: GrantSource::Trial,
+            added_at: now,
+        });
+    }
+    key.trials.push(p.code.to_lowercase());
+}
+
+fn required(name: &str, v: &Option<String>, bad: &mut std::collections::BTreeMap<String, String>) -> String {
+    let v = v.as_deref().unwrap_or("").trim().to_owned();
+    if v.is_empty() {
+        bad.insert(name.to_owned(), "required".into());
+    } else if v.chars().count() > 1000 {
+        bad.insert(name.to_owned(), "at most 1000 characters".into());
+    }
+    v
+}
+
+enum Outcome {
+    Granted(String, bool),
+    /// 1058: the registration numbers were mailed again; answered as an error after commit.
+    EmailTaken,
+}
+
+pub async fn register(app: &App, input: TrialInput) -> AppResult<TrialGranted> {
+    let mut bad = std::collections::BTreeMap::new();
+    let product_code = required("product", &Some(input.product.clone()), &mut bad);
+    let host = required("host", &Some(input.host.clone()), &mut bad);
+    let regnum = match input.regnum.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+        Some(r) => Some(keys::parse_regnum(r)?),
+        None => None,
+    };
+    let (company, contact, phone, email) = if regnum.is_none() {
+        let company = required("company", &input.company, &mut bad);
+        let contact = required("contact", &input.contact, &mut bad);
+        let phone = required("phone", &input.phone, &mut bad);
+        let email = required("email", &input.email, &mut bad);
+        if !email.is_empty() && !clients::valid_email(&email) {
+            bad.insert("email".into(), "not an e-mail address".into());
+        }
+        (company, contact, phone, email)
+    } else {
+        Default::default()
+    };
+    if !bad.is_empty() {
+        return Err(AppError::Malformed(bad));
+    }
+    let now = app.now();
+    let public_url = app.config.public_url.clone();
+    let outcome = app
+        .store
+        .write(move |tx| {
+            let product = products::by_code(tx, &product_code)?.ok_or(AppError::UnknownProduct {
+                product: product_code.clone(),
+            })?;
+            if product.trial.is_none() {
+                return Err(AppError::UnknownProduct {
+                    product: product_code.clone(),
+                });
+            }
+            if let Some(regnum) = &regnum {
+                let mut key = keys::load(tx, regnum)?.ok_or(AppError::UnknownRegnum)?;
+                if key.blocked {
+                    return Err(AppError::Blocked);
+                }
+                if key.trials.contains(&product.code.to_lowercase()) {
+                    return Err(AppError::TrialUsed);
+                }
+                trial_grants(&mut key, &product, now);
+                keys::save(tx, &key)?;
+                return Ok(Outcome::Granted(regnum.clone(), false));
+            }
+            let existing = clients::ids_by_email(tx, &email)?;
+            if let Some(&id) = existing.first() {
+                // 1058: mail the registration numbers to that address again.
+                let regnums = clients::keys_of(tx, id)?;
+                mail::queue(
+                    tx,
+                    now,
+                    &email,
+                    "Your registration number",
+                    &format!(
+                        "This e-mail is already registered.\nYour registration number(s):\n  {}\n\nEnter it in the program to take a trial of another product; no new registration is needed.\n{public_url}\n",
+                        regnums.join("\n  ")
+                    ),
+                )?;
+                return Ok(Outcome::EmailTaken);
+            }
+            let host_key = host.to_lowercase();
+            if tx.open_table(tables::TRIAL_HOSTS)?.get(host_key.as_str())?.is_some() {
+                return Err(AppError::HostTrialUsed);
+            }
+            let client = clients::insert(
+                tx,
+                Client {
+                    company: company.clone(),
+                    contact: contact.clone(),
+                    phone: phone.clone(),
+                    email: email.clone(),
+                    origin: "trial".into(),
+                    created_at: Some(now),
+                    updated_at: Some(now),
+                    ..Default::default()
+                },
+            )?;
+            let mut key = keys::insert_new(tx, client.id, now)?;
+            trial_grants(&mut key, &product, now);
+            keys::save(tx, &key)?;
+            tx.open_table(tables::TRIAL_HOSTS)?
+                .insert(host_key.as_str(), key.regnum.as_str())?;
+            let until = product
+                .trial
+                .as_ref()
+                .map(|t| rfc3339(now + Duration::days(i64::from(t.days))))
+                .unwrap_or_default();
+            mail::queue(
+                tx,
+                now,
+                &email,
+                &format!("Your registration number for {}", product.name),
+                &format!(
+                    "Thank you for trying {}.\nYour registration number: {}\nThe trial lasts until {until}.\n{public_url}\n",
+                    product.name, key.regnum
+                ),
+            )?;
+            Ok(Outcome::Granted(key.regnum.clone(), true))
+        })
+        .await?;
+    app.mail_queued.notify_one();
+    let (regnum, new_client) = match outcome {
+        Outcome::EmailTaken => return Err(AppError::EmailTaken),
+        Outcome::Granted(r, n) => (r, n),
+    };
+    let tx = app.store.read()?;
+    let key = keys::load(&tx, &regnum)?.ok_or(AppError::UnknownRegnum)?;
+    if new_client && let Some(c) = clients::load(&tx, key.client_id)? {
+        app.search.put(&c);
+    }
+    Ok(TrialGranted {
+        items: keys::items(&tx, &key, &app.leases, app.now())?,
+        regnum,
+        new_client,
+    })
+}

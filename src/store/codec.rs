@@ -1,0 +1,15 @@
+//! The one value codec: bincode 2 (serde, standard config). Changing a stored type's
+//! shape needs a step in `migrate`.
+use super::StoreError;
+use serde::{Serialize, de::DeserializeOwned};
+
+pub fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
+    bincode::serde::encode_to_vec(v, bincode::config::standard())
+        .map_err(|e| StoreError::Codec(e.to_string()))
+}
+
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    bincode::serde::decode_from_slice(bytes, bincode::config::standard())
+        .map(|(v, _)| v)
+        .map_err(|e| StoreError::Codec(e.to_string()))
+}

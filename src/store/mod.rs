@@ -1,0 +1,279 @@
+//! The embedded store: one redb file, typed tables, one codec, versioned schema, and a
+//! single writer thread that groups concurrent writes into shared durable commits.
+//!
+//! Group commit: every write is a closure sent to the writer. The writer takes all
+//! closures waiting, runs them in one write transaction and commits once (fsync), then
+//! answers each. A closure that fails makes the writer abort and rerun the batch without
+//! it, so a failed use case never leaves a partial write behind. Nothing is answered
+//! before its commit is durable.
+pub mod codec;
+pub mod meta;
+pub mod migrate;
+pub mod tables;
+
+use crate::error::{AppError, AppResult};
+use redb::{Database, ReadTransaction, ReadableDatabase, WriteTransaction};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] redb::Error),
+    #[error("value encoding: {0}")]
+    Codec(String),
+    #[error("the database was written by a newer licd (schema {found}, this build reads up to {supported})")]
+    TooNew { found: u64, supported: u64 },
+    #[error("another licd is already using {0}; stop it first (or go through its admin API)")]
+    Locked(PathBuf),
+    #[error("the store's writer has stopped")]
+    WriterGone,
+}
+
+macro_rules! from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self { StoreError::Db(e.into()) }
+        }
+        impl From<$t> for AppError {
+            fn from(e: $t) -> Self { AppError::from(StoreError::from(e)) }
+        }
+    )*};
+}
+from_redb!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError,
+    redb::SetDurabilityError
+);
+
+/// Most closures queued at once into one commit.
+const MAX_BATCH: usize = 1024;
+
+trait Job: Send {
+    /// Runs the use case inside the shared transaction; false if it failed (and so
+    /// must not be committed).
+    fn run(&mut self, tx: &WriteTransaction) -> bool;
+    /// Answers the caller once the batch is committed (or has failed as a whole).
+    fn finish(self: Box<Self>, committed: Result<(), String>);
+}
+
+struct WriteJob<T, F> {
+    f: F,
+    result: Option<AppResult<T>>,
+    reply: tokio::sync::oneshot::Sender<AppResult<T>>,
+}
+
+impl<T: Send, F: FnMut(&WriteTransaction) -> AppResult<T> + Send> Job for WriteJob<T, F> {
+    fn run(&mut self, tx: &WriteTransaction) -> bool {
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (self.f)(tx)))
+            .unwrap_or_else(|_| Err(AppError::internal("a write panicked")));
+        let ok = r.is_ok();
+        self.result = Some(r);
+        ok
+    }
+
+    fn finish(self: Box<Self>, committed: Result<(), String>) {
+        let answer = match (committed, self.result) {
+            (_, Some(Err(e))) => Err(e),
+            (Ok(()), Some(Ok(v))) => Ok(v),
+            (Err(e), _) => Err(AppError::internal(format!("commit failed: {e}"))),
+            (Ok(()), None) => Err(AppError::internal("write never ran")),
+        };
+        let _ = self.reply.send(answer);
+    }
+}
+
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<Database>,
+    writer: mpsc::Sender<Box<dyn Job>>,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (or creates) the database file, migrates it, and starts its writer.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let db = redb::Builder::new()
+            .set_cache_size(256 * 1024 * 1024)
+            .create(path)
+            .map_err(|e| match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked(path.to_owned()),
+                e => e.into(),
+            })?;
+        let db = Arc::new(db);
+        let mut tx = db.begin_write()?;
+        tx.set_quick_repair(true);
+        migrate::migrate(&tx)?;
+        tx.commit()?;
+
+        let (sender, receiver) = mpsc::channel::<Box<dyn Job>>();
+        let wdb = db.clone();
+        std::thread::Builder::new()
+            .name("licd-writer".into())
+            .spawn(move || writer_loop(&wdb, receiver))
+            .map_err(|e| StoreError::Codec(format!("cannot start the writer: {e}")))?;
+        Ok(Store {
+            db,
+            writer: sender,
+            path: path.to_owned(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn read(&self) -> Result<ReadTransaction, StoreError> {
+        Ok(self.db.begin_read()?)
+    }
+
+    /// Runs `f` in the next group commit and answers once it is durable. `f` may run more
+    /// than once (when another write in its batch fails), so it must not consume what it
+    /// captured.
+    pub async fn write<T, F>(&self, f: F) -> AppResult<T>
+    where
+        T: Send + 'static,
+        F: FnMut(&WriteTransaction) -> AppResult<T> + Send + 'static,
+    {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = Box::new(WriteJob {
+            f,
+            result: None,
+            reply,
+        });
+        self.writer
+            .send(job)
+            .map_err(|_| AppError::from(StoreError::WriterGone))?;
+        answer
+            .await
+            .map_err(|_| AppError::from(StoreError::WriterGone))?
+    }
+
+    /// `write` for command-line tools that run without an async runtime.
+    pub fn write_blocking<T, F>(&self, f: F) -> AppResult<T>
+    where
+        T: Send + 'static,
+        F: FnMut(&WriteTransaction) -> AppResult<T> + Send + 'static,
+    {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = Box::new(WriteJob {
+            f,
+            result: None,
+            reply,
+        });
+        self.writer
+            .send(job)
+            .map_err(|_| AppError::from(StoreError::WriterGone))?;
+        answer
+            .blocking_recv()
+            .map_err(|_| AppError::from(StoreError::WriterGone))?
+    }
+
+    /// Size of the database file in bytes.
+    pub fn file_size(&self) -> u64 {
+        std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
+    }
+}
+
+fn writer_loop(db: &Database, receiver: mpsc::Receiver<Box<dyn Job>>) {
+    while let Ok(first) = receiver.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match receiver.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        let mut failed = vec![false; batch.len()];
+        let committed = loop {
+            let mut tx = match db.begin_write() {
+                Ok(tx) => tx,
+                Err(e) => break Err(e.to_string()),
+            };
+            tx.set_quick_repair(true);
+            let bad = batch
+                .iter_mut()
+                .enumerate()
+                .filter(|(i, _)| !failed[*i])
+                .find_map(|(i, job)| (!job.run(&tx)).then_some(i));
+            match bad {
+                Some(i) => {
+                    failed[i] = true;
+                    drop(tx); // aborts: nothing of this attempt is kept
+                    if failed.iter().all(|f| *f) {
+                        break Ok(());
+                    }
+                }
+                None => break tx.commit().map_err(|e| e.to_string()),
+            }
+        };
+        for job in batch {
+            job.finish(committed.clone());
+        }
+    }
+}
+
+/// A transaction that can be read from: a read snapshot or the writer's transaction,
+/// so read helpers serve both.
+pub trait Snapshot {
+    type Table<'a, K: redb::Key + 'static, V: redb::Value + 'static>: redb::ReadableTable<K, V>
+        + redb::ReadableTableMetadata
+    where
+        Self: 'a;
+    type Multi<'a, K: redb::Key + 'static, V: redb::Key + 'static>: redb::ReadableMultimapTable<K, V>
+    where
+        Self: 'a;
+
+    fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &self,
+        def: redb::TableDefinition<K, V>,
+    ) -> Result<Self::Table<'_, K, V>, StoreError>;
+
+    fn multi<K: redb::Key + 'static, V: redb::Key + 'static>(
+        &self,
+        def: redb::MultimapTableDefinition<K, V>,
+    ) -> Result<Self::Multi<'_, K, V>, StoreError>;
+}
+
+impl Snapshot for ReadTransaction {
+    type Table<'a, K: redb::Key + 'static, V: redb::Value + 'static> = redb::ReadOnlyTable<K, V>;
+    type Multi<'a, K: redb::Key + 'static, V: redb::Key + 'static> =
+        redb::ReadOnlyMultimapTable<K, V>;
+
+    fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &self,
+        def: redb::TableDefinition<K, V>,
+    ) -> Result<Self::Table<'_, K, V>, StoreError> {
+        Ok(self.open_table(def)?)
+    }
+
+    fn multi<K: redb::Key + 'static, V: redb::Key + 'static>(
+        &self,
+        def: redb::MultimapTableDefinition<K, V>,
+    ) -> Result<Self::Multi<'_, K, V>, StoreError> {
+        Ok(self.open_multimap_table(def)?)
+    }
+}
+
+impl Snapshot for WriteTransaction {
+    type Table<'a, K: redb::Key + 'static, V: redb::Value + 'static> = redb::Table<'a, K, V>;
+    type Multi<'a, K: redb::Key + 'static, V: redb::Key + 'static> = redb::MultimapTable<'a, K, V>;
+
+    fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &self,
+        def: redb::TableDefinition<K, V>,
+    ) -> Result<Self::Table<'_, K, V>, StoreError> {
+        Ok(self.open_table(def)?)
+    }
+
+    fn multi<K: redb::Key + 'static, V: redb::Key + 'static>(
+        &self,
+        def: redb::MultimapTableDefinition<K, V>,
+    ) -> Result<Self::Multi<'_, K, V>, StoreError> {
+        Ok(self.open_multimap_table(def)?)
+    }
+}

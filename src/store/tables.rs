@@ -1,0 +1,114 @@
+//! Every table licd keeps. No table name is spelled anywhere else.
+//!
+//! Record tables hold values through `codec` (`RecTable<K, V>` knows `V`); small index
+//! tables use redb's own key and value types.
+use super::codec;
+use super::StoreError;
+use redb::{Key, MultimapTableDefinition, ReadableTable, Table, TableDefinition};
+use serde::{Serialize, de::DeserializeOwned};
+use std::borrow::Borrow;
+use std::marker::PhantomData;
+
+use crate::domain::seats::SeatBook;
+use crate::domain::{Client, Coupon, Denial, Key as LicenseKey, Mail, Product, Token, User};
+
+/// A table of records of type `V`, encoded by `codec`.
+pub struct RecTable<K: Key + 'static, V> {
+    pub def: TableDefinition<'static, K, &'static [u8]>,
+    _v: PhantomData<fn() -> V>,
+}
+
+impl<K: Key + 'static, V: Serialize + DeserializeOwned> RecTable<K, V> {
+    pub const fn new(name: &'static str) -> Self {
+        RecTable {
+            def: TableDefinition::new(name),
+            _v: PhantomData,
+        }
+    }
+
+    pub fn get<'a>(
+        &self,
+        t: &impl ReadableTable<K, &'static [u8]>,
+        key: impl Borrow<K::SelfType<'a>>,
+    ) -> Result<Option<V>, StoreError> {
+        match t.get(key)? {
+            Some(v) => Ok(Some(codec::decode(v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn put<'a>(
+        &self,
+        t: &mut Table<K, &'static [u8]>,
+        key: impl Borrow<K::SelfType<'a>>,
+        value: &V,
+    ) -> Result<(), StoreError> {
+        let bytes = codec::encode(value)?;
+        t.insert(key, bytes.as_slice())?;
+        Ok(())
+    }
+}
+
+pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+
+pub const PRODUCTS: RecTable<u64, Product> = RecTable::new("products");
+/// Lower-cased product code → product id.
+pub const PRODUCT_CODES: TableDefinition<&str, u64> = TableDefinition::new("product_codes");
+/// Feature number → product id (feature numbers are unique across products).
+pub const FEATURES: TableDefinition<u32, u64> = TableDefinition::new("features");
+
+pub const CLIENTS: RecTable<u64, Client> = RecTable::new("clients");
+/// Lower-cased e-mail → client ids.
+pub const CLIENT_EMAILS: MultimapTableDefinition<&str, u64> =
+    MultimapTableDefinition::new("client_emails");
+pub const CLIENT_CRM1: MultimapTableDefinition<&str, u64> =
+    MultimapTableDefinition::new("client_crm1");
+pub const CLIENT_CRM2: MultimapTableDefinition<&str, u64> =
+    MultimapTableDefinition::new("client_crm2");
+/// Client id → its keys' registration numbers.
+pub const CLIENT_KEYS: MultimapTableDefinition<u64, &str> =
+    MultimapTableDefinition::new("client_keys");
+
+pub const KEYS: RecTable<&str, LicenseKey> = RecTable::new("keys");
+pub const COUPONS: RecTable<&str, Coupon> = RecTable::new("coupons");
+/// Lower-cased host → the registration number its first trial made.
+pub const TRIAL_HOSTS: TableDefinition<&str, &str> = TableDefinition::new("trial_hosts");
+
+/// (registration number, feature) → who holds its seats.
+pub const SEATS: RecTable<(&str, u32), SeatBook> = RecTable::new("seats");
+/// Lease id → (registration number, feature, heartbeat_s, durable expiry in unix s).
+pub const LEASES: TableDefinition<&str, (&str, u32, u32, i64)> = TableDefinition::new("leases");
+
+/// (registration number, unix ms, sequence) → a refused capture.
+pub const DENIALS: RecTable<(&str, i64, u64), Denial> = RecTable::new("denials");
+/// (registration number, feature, day number) → (captures, denials, peak seats).
+pub const USAGE: TableDefinition<(&str, u32, i32), (u32, u32, u32)> = TableDefinition::new("usage");
+
+/// SHA-256 (hex) of a token's secret → the token.
+pub const TOKENS: RecTable<&str, Token> = RecTable::new("tokens");
+pub const USERS: RecTable<&str, User> = RecTable::new("users");
+pub const OUTBOX: RecTable<u64, Mail> = RecTable::new("outbox");
+
+/// Opens (creating if needed) every table, so readers never meet a missing one.
+pub fn create_all(tx: &redb::WriteTransaction) -> Result<(), StoreError> {
+    tx.open_table(META)?;
+    tx.open_table(PRODUCTS.def)?;
+    tx.open_table(PRODUCT_CODES)?;
+    tx.open_table(FEATURES)?;
+    tx.open_table(CLIENTS.def)?;
+    tx.open_multimap_table(CLIENT_EMAILS)?;
+    tx.open_multimap_table(CLIENT_CRM1)?;
+    tx.open_multimap_table(CLIENT_CRM2)?;
+    tx.open_multimap_table(CLIENT_KEYS)?;
+    tx.open_table(KEYS.def)?;
+    tx.open_table(COUPONS.def)?;
+    tx.open_table(TRIAL_HOSTS)?;
+    tx.open_table(SEATS.def)?;
+    tx.open_table(LEASES)?;
+    tx.open_table(DENIALS.def)?;
+    tx.open_table(USAGE)?;
+    tx.open_table(TOKENS.def)?;
+    tx.open_table(USERS.def)?;
+    tx.open_table(OUTBOX.def)?;
+    Ok(())
+}
