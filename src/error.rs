@@ -306,8 +306,14 @@ impl ResponseError for AppError {
 
     fn error_response(&self) -> HttpResponse {
         let mut resp = HttpResponse::build(self.status());
-        if let AppError::TooManyRequests { retry_after_s } = self {
-            resp.insert_header(("Retry-After", retry_after_s.to_string()));
+        match self {
+            AppError::TooManyRequests { retry_after_s } => {
+                resp.insert_header(("Retry-After", retry_after_s.to_string()));
+            }
+            AppError::Unauthorized => {
+                resp.insert_header(("WWW-Authenticate", "Bearer"));
+            }
+            _ => {}
         }
         let mut resp = resp.json(self.body(Lang::En));
         resp.extensions_mut()

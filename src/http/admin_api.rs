@@ -42,6 +42,7 @@ pub fn scope() -> actix_web::Scope {
         .route("/tokens/{id}", web::delete().to(revoke_token))
         .route("/settings", web::get().to(get_settings))
         .route("/settings", web::patch().to(patch_settings))
+        .default_service(web::to(super::not_found))
 }
 
 fn parse_id(s: &str) -> AppResult<u64> {

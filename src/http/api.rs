@@ -24,6 +24,7 @@ pub fn scope() -> actix_web::Scope {
         .route("/keys/{regnum}/diag", web::get().to(get_diag))
         .route("/keys/{regnum}/license", web::get().to(get_license))
         .route("/signing-key", web::get().to(get_signing_key))
+        .default_service(web::to(super::not_found))
 }
 
 fn limited(app: &App, ip: IpAddr, what: Guess) -> AppResult<()> {

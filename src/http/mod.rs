@@ -58,7 +58,7 @@ async fn healthz(app: web::Data<App>) -> HttpResponse {
     }
 }
 
-async fn not_found() -> Result<HttpResponse, AppError> {
+pub(crate) async fn not_found() -> Result<HttpResponse, AppError> {
     Err(AppError::NotFound { what: "route" })
 }
 
@@ -91,15 +91,10 @@ async fn envelope(
         },
     };
     let app = req.app_data::<web::Data<App>>().cloned();
-    let (http_req, res) = match nonce {
-        Ok(_) => {
-            let http_req = req.request().clone();
-            match next.call(req).await {
-                Ok(res) => (http_req, res.map_into_boxed_body().into_parts().1),
-                Err(e) => (http_req, e.error_response()),
-            }
-        }
-        Err(ref e) => {
+    let (http_req, res) = match &nonce {
+        // The request must not be cloned before routing (the router needs it alone).
+        Ok(_) => next.call(req).await?.map_into_boxed_body().into_parts(),
+        Err(e) => {
             let (r, _) = req.into_parts();
             (r, actix_web::ResponseError::error_response(e))
         }

@@ -97,13 +97,22 @@ pub struct Store {
 impl Store {
     /// Opens (or creates) the database file, migrates it, and starts its writer.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let db = redb::Builder::new()
-            .set_cache_size(256 * 1024 * 1024)
-            .create(path)
-            .map_err(|e| match e {
-                redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked(path.to_owned()),
-                e => e.into(),
-            })?;
+        // A store closed a moment ago in this process may still be letting go of the
+        // file; another process holding it is refused after a short wait.
+        let mut tries = 0;
+        let db = loop {
+            match redb::Builder::new().set_cache_size(256 * 1024 * 1024).create(path) {
+                Ok(db) => break db,
+                Err(redb::DatabaseError::DatabaseAlreadyOpen) if tries < 20 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                    return Err(StoreError::Locked(path.to_owned()));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
         let db = Arc::new(db);
         let mut tx = db.begin_write()?;
         tx.set_quick_repair(true);

@@ -1,0 +1,4 @@
+//! Integration tests against the real server (one test binary, several modules).
+mod admin_api;
+mod protected_api;
+mod kit;
