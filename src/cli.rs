@@ -9,7 +9,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "licd", version, about = "licd — a self-hosted software license server in one binary")]
+#[command(
+    name = "licd",
+    version,
+    about = "licd — a self-hosted software license server in one binary"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -99,7 +103,9 @@ fn init_logging() {
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }
 
 fn data_config(data: Option<PathBuf>) -> anyhow::Result<Config> {
@@ -122,7 +128,10 @@ fn run(command: Command) -> anyhow::Result<()> {
             crate::http::tls::install_provider();
             let _ = crate::http::tls::server_config(&config)?;
             let app = App::open(config.clone(), Clock::system())?;
-            eprintln!("licd: data directory ready at {}", config.data_dir.display());
+            eprintln!(
+                "licd: data directory ready at {}",
+                config.data_dir.display()
+            );
             eprintln!("licd: signing public key {}", app.signer.public_key_b64());
             Ok(())
         }
@@ -155,7 +164,9 @@ fn run(command: Command) -> anyhow::Result<()> {
                     t.name,
                     t.role.as_str(),
                     crate::clock::rfc3339(t.created_at),
-                    t.revoked_at.map(crate::clock::rfc3339).unwrap_or_else(|| "active".into())
+                    t.revoked_at
+                        .map(crate::clock::rfc3339)
+                        .unwrap_or_else(|| "active".into())
                 );
             }
             Ok(())
@@ -181,7 +192,14 @@ fn run(command: Command) -> anyhow::Result<()> {
             let app = App::open(config, Clock::system())?;
             let rt = runtime()?;
             let user = rt
-                .block_on(auth::add_user(&app.store, &login, role, &password, &distributor, app.now()))
+                .block_on(auth::add_user(
+                    &app.store,
+                    &login,
+                    role,
+                    &password,
+                    &distributor,
+                    app.now(),
+                ))
                 .map_err(|e| anyhow::anyhow!(e.message(crate::i18n::Lang::En)))?;
             eprintln!("licd: user {} ({}) added", user.login, user.role.as_str());
             Ok(())
@@ -217,7 +235,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let _ = writeln!(err, "licd {} listening on {url}", env!("CARGO_PKG_VERSION"));
     let _ = writeln!(err, "  data directory: {}", data_dir.display());
     let _ = writeln!(err, "  TLS certificate: {}", running.cert_path.display());
-    let _ = writeln!(err, "  protected-app API: {url}/api/v1   admin API: {url}/api/admin/v1   OpenAPI: {url}/api/openapi.json");
+    let _ = writeln!(
+        err,
+        "  protected-app API: {url}/api/v1   admin API: {url}/api/admin/v1   OpenAPI: {url}/api/openapi.json"
+    );
     if !has_users {
         let _ = writeln!(
             err,

@@ -82,10 +82,16 @@ fn validate(input: &NewProduct) -> AppResult<()> {
     let mut seen = std::collections::BTreeSet::new();
     for (i, f) in input.features.iter().enumerate() {
         if !seen.insert(f.number) {
-            return Err(AppError::malformed(&format!("features[{i}].number"), "repeated feature number"));
+            return Err(AppError::malformed(
+                &format!("features[{i}].number"),
+                "repeated feature number",
+            ));
         }
         if f.name.trim().is_empty() {
-            return Err(AppError::malformed(&format!("features[{i}].name"), "must not be empty"));
+            return Err(AppError::malformed(
+                &format!("features[{i}].name"),
+                "must not be empty",
+            ));
         }
     }
     if let Some(t) = &input.trial {
@@ -100,7 +106,10 @@ fn validate(input: &NewProduct) -> AppResult<()> {
                 ));
             }
             if it.seats == 0 {
-                return Err(AppError::malformed(&format!("trial.items[{i}].seats"), "at least 1"));
+                return Err(AppError::malformed(
+                    &format!("trial.items[{i}].seats"),
+                    "at least 1",
+                ));
             }
         }
     }

@@ -2,8 +2,8 @@
 //!
 //! Record tables hold values through `codec` (`RecTable<K, V>` knows `V`); small index
 //! tables use redb's own key and value types.
-use super::codec;
 use super::StoreError;
+use super::codec;
 use redb::{Key, MultimapTableDefinition, ReadableTable, Table, TableDefinition};
 use serde::{Serialize, de::DeserializeOwned};
 use std::borrow::Borrow;

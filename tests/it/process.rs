@@ -14,13 +14,25 @@ const BIN: &str = env!("CARGO_BIN_EXE_licd");
 
 fn token(dir: &Path) -> String {
     let out = Command::new(BIN)
-        .args(["token", "create", "--name", "t", "--role", "admin", "--data"])
+        .args([
+            "token", "create", "--name", "t", "--role", "admin", "--data",
+        ])
         .arg(dir)
         .output()
         .expect("token create");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let t = String::from_utf8(out.stdout).expect("utf8").trim().to_owned();
-    assert!(t.starts_with("licd_") && !t.contains('\n'), "token alone on stdout: {t:?}");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let t = String::from_utf8(out.stdout)
+        .expect("utf8")
+        .trim()
+        .to_owned();
+    assert!(
+        t.starts_with("licd_") && !t.contains('\n'),
+        "token alone on stdout: {t:?}"
+    );
     t
 }
 
@@ -43,7 +55,9 @@ fn serve(dir: &Path) -> (Child, String) {
             }
         }
     });
-    let url = rx.recv_timeout(Duration::from_secs(30)).expect("server printed its URL");
+    let url = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("server printed its URL");
     (child, url)
 }
 
@@ -55,10 +69,17 @@ struct Remote {
 
 impl Remote {
     fn new(dir: &Path, url: String, token: String) -> Remote {
-        Remote { http: client_for(&dir.join("tls/cert.pem")), url, token }
+        Remote {
+            http: client_for(&dir.join("tls/cert.pem")),
+            url,
+            token,
+        }
     }
     async fn call(&self, m: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut rb = self.http.request(m, format!("{}{}", self.url, path)).bearer_auth(&self.token);
+        let mut rb = self
+            .http
+            .request(m, format!("{}{}", self.url, path))
+            .bearer_auth(&self.token);
         if let Some(b) = body {
             rb = rb.json(&b);
         }
@@ -83,20 +104,49 @@ async fn kill_9_loses_nothing_acknowledged() {
             "features": [{"number": 1, "name": "f", "unit": "session"}], "trial": {"days": 10, "items": [{"feature": 1, "seats": 1}]}})))
         .await;
     assert_eq!(st, 201);
-    let (st, c) = r.call(Method::POST, "/api/admin/v1/clients", Some(json!({"company": "Crash Co"}))).await;
+    let (st, c) = r
+        .call(
+            Method::POST,
+            "/api/admin/v1/clients",
+            Some(json!({"company": "Crash Co"})),
+        )
+        .await;
     assert_eq!(st, 201);
-    let (_, k) = r.call(Method::POST, &format!("/api/admin/v1/clients/{}/keys", c["id"]), None).await;
+    let (_, k) = r
+        .call(
+            Method::POST,
+            &format!("/api/admin/v1/clients/{}/keys", c["id"]),
+            None,
+        )
+        .await;
     let regnum = k["regnum"].as_str().expect("regnum").to_owned();
     let seats = 150;
-    r.call(Method::POST, &format!("/api/admin/v1/keys/{regnum}/items"), Some(json!({"product": "p", "feature": 1, "seats": seats}))).await;
+    r.call(
+        Method::POST,
+        &format!("/api/admin/v1/keys/{regnum}/items"),
+        Some(json!({"product": "p", "feature": 1, "seats": seats})),
+    )
+    .await;
     // An acknowledged trial and coupon activation, too.
     let (st, trial) = r
         .call(Method::POST, "/api/v1/trial", Some(json!({"product": "p", "company": "T", "contact": "c", "phone": "1", "email": "t@t.test", "host": "th"})))
         .await;
     assert_eq!(st, 201);
-    let (_, batch) = r.call(Method::POST, "/api/admin/v1/coupons", Some(json!({"count": 1, "items": [{"product": "p", "feature": 1, "seats": 7}]}))).await;
+    let (_, batch) = r
+        .call(
+            Method::POST,
+            "/api/admin/v1/coupons",
+            Some(json!({"count": 1, "items": [{"product": "p", "feature": 1, "seats": 7}]})),
+        )
+        .await;
     let coupon = batch["codes"][0].as_str().expect("code").to_owned();
-    let (st, _) = r.call(Method::POST, "/api/v1/activate", Some(json!({"regnum": trial["regnum"], "coupon": coupon}))).await;
+    let (st, _) = r
+        .call(
+            Method::POST,
+            "/api/v1/activate",
+            Some(json!({"regnum": trial["regnum"], "coupon": coupon})),
+        )
+        .await;
     assert_eq!(st, 200);
 
     // A capture load from 16 connections; kill -9 while it runs.
@@ -136,17 +186,46 @@ async fn kill_9_loses_nothing_acknowledged() {
     let (mut child, url) = serve(dir.path());
     let r = Remote::new(dir.path(), url, t);
     for l in &acked {
-        let (st, b) = r.call(Method::POST, &format!("/api/v1/leases/{l}/heartbeat"), None).await;
+        let (st, b) = r
+            .call(Method::POST, &format!("/api/v1/leases/{l}/heartbeat"), None)
+            .await;
         assert_eq!(st, 200, "acknowledged lease {l} lost: {b}");
     }
-    let (_, key) = r.call(Method::GET, &format!("/api/v1/keys/{regnum}"), None).await;
+    let (_, key) = r
+        .call(Method::GET, &format!("/api/v1/keys/{regnum}"), None)
+        .await;
     let used = key["items"][0]["used"].as_u64().expect("used");
-    assert!(used as usize >= acked.len() && used <= seats, "used {used}, acked {}", acked.len());
-    let (_, leases) = r.call(Method::GET, &format!("/api/admin/v1/leases?regnum={regnum}"), None).await;
+    assert!(
+        used as usize >= acked.len() && used <= seats,
+        "used {used}, acked {}",
+        acked.len()
+    );
+    let (_, leases) = r
+        .call(
+            Method::GET,
+            &format!("/api/admin/v1/leases?regnum={regnum}"),
+            None,
+        )
+        .await;
     assert_eq!(leases.as_array().map(Vec::len), Some(used as usize));
-    let (_, tk) = r.call(Method::GET, &format!("/api/v1/keys/{}", trial["regnum"].as_str().expect("r")), None).await;
-    assert_eq!(tk["items"][0]["seats"], 8, "trial (1) + activated coupon (7) survived");
-    let (st, _) = r.call(Method::POST, "/api/v1/activate", Some(json!({"regnum": trial["regnum"], "coupon": coupon}))).await;
+    let (_, tk) = r
+        .call(
+            Method::GET,
+            &format!("/api/v1/keys/{}", trial["regnum"].as_str().expect("r")),
+            None,
+        )
+        .await;
+    assert_eq!(
+        tk["items"][0]["seats"], 8,
+        "trial (1) + activated coupon (7) survived"
+    );
+    let (st, _) = r
+        .call(
+            Method::POST,
+            "/api/v1/activate",
+            Some(json!({"regnum": trial["regnum"], "coupon": coupon})),
+        )
+        .await;
     assert_eq!(st, 409, "the activation is remembered");
 
     // A second licd on the same data directory gets a clear error, not a corrupt file.
@@ -158,7 +237,13 @@ async fn kill_9_loses_nothing_acknowledged() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("another licd is already using"), "{err}");
-    let out = Command::new(BIN).args(["token", "create", "--name", "x", "--role", "admin", "--data"]).arg(dir.path()).output().expect("token");
+    let out = Command::new(BIN)
+        .args([
+            "token", "create", "--name", "x", "--role", "admin", "--data",
+        ])
+        .arg(dir.path())
+        .output()
+        .expect("token");
     assert!(!out.status.success());
     let _ = child.kill();
     let _ = child.wait();
@@ -171,24 +256,59 @@ async fn diag_command_names_what_stands_between() {
     let regnum = s.key_with("tel", 48, 1).await;
     let ca = s.running.as_ref().expect("running").cert_path.clone();
     let diag = |args: &[&str]| {
-        let out = Command::new(BIN).arg("diag").args(args).env("LANG", "C").output().expect("diag");
-        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+        let out = Command::new(BIN)
+            .arg("diag")
+            .args(args)
+            .env("LANG", "C")
+            .output()
+            .expect("diag");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
     };
     let ca_s = ca.to_string_lossy().into_owned();
-    let (code, out) = diag(&["48", &regnum.to_lowercase(), "--server", &s.url, "--ca", &ca_s]);
+    let (code, out) = diag(&[
+        "48",
+        &regnum.to_lowercase(),
+        "--server",
+        &s.url,
+        "--ca",
+        &ca_s,
+    ]);
     assert_eq!(code, Some(0), "{out}");
-    assert!(out.contains("can be had") && out.contains("code 0"), "{out}");
+    assert!(
+        out.contains("can be had") && out.contains("code 0"),
+        "{out}"
+    );
 
-    s.api(Method::POST, "/leases", Some(json!({"regnum": regnum, "feature": 48, "host": "pc", "user": "ivan"}))).await.expect(201);
+    s.api(
+        Method::POST,
+        "/leases",
+        Some(json!({"regnum": regnum, "feature": 48, "host": "pc", "user": "ivan"})),
+    )
+    .await
+    .expect(201);
     let (code, out) = diag(&["48", &regnum, "--server", &s.url, "--ca", &ca_s]);
     assert_eq!(code, Some(1));
     assert!(out.contains("1030") && out.contains("ivan"), "{out}");
-    let (code, out) = diag(&["48", &regnum, "--server", &s.url, "--ca", &ca_s, "--lang", "ru"]);
+    let (code, out) = diag(&[
+        "48", &regnum, "--server", &s.url, "--ca", &ca_s, "--lang", "ru",
+    ]);
     assert_eq!(code, Some(1));
-    assert!(out.contains("код 1030") && out.contains("Нет свободной"), "{out}");
+    assert!(
+        out.contains("код 1030") && out.contains("Нет свободной"),
+        "{out}"
+    );
     let (_, out) = diag(&["31", &regnum, "--server", &s.url, "--insecure"]);
     assert!(out.contains("1031"), "{out}");
-    let (_, out) = diag(&["48", "LIC-22222-22222-22222-22222", "--server", &s.url, "--insecure"]);
+    let (_, out) = diag(&[
+        "48",
+        "LIC-22222-22222-22222-22222",
+        "--server",
+        &s.url,
+        "--insecure",
+    ]);
     assert!(out.contains("1020"), "{out}");
     let (code, out) = diag(&["48", "bad", "--server", &s.url, "--insecure"]);
     assert_eq!((code, out.contains("1003")), (Some(1), true), "{out}");
@@ -200,14 +320,34 @@ async fn diag_command_names_what_stands_between() {
     let free = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = free.local_addr().expect("addr").port();
     drop(free);
-    let (_, out) = diag(&["48", &regnum, "--server", &format!("https://127.0.0.1:{port}"), "--insecure"]);
+    let (_, out) = diag(&[
+        "48",
+        &regnum,
+        "--server",
+        &format!("https://127.0.0.1:{port}"),
+        "--insecure",
+    ]);
     assert!(out.contains("1012"), "{out}");
-    let (_, out) = diag(&["48", &regnum, "--server", "https://no-such-host.invalid", "--insecure"]);
+    let (_, out) = diag(&[
+        "48",
+        &regnum,
+        "--server",
+        "https://no-such-host.invalid",
+        "--insecure",
+    ]);
     assert!(out.contains("1011"), "{out}");
     // A listener that accepts but never speaks TLS: time-out.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let sport = silent.local_addr().expect("addr").port();
-    let (_, out) = diag(&["48", &regnum, "--server", &format!("https://127.0.0.1:{sport}"), "--insecure", "--timeout", "1"]);
+    let (_, out) = diag(&[
+        "48",
+        &regnum,
+        "--server",
+        &format!("https://127.0.0.1:{sport}"),
+        "--insecure",
+        "--timeout",
+        "1",
+    ]);
     assert!(out.contains("1014"), "{out}");
     drop(silent);
     s.stop().await;
@@ -223,25 +363,47 @@ fn help_and_bad_config_are_clear() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = dir.path().join("licd.toml");
     std::fs::write(&cfg, "listen = \"127.0.0.1:0\"\nno_such_key = true\n").expect("write");
-    let out = Command::new(BIN).args(["serve", "--config"]).arg(&cfg).output().expect("serve");
+    let out = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .output()
+        .expect("serve");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no_such_key"));
-    let out = Command::new(BIN).args(["serve", "--smtp", "ftp://x", "--data"]).arg(dir.path()).output().expect("serve");
+    let out = Command::new(BIN)
+        .args(["serve", "--smtp", "ftp://x", "--data"])
+        .arg(dir.path())
+        .output()
+        .expect("serve");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--smtp"));
     // user add reads the password from stdin; the hash, not the password, is stored.
     let mut child = Command::new(BIN)
-        .args(["user", "add", "--login", "boss", "--role", "admin", "--data"])
+        .args([
+            "user", "add", "--login", "boss", "--role", "admin", "--data",
+        ])
         .arg(dir.path())
         .stdin(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("user add");
     use std::io::Write;
-    child.stdin.take().expect("stdin").write_all(b"correct horse battery\n").expect("write");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"correct horse battery\n")
+        .expect("write");
     let out = child.wait_with_output().expect("wait");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let db = std::fs::read(dir.path().join("licd.redb")).expect("db");
-    assert!(!db.windows(b"correct horse".len()).any(|w| w == b"correct horse"));
+    assert!(
+        !db.windows(b"correct horse".len())
+            .any(|w| w == b"correct horse")
+    );
     assert!(db.windows(b"$argon2id$".len()).any(|w| w == b"$argon2id$"));
 }
