@@ -33,6 +33,8 @@ pub enum Command {
     User(UserCommand),
     /// What stands between a key and a seat of a feature (the seeds' licdiag).
     Diag(crate::diag::DiagArgs),
+    /// Load a running server and report throughput and latency per operation.
+    Bench(crate::bench::BenchArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -83,6 +85,7 @@ pub fn main() -> ExitCode {
     init_logging();
     match cli.command {
         Command::Diag(args) => crate::diag::main(args),
+        Command::Bench(args) => crate::bench::main(args),
         other => match run(other) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -204,7 +207,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             eprintln!("licd: user {} ({}) added", user.login, user.role.as_str());
             Ok(())
         }
-        Command::Diag(_) => unreachable!("handled in main"),
+        Command::Diag(_) | Command::Bench(_) => unreachable!("handled in main"),
     }
 }
 

@@ -299,6 +299,10 @@ fn conflict_message(reason: &str, lang: Lang) -> String {
             "Фича с таким номером уже есть",
         ),
         "login_taken" => ("This login is taken", "Этот логин занят"),
+        "product_in_use" => (
+            "Keys hold this product; remove their items first",
+            "Этот продукт есть в ключах; сначала удалите их позиции",
+        ),
         "merge_into_itself" => (
             "A client cannot be merged into itself",
             "Клиента нельзя объединить с самим собой",

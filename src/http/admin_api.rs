@@ -18,6 +18,7 @@ pub fn scope() -> actix_web::Scope {
         .route("/products", web::post().to(create_product))
         .route("/products", web::get().to(list_products))
         .route("/products/{code}", web::get().to(get_product))
+        .route("/products/{code}", web::delete().to(delete_product))
         .route("/clients", web::post().to(create_client))
         .route("/clients", web::get().to(list_clients))
         .route("/clients/merge", web::post().to(merge_clients))
@@ -85,6 +86,16 @@ pub async fn get_product(
 ) -> AppResult<HttpResponse> {
     let tx = app.store.read()?;
     let p = products::by_code(&tx, &code)?.ok_or(AppError::NotFound { what: "product" })?;
+    Ok(HttpResponse::Ok().json(ProductView::from(&p)))
+}
+
+/// Delete a product no key holds (admin).
+#[utoipa::path(delete, path = "/api/admin/v1/products/{code}", tag = "admin", security(("bearer" = [])),
+    params(("code" = String, Path)),
+    responses((status = 200, body = ProductView), (status = 401), (status = 403), (status = 404), (status = 409)))]
+pub async fn delete_product(app: web::Data<App>, staff: Staff, code: web::Path<String>) -> AppResult<HttpResponse> {
+    staff.require(Role::Admin)?;
+    let p = products::delete(&app, &code).await?;
     Ok(HttpResponse::Ok().json(ProductView::from(&p)))
 }
 
