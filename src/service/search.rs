@@ -125,7 +125,7 @@ impl SearchIndex {
     }
 
     /// Ids of clients matching `query`, newest first, skipping `offset`, at most
-    /// `limit`; and the total number of matches.
+    /// `limit`; and the number of matches, counted up to `MAX_MATCHES`.
     pub fn find(&self, query: &str, offset: usize, limit: usize) -> (Vec<u64>, usize) {
         let q = fold(query);
         let mut words: Vec<&str> = q.split_whitespace().collect();
@@ -134,27 +134,28 @@ impl SearchIndex {
         }
         // Scan for the longest word (the rarest, usually); check the others per text.
         words.sort_by_key(|w| std::cmp::Reverse(w.len()));
-        let finders: Vec<memchr::memmem::Finder> = words
+        let first = memchr::memmem::FinderRev::new(words[0].as_bytes());
+        let others: Vec<memchr::memmem::Finder> = words[1..]
             .iter()
             .map(|w| memchr::memmem::Finder::new(w.as_bytes()))
             .collect();
         let a = self.arena.read();
         let mut hits: Vec<u64> = Vec::new();
-        let mut last_slot = usize::MAX;
-        for pos in finders[0].find_iter(&a.bytes) {
-            // The text this match falls in.
+        // From the end of the arena backwards: the newest texts first, so a query that
+        // matches very many clients stops early with the newest of them.
+        let mut end = a.bytes.len();
+        while hits.len() < MAX_MATCHES {
+            let Some(pos) = first.rfind(&a.bytes[..end]) else {
+                break;
+            };
             let i = a.starts.partition_point(|s| *s <= pos) - 1;
-            if i == last_slot {
-                continue;
-            }
-            last_slot = i;
+            end = a.starts[i];
             let owner = a.owners[i];
-            if owner == 0 {
-                continue;
-            }
-            let text = a.text(i);
-            if finders[1..].iter().all(|f| f.find(text).is_some()) {
-                hits.push(owner);
+            if owner != 0 {
+                let text = a.text(i);
+                if others.iter().all(|f| f.find(text).is_some()) {
+                    hits.push(owner);
+                }
             }
         }
         drop(a);
@@ -163,6 +164,10 @@ impl SearchIndex {
         (hits.into_iter().skip(offset).take(limit).collect(), total)
     }
 }
+
+/// Quick search counts (and pages through) at most this many matches; a query that
+/// matches more shows the newest of them and asks to be refined.
+pub const MAX_MATCHES: usize = 10_000;
 
 #[cfg(test)]
 mod tests {
