@@ -6,7 +6,9 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
+    let mut rounds: u64 = 0;
     loop {
+        rounds += 1;
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(30)) => {}
             _ = stop.changed() => return,
@@ -20,6 +22,13 @@ pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
             Err(e) => tracing::warn!("lease reaper: {e}"),
         }
         app.limits.sweep();
+        if rounds % 120 == 1 {
+            match usage::prune_denials(&app).await {
+                Ok(n) if n > 0 => tracing::info!(denials = n, "old denials pruned"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!("denial pruning: {e}"),
+            }
+        }
         let st = &app.store.stats;
         let (c, j) = (
             st.commits.load(std::sync::atomic::Ordering::Relaxed),

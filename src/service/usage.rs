@@ -104,7 +104,51 @@ pub fn record_denial(tx: &WriteTransaction, d: &Denial) -> Result<(), StoreError
     let seq = DENIAL_SEQ.fetch_add(1, Ordering::Relaxed);
     let ms = (d.at.unix_timestamp_nanos() / 1_000_000) as i64;
     let mut t = tx.open_table(tables::DENIALS.def)?;
-    tables::DENIALS.put(&mut t, (d.regnum.as_str(), ms, seq), d)
+    tables::DENIALS.put(&mut t, (d.regnum.as_str(), ms, seq), d)?;
+    drop(t);
+    tx.open_table(tables::DENIAL_DAYS)?
+        .insert((day_number(d.at), d.regnum.as_str()), ())?;
+    Ok(())
+}
+
+/// Deletes denials older than `RETENTION_DAYS` (the daily counts in `usage` stay).
+pub async fn prune_denials(app: &crate::service::App) -> crate::error::AppResult<usize> {
+    let cutoff = day_number(app.now()) - RETENTION_DAYS as i32;
+    app.store
+        .write(move |tx| {
+            let old: Vec<(i32, String)> = {
+                let days = tx.open_table(tables::DENIAL_DAYS)?;
+                let mut v = Vec::new();
+                for row in days.range((i32::MIN, "")..(cutoff, ""))?.take(10_000) {
+                    let (k, _) = row?;
+                    let (day, regnum) = k.value();
+                    v.push((day, regnum.to_owned()));
+                }
+                v
+            };
+            let mut removed = 0;
+            let mut t = tx.open_table(tables::DENIALS.def)?;
+            let mut days = tx.open_table(tables::DENIAL_DAYS)?;
+            for (day, regnum) in &old {
+                let from = i64::from(*day) * 86_400_000;
+                let to = from + 86_400_000;
+                let keys: Vec<(i64, u64)> = t
+                    .range((regnum.as_str(), from, 0u64)..(regnum.as_str(), to, 0u64))?
+                    .filter_map(Result::ok)
+                    .map(|(k, _)| {
+                        let (_, ms, seq) = k.value();
+                        (ms, seq)
+                    })
+                    .collect();
+                for (ms, seq) in keys {
+                    t.remove((regnum.as_str(), ms, seq))?;
+                    removed += 1;
+                }
+                days.remove((*day, regnum.as_str()))?;
+            }
+            Ok(removed)
+        })
+        .await
 }
 
 /// Denials of a key, newest first.

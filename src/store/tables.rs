@@ -81,6 +81,9 @@ pub const LEASES: TableDefinition<&str, (&str, u32, u32, i64)> = TableDefinition
 
 /// (registration number, unix ms, sequence) → a refused capture.
 pub const DENIALS: RecTable<(&str, i64, u64), Denial> = RecTable::new("denials");
+/// (day number, registration number) → (): which keys had denials on which day, so
+/// old denials are pruned by day without scanning every key.
+pub const DENIAL_DAYS: TableDefinition<(i32, &str), ()> = TableDefinition::new("denial_days");
 /// (registration number, feature, day number) → (captures, denials, peak seats).
 pub const USAGE: TableDefinition<(&str, u32, i32), (u32, u32, u32)> = TableDefinition::new("usage");
 
@@ -106,6 +109,7 @@ pub fn create_all(tx: &redb::WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(SEATS.def)?;
     tx.open_table(LEASES)?;
     tx.open_table(DENIALS.def)?;
+    tx.open_table(DENIAL_DAYS)?;
     tx.open_table(USAGE)?;
     tx.open_table(TOKENS.def)?;
     tx.open_table(USERS.def)?;

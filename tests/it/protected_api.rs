@@ -540,6 +540,30 @@ async fn lapse_expiry_block_and_denials() {
         .iter()
         .fold((0, 0, 0), |a, r| (a.0 + r.1, a.1 + r.2, a.2.max(r.3)));
     assert_eq!((captures, denials, peak), (2, 2, 1), "{rows:?}");
+    drop(tx);
+
+    // Denials older than the retention are pruned; recent ones stay.
+    assert_eq!(
+        licd::service::usage::prune_denials(s.app())
+            .await
+            .expect("prune"),
+        0
+    );
+    s.clock.advance(time::Duration::days(
+        licd::service::usage::RETENTION_DAYS + 2,
+    ));
+    assert!(
+        licd::service::usage::prune_denials(s.app())
+            .await
+            .expect("prune")
+            >= 4
+    );
+    assert_eq!(
+        s.admin(Method::GET, &format!("/keys/{regnum}/denials"), None)
+            .await
+            .expect(200),
+        json!([])
+    );
     s.stop().await;
 }
 
