@@ -2,7 +2,8 @@
 //! `PREFIXUPD-XXXXX-…`.
 //!
 //! Four groups of five characters from a 32-letter alphabet without look-alikes
-//! (no 0/O, 1/I): 20 × 5 = 100 bits from the operating system's CSPRNG.
+//! (no 0/O, 1/I): 20 × 5 = 100 bits from rand's thread-local CSPRNG (ChaCha12, seeded
+//! and periodically reseeded from the operating system).
 use rand::Rng;
 
 pub const ALPHABET: &[u8; 32] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
@@ -22,7 +23,7 @@ pub fn valid_prefix(prefix: &str) -> bool {
 
 /// A fresh, unguessable number under `prefix` (upper-cased).
 pub fn generate_number(prefix: &str, kind: NumberKind) -> String {
-    let mut rng = rand::rngs::OsRng;
+    let mut rng = rand::thread_rng();
     let mut s = prefix.to_ascii_uppercase();
     if kind == NumberKind::Coupon {
         s.push_str("UPD");

@@ -72,7 +72,7 @@ pub fn lease_life(term_s: u32) -> Duration {
 
 pub fn new_lease_id() -> String {
     let mut b = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut b);
+    rand::thread_rng().fill_bytes(&mut b);
     hex::encode(b)
 }
 
