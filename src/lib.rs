@@ -15,3 +15,4 @@ pub mod jobs;
 pub mod server;
 pub mod service;
 pub mod store;
+pub mod ui;
