@@ -364,6 +364,8 @@ pub struct PrePost {
     pub lang: Lang,
     pub app: web::Data<App>,
     pub ip: std::net::IpAddr,
+    /// The double-submit token (already checked).
+    pub token: String,
 }
 
 impl FromRequest for PrePost {
@@ -382,7 +384,7 @@ impl FromRequest for PrePost {
                 return Err(UiError::BadCsrf(lang));
             }
             let ip = req.peer_addr().map_or(std::net::IpAddr::from([127, 0, 0, 1]), |a| a.ip());
-            Ok(PrePost { form, lang, app, ip })
+            Ok(PrePost { form, lang, app, ip, token: cookie })
         })
     }
 }

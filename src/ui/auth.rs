@@ -35,8 +35,10 @@ fn login_markup(ctx: &Ctx, login: &str, error: Option<String>) -> Markup {
     }
 }
 
-fn pre_html(l: Lang, status: StatusCode, title: &str, make: impl Fn(&Ctx) -> Markup) -> HttpResponse {
-    let token = sessions::random_secret();
+/// A page with a pre-sign-in form: reuses the browser's double-submit token when it has
+/// one (so two open tabs both work), else sets a new one.
+fn pre_html(l: Lang, status: StatusCode, title: &str, token: Option<String>, make: impl Fn(&Ctx) -> Markup) -> HttpResponse {
+    let token = token.filter(|t| t.len() == 64).unwrap_or_else(sessions::random_secret);
     let mut ctx = bare_ctx(l);
     ctx.csrf = token.clone();
     let html = page(&ctx, title, html! { section.card.narrow { (make(&ctx)) } });
@@ -45,12 +47,16 @@ fn pre_html(l: Lang, status: StatusCode, title: &str, make: impl Fn(&Ctx) -> Mar
     res
 }
 
+fn pre_token(req: &HttpRequest) -> Option<String> {
+    req.cookie(PRE_COOKIE).map(|c| c.value().to_owned())
+}
+
 pub async fn login_form(req: HttpRequest) -> UiResult {
     if Me::from_req(&req).is_ok() {
         return Ok(see_other("/clients"));
     }
     let l = browser_lang(&req);
-    Ok(pre_html(l, StatusCode::OK, t(l, "Sign in", "Вход"), |ctx| login_markup(ctx, "", None)))
+    Ok(pre_html(l, StatusCode::OK, t(l, "Sign in", "Вход"), pre_token(&req), |ctx| login_markup(ctx, "", None)))
 }
 
 pub async fn login(p: PrePost) -> UiResult {
@@ -70,14 +76,14 @@ pub async fn login(p: PrePost) -> UiResult {
         }
         Err(SignInError::Wrong) => {
             let msg = t(l, "Wrong login or password.", "Неверный логин или пароль.").to_owned();
-            Ok(pre_html(l, StatusCode::UNAUTHORIZED, t(l, "Sign in", "Вход"), |ctx| login_markup(ctx, &login, Some(msg.clone()))))
+            Ok(pre_html(l, StatusCode::UNAUTHORIZED, t(l, "Sign in", "Вход"), Some(p.token.clone()), |ctx| login_markup(ctx, &login, Some(msg.clone()))))
         }
         Err(SignInError::Wait(s)) => {
             let msg = match l {
                 Lang::En => format!("Too many failed attempts. Try again in {s} s."),
                 Lang::Ru => format!("Слишком много неудачных попыток. Повторите через {s} с."),
             };
-            Ok(pre_html(l, StatusCode::TOO_MANY_REQUESTS, t(l, "Sign in", "Вход"), |ctx| {
+            Ok(pre_html(l, StatusCode::TOO_MANY_REQUESTS, t(l, "Sign in", "Вход"), Some(p.token.clone()), |ctx| {
                 login_markup(ctx, &login, Some(msg.clone()))
             }))
         }
@@ -115,7 +121,7 @@ pub async fn setup_form(req: HttpRequest, path: web::Path<String>) -> UiResult {
         return Err(UiError::NotFound(l));
     }
     let token = path.into_inner();
-    Ok(pre_html(l, StatusCode::OK, t(l, "First administrator", "Первый администратор"), |ctx| {
+    Ok(pre_html(l, StatusCode::OK, t(l, "First administrator", "Первый администратор"), pre_token(&req), |ctx| {
         setup_markup(ctx, &token, "admin", &FieldErrors::new())
     }))
 }
@@ -143,7 +149,7 @@ pub async fn setup(p: PrePost, path: web::Path<String>) -> UiResult {
             Err(e) => return Err(UiError::App(e, l)),
         }
     }
-    Ok(pre_html(l, StatusCode::BAD_REQUEST, t(l, "First administrator", "Первый администратор"), |ctx| {
+    Ok(pre_html(l, StatusCode::BAD_REQUEST, t(l, "First administrator", "Первый администратор"), Some(p.token.clone()), |ctx| {
         setup_markup(ctx, &token, &login, &errors)
     }))
 }
