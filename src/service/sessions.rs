@@ -11,7 +11,7 @@ use time::Duration;
 
 /// How long a session lasts from sign-in.
 pub const SESSION_LIFE: Duration = Duration::hours(12);
-/// Failures of one login allowed before waits begin.
+/// Failures of one login allowed before waits begin (30 s, doubling, up to `MAX_LOCK`).
 pub const FREE_FAILURES: u32 = 5;
 /// The longest wait a login is locked for.
 pub const MAX_LOCK: Duration = Duration::minutes(15);
@@ -115,7 +115,7 @@ fn lock_for(f: &LoginFailures) -> Duration {
         return Duration::ZERO;
     }
     let steps = (f.count - FREE_FAILURES).min(10);
-    (Duration::seconds(2) * 2i32.pow(steps)).min(MAX_LOCK)
+    (Duration::seconds(30) * 2i32.pow(steps)).min(MAX_LOCK)
 }
 
 fn failures_of(tx: &impl Snapshot, login: &str) -> Result<LoginFailures, StoreError> {

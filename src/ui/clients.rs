@@ -198,13 +198,13 @@ pub async fn list(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResult {
                 table {
                     thead { tr {
                         @if can_merge {
-                            th title=(t(l, "The card that stays", "Карточка, которая останется")) { (t(l, "Main", "Основной")) }
-                            th title=(t(l, "Merged into the main one", "Будут присоединены к основному")) { (t(l, "Merge", "Присоединить")) }
+                            th.hide-sm title=(t(l, "The card that stays", "Карточка, которая останется")) { (t(l, "Main", "Основной")) }
+                            th.hide-sm title=(t(l, "Merged into the main one", "Будут присоединены к основному")) { (t(l, "Merge", "Присоединить")) }
                         }
                         th { (t(l, "Company", "Компания")) }
                         th.hide-sm { (t(l, "Contact", "Контакт")) }
                         th.hide-sm { (t(l, "Phone", "Телефон")) }
-                        th { "E-mail" }
+                        th.hide-sm { "E-mail" }
                         th.hide-sm { (t(l, "Manager", "Менеджер")) }
                         th.num { (t(l, "Keys", "Ключи")) }
                     } }
@@ -212,13 +212,13 @@ pub async fn list(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResult {
                         @for c in &rows {
                             tr {
                                 @if can_merge {
-                                    td { input type="radio" name="into" value=(c.id) aria-label=(t(l, "Main", "Основной")); }
-                                    td { input type="checkbox" name="from" value=(c.id) aria-label=(t(l, "Merge", "Присоединить")); }
+                                    td.hide-sm { input type="radio" name="into" value=(c.id) aria-label=(t(l, "Main", "Основной")); }
+                                    td.hide-sm { input type="checkbox" name="from" value=(c.id) aria-label=(t(l, "Merge", "Присоединить")); }
                                 }
                                 td { a href=(format!("/clients/{}", c.id)) { (c.company) } }
                                 td.hide-sm { (c.contact) }
                                 td.hide-sm.mono { (c.phone) }
-                                td { (c.email) }
+                                td.hide-sm { (c.email) }
                                 td.hide-sm { (c.manager) }
                                 td.num { (c.keys.len()) }
                             }
@@ -229,7 +229,7 @@ pub async fn list(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResult {
             }
             (pager(l, f.offset, rows.len(), total, more, PAGE, &|o| f.href(o)))
             @if can_merge && !rows.is_empty() {
-                div.actions {
+                div.actions.hide-sm {
                     button.ghost type="submit" { (t(l, "Merge", "Объединить")) }
                     span.muted { (t(l, "Choose the main client, tick the duplicates, then Merge: their keys move to the main one.",
                                     "Выберите основного клиента, отметьте дубли и нажмите «Объединить»: их ключи перейдут к основному.")) }

@@ -115,7 +115,11 @@ pub async fn card(me: Me, path: web::Path<String>, q: web::Query<Vec<(String, St
                 tbody { @for g in &k.grants { tr {
                     td { (g.id) }
                     td { (g.product) " / " (g.feature) }
-                    td { (g.source) @if let Some(c) = &g.coupon { " " span.mono { (c) } } }
+                    td { (match g.source.as_str() {
+                            "trial" => t(l, "trial", "триал"),
+                            "coupon" => t(l, "coupon", "купон"),
+                            _ => t(l, "by hand", "вручную"),
+                        }) @if let Some(c) = &g.coupon { " " span.mono { (c) } } }
                     td { @if staff {
                         form.inline method="post" action=(format!("/keys/{}/items/{}", k.regnum, g.id)) {
                             (csrf_field(&ctx))
@@ -149,24 +153,25 @@ pub async fn card(me: Me, path: web::Path<String>, q: web::Query<Vec<(String, St
             }
         }
         h2 { (t(l, "Bindings and leases", "Привязки и захваты")) }
-        (lease_table(&ctx, &lease_rows))
+        (lease_table(&ctx, &lease_rows, &k.client.as_ref().map(|c| [(k.regnum.clone(), (c.id, c.company.clone()))].into_iter().collect()).unwrap_or_default()))
     };
     Ok(html_page(StatusCode::OK, page(&ctx, &k.regnum, body)))
 }
 
 /// Live leases with "unbind host" and "end" buttons (shared with the session monitor).
-pub fn lease_table(ctx: &super::Ctx, rows: &[leases::LeaseView]) -> maud::Markup {
+pub fn lease_table(ctx: &super::Ctx, rows: &[leases::LeaseView], owners: &std::collections::HashMap<String, (u64, String)>) -> maud::Markup {
     let l = ctx.lang;
     html! {
         div.table-wrap {
             table {
                 thead { tr {
-                    th { (t(l, "Key", "Ключ")) } th { (t(l, "Feature", "Функция")) } th { (t(l, "Host", "Компьютер")) }
+                    th { (t(l, "Key", "Ключ")) } th.hide-sm { (t(l, "Client", "Клиент")) } th { (t(l, "Feature", "Функция")) } th { (t(l, "Host", "Компьютер")) }
                     th.hide-sm { (t(l, "Database", "База")) } th { (t(l, "User", "Пользователь")) } th.hide-sm { (t(l, "App", "Приложение")) }
                     th { (t(l, "Since", "С")) } th.hide-sm { (t(l, "Until", "До")) } th {}
                 } }
                 tbody { @for s in rows { tr {
                     td.mono { a href=(format!("/keys/{}", s.regnum)) { (s.regnum) } }
+                    td.hide-sm { @if let Some((id, company)) = owners.get(&s.regnum) { a href=(format!("/clients/{id}")) { (company) } } }
                     td { (s.feature) @if s.bound { " " span.badge { (t(l, "bound", "привязан")) } } }
                     td { (s.host) } td.hide-sm { (s.database) } td { (s.user) }
                     td.hide-sm { (s.app) " " (s.version) }

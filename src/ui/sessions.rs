@@ -44,6 +44,7 @@ pub async fn monitor(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResult {
             && (host.is_empty() || crate::domain::fold(&s.host).contains(&host_q))
             && (user.is_empty() || crate::domain::fold(&s.user).contains(&user_q))
     });
+    let names: HashMap<String, (u64, String)> = owner.iter().map(|(r, o)| (r.clone(), (o.0, o.1.clone()))).collect();
     let flash = q.iter().find(|(k, _)| k == "done").map(|_| t(l, "Unbound.", "Привязка снята.").to_owned());
     let ctx = me.ctx("sessions", flash);
     let body = html! {
@@ -56,8 +57,8 @@ pub async fn monitor(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResult {
             label.field { span.label { (t(l, "User", "Пользователь")) } input type="search" name="user" value=(user); }
             button type="submit" { (t(l, "Filter", "Отобрать")) }
         }
-        p.muted { (rows.len()) " " (t(l, "live leases", "активных захватов")) }
-        (super::keys::lease_table(&ctx, &rows))
+        p.muted { (t(l, "Live leases: ", "Активных захватов: ")) (rows.len()) }
+        (super::keys::lease_table(&ctx, &rows, &names))
     };
     Ok(html_page(StatusCode::OK, page(&ctx, t(l, "Session monitor", "Монитор сеансов"), body)))
 }

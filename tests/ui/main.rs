@@ -2,6 +2,7 @@
 //! browser-less checks of sessions, CSRF, headers and roles over plain HTTPS.
 mod http;
 mod kit;
+mod perf;
 mod webdriver;
 
 use kit::Server;
@@ -152,14 +153,14 @@ async fn back_office_in_a_browser() {
     .expect("capture");
     b.go(&format!("{url}/sessions")).await;
     b.see("BUH-PC").await;
-    b.see("1 активных захватов").await;
+    b.see("Активных захватов: 1").await;
     b.type_in("input[name=host]", "buh").await;
     b.click("form[action='/sessions'] button[type=submit]").await;
     b.see("BUH-PC").await;
     b.screenshot("08-sessions").await;
     b.click("form[action='/sessions/end'] button[type=submit]").await;
     b.see("Привязка снята.").await;
-    b.see("0 активных захватов").await;
+    b.see("Активных захватов: 0").await;
     assert!(leases::list(s.app(), Some(&regnum), 10).expect("leases").is_empty());
 
     // Merge: main client first, then the duplicate; keys move to the main one.
