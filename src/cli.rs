@@ -9,7 +9,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "licd", version, about = "licd — a self-hosted software license server in one binary")]
+#[command(
+    name = "licd",
+    version,
+    about = "licd — a self-hosted software license server in one binary"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -29,6 +33,8 @@ pub enum Command {
     User(UserCommand),
     /// What stands between a key and a seat of a feature (the seeds' licdiag).
     Diag(crate::diag::DiagArgs),
+    /// Load a running server and report throughput and latency per operation.
+    Bench(crate::bench::BenchArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -79,6 +85,7 @@ pub fn main() -> ExitCode {
     init_logging();
     match cli.command {
         Command::Diag(args) => crate::diag::main(args),
+        Command::Bench(args) => crate::bench::main(args),
         other => match run(other) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -99,7 +106,9 @@ fn init_logging() {
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }
 
 fn data_config(data: Option<PathBuf>) -> anyhow::Result<Config> {
@@ -122,7 +131,10 @@ fn run(command: Command) -> anyhow::Result<()> {
             crate::http::tls::install_provider();
             let _ = crate::http::tls::server_config(&config)?;
             let app = App::open(config.clone(), Clock::system())?;
-            eprintln!("licd: data directory ready at {}", config.data_dir.display());
+            eprintln!(
+                "licd: data directory ready at {}",
+                config.data_dir.display()
+            );
             eprintln!("licd: signing public key {}", app.signer.public_key_b64());
             Ok(())
         }
@@ -155,7 +167,9 @@ fn run(command: Command) -> anyhow::Result<()> {
                     t.name,
                     t.role.as_str(),
                     crate::clock::rfc3339(t.created_at),
-                    t.revoked_at.map(crate::clock::rfc3339).unwrap_or_else(|| "active".into())
+                    t.revoked_at
+                        .map(crate::clock::rfc3339)
+                        .unwrap_or_else(|| "active".into())
                 );
             }
             Ok(())
@@ -181,12 +195,19 @@ fn run(command: Command) -> anyhow::Result<()> {
             let app = App::open(config, Clock::system())?;
             let rt = runtime()?;
             let user = rt
-                .block_on(auth::add_user(&app.store, &login, role, &password, &distributor, app.now()))
+                .block_on(auth::add_user(
+                    &app.store,
+                    &login,
+                    role,
+                    &password,
+                    &distributor,
+                    app.now(),
+                ))
                 .map_err(|e| anyhow::anyhow!(e.message(crate::i18n::Lang::En)))?;
             eprintln!("licd: user {} ({}) added", user.login, user.role.as_str());
             Ok(())
         }
-        Command::Diag(_) => unreachable!("handled in main"),
+        Command::Diag(_) | Command::Bench(_) => unreachable!("handled in main"),
     }
 }
 
@@ -217,7 +238,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let _ = writeln!(err, "licd {} listening on {url}", env!("CARGO_PKG_VERSION"));
     let _ = writeln!(err, "  data directory: {}", data_dir.display());
     let _ = writeln!(err, "  TLS certificate: {}", running.cert_path.display());
-    let _ = writeln!(err, "  protected-app API: {url}/api/v1   admin API: {url}/api/admin/v1   OpenAPI: {url}/api/openapi.json");
+    let _ = writeln!(
+        err,
+        "  protected-app API: {url}/api/v1   admin API: {url}/api/admin/v1   OpenAPI: {url}/api/openapi.json"
+    );
     drop(err);
     if !has_users {
         // A one-time link to create the first admin; no default password exists.

@@ -69,9 +69,11 @@ pub mod serde_rfc3339 {
             let s: Option<String> = Option::deserialize(d)?;
             match s {
                 None => Ok(None),
-                Some(s) => OffsetDateTime::parse(&s, &time::format_description::well_known::Rfc3339)
-                    .map(Some)
-                    .map_err(serde::de::Error::custom),
+                Some(s) => {
+                    OffsetDateTime::parse(&s, &time::format_description::well_known::Rfc3339)
+                        .map(Some)
+                        .map_err(serde::de::Error::custom)
+                }
             }
         }
     }

@@ -64,7 +64,10 @@ struct FileConfig {
 pub enum TlsSource {
     /// A certificate made on first start and kept in the data directory.
     SelfSigned,
-    Files { cert: PathBuf, key: PathBuf },
+    Files {
+        cert: PathBuf,
+        key: PathBuf,
+    },
 }
 
 /// The validated configuration, passed down as a value.
@@ -122,7 +125,10 @@ impl Config {
         let listen: SocketAddr = listen_s
             .parse()
             .map_err(|_| ConfigError::Listen(listen_s.clone()))?;
-        let tls = match (args.cert.clone().or(file.cert), args.key.clone().or(file.key)) {
+        let tls = match (
+            args.cert.clone().or(file.cert),
+            args.key.clone().or(file.key),
+        ) {
             (Some(cert), Some(key)) => TlsSource::Files { cert, key },
             (None, None) => TlsSource::SelfSigned,
             _ => return Err(ConfigError::CertKey),
@@ -142,11 +148,15 @@ impl Config {
             .or(file.public_url)
             .unwrap_or_else(|| format!("https://{listen}"));
         let body_limit = args.body_limit.or(file.body_limit).unwrap_or(64 * 1024);
-        let abuse_per_minute = args.abuse_per_minute.or(file.abuse_per_minute).unwrap_or(30);
-        let workers = args
-            .workers
-            .or(file.workers)
-            .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
+        let abuse_per_minute = args
+            .abuse_per_minute
+            .or(file.abuse_per_minute)
+            .unwrap_or(30);
+        let workers = args.workers.or(file.workers).unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        });
         if body_limit == 0 {
             return Err(ConfigError::Zero("body_limit"));
         }
@@ -222,8 +232,14 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let p = dir.path().join("c.toml");
         std::fs::write(&p, "listen = \"127.0.0.1:9000\"\nbogus = 1\n").expect("write");
-        let args = ServeArgs { config: Some(p.clone()), ..Default::default() };
-        assert!(matches!(Config::resolve(&args), Err(ConfigError::Parse(..))));
+        let args = ServeArgs {
+            config: Some(p.clone()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            Config::resolve(&args),
+            Err(ConfigError::Parse(..))
+        ));
         std::fs::write(&p, "listen = \"127.0.0.1:9000\"\nabuse_per_minute = 5\n").expect("write");
         let args = ServeArgs {
             config: Some(p),

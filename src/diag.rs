@@ -51,11 +51,26 @@ fn lang_of(arg: &Option<String>) -> Lang {
 
 fn client_error(code: u32, detail: &str, lang: Lang) -> Report {
     let (en, ru) = match code {
-        1011 => ("The license server's name could not be resolved", "Не удалось определить адрес сервера лицензирования"),
-        1012 => ("The license server refused the connection or is unreachable", "Сервер лицензирования отказал в соединении или недоступен"),
-        1013 => ("The TLS handshake with the license server failed (certificate not trusted?)", "Не удалось установить TLS-соединение с сервером лицензирования (сертификат не доверенный?)"),
-        1014 => ("The license server did not answer in time", "Сервер лицензирования не ответил вовремя"),
-        _ => ("The license server gave an unexpected answer", "Сервер лицензирования дал неожиданный ответ"),
+        1011 => (
+            "The license server's name could not be resolved",
+            "Не удалось определить адрес сервера лицензирования",
+        ),
+        1012 => (
+            "The license server refused the connection or is unreachable",
+            "Сервер лицензирования отказал в соединении или недоступен",
+        ),
+        1013 => (
+            "The TLS handshake with the license server failed (certificate not trusted?)",
+            "Не удалось установить TLS-соединение с сервером лицензирования (сертификат не доверенный?)",
+        ),
+        1014 => (
+            "The license server did not answer in time",
+            "Сервер лицензирования не ответил вовремя",
+        ),
+        _ => (
+            "The license server gave an unexpected answer",
+            "Сервер лицензирования дал неожиданный ответ",
+        ),
     };
     Report {
         code,
@@ -70,7 +85,10 @@ pub async fn diagnose(args: &DiagArgs) -> Report {
     let Some(regnum) = crate::domain::normalize_number(&args.regnum) else {
         return Report {
             code: 1003,
-            message: crate::error::AppError::BadNumber { field: "regnum".into() }.message(lang),
+            message: crate::error::AppError::BadNumber {
+                field: "regnum".into(),
+            }
+            .message(lang),
         };
     };
     let Ok(feature) = args.feature.trim().parse::<u32>() else {
@@ -81,17 +99,28 @@ pub async fn diagnose(args: &DiagArgs) -> Report {
     };
     let url = match reqwest::Url::parse(args.server.trim_end_matches('/')) {
         Ok(u) if u.scheme() == "https" && u.host_str().is_some() => u,
-        _ => return client_error(1011, &format!("--server {:?} is not an https:// URL", args.server), lang),
+        _ => {
+            return client_error(
+                1011,
+                &format!("--server {:?} is not an https:// URL", args.server),
+                lang,
+            );
+        }
     };
-    let host = url.host_str().unwrap_or_default().trim_matches(['[', ']']).to_owned();
+    let host = url
+        .host_str()
+        .unwrap_or_default()
+        .trim_matches(['[', ']'])
+        .to_owned();
     let port = url.port_or_known_default().unwrap_or(443);
 
     // 1. name
-    let addrs = match tokio::time::timeout(wait, tokio::net::lookup_host((host.as_str(), port))).await {
-        Err(_) => return client_error(1014, &host, lang),
-        Ok(Err(e)) => return client_error(1011, &format!("{host}: {e}"), lang),
-        Ok(Ok(a)) => a.collect::<Vec<_>>(),
-    };
+    let addrs =
+        match tokio::time::timeout(wait, tokio::net::lookup_host((host.as_str(), port))).await {
+            Err(_) => return client_error(1014, &host, lang),
+            Ok(Err(e)) => return client_error(1011, &format!("{host}: {e}"), lang),
+            Ok(Ok(a)) => a.collect::<Vec<_>>(),
+        };
     let Some(addr) = addrs.first().copied() else {
         return client_error(1011, &host, lang);
     };
@@ -145,25 +174,42 @@ pub async fn diagnose(args: &DiagArgs) -> Report {
     if let Some(err) = body.get("error") {
         return Report {
             code: err.get("code").and_then(|c| c.as_u64()).unwrap_or(1500) as u32,
-            message: err.get("message").and_then(|m| m.as_str()).unwrap_or_default().to_owned(),
+            message: err
+                .get("message")
+                .and_then(|m| m.as_str())
+                .unwrap_or_default()
+                .to_owned(),
         };
     }
     let code = body.get("code").and_then(|c| c.as_u64()).unwrap_or(1500) as u32;
-    let mut message = body.get("message").and_then(|m| m.as_str()).unwrap_or_default().to_owned();
+    let mut message = body
+        .get("message")
+        .and_then(|m| m.as_str())
+        .unwrap_or_default()
+        .to_owned();
     if let Some(holders) = body.get("holders").and_then(|h| h.as_array())
         && !holders.is_empty()
     {
         message.push_str(lang.pick("\nSeats held by:", "\nЛицензии заняты:"));
         for h in holders {
             let s = |k: &str| h.get(k).and_then(|v| v.as_str()).unwrap_or("").to_owned();
-            message.push_str(&format!("\n  {} {} {} {}", s("host"), s("user"), s("database"), s("since")));
+            message.push_str(&format!(
+                "\n  {} {} {} {}",
+                s("host"),
+                s("user"),
+                s("database"),
+                s("since")
+            ));
         }
     }
     Report { code, message }
 }
 
 pub fn main(args: DiagArgs) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("licd diag: {e}");
@@ -174,5 +220,9 @@ pub fn main(args: DiagArgs) -> ExitCode {
     let lang = lang_of(&args.lang);
     let label = lang.pick("code", "код");
     println!("{} ({label} {})", report.message, report.code);
-    if report.code == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if report.code == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }

@@ -120,10 +120,18 @@ impl AppError {
             Malformed(_) | BadNumber { .. } => StatusCode::BAD_REQUEST,
             TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            UnknownRegnum | NoFeature { .. } | UnknownLease | UnknownCoupon
-            | UnknownProduct { .. } | NotFound { .. } => StatusCode::NOT_FOUND,
+            UnknownRegnum
+            | NoFeature { .. }
+            | UnknownLease
+            | UnknownCoupon
+            | UnknownProduct { .. }
+            | NotFound { .. } => StatusCode::NOT_FOUND,
             Blocked | Expired { .. } | Forbidden => StatusCode::FORBIDDEN,
-            NoFreeSeat { .. } | CouponUsed { .. } | EmailTaken | HostTrialUsed | TrialUsed
+            NoFreeSeat { .. }
+            | CouponUsed { .. }
+            | EmailTaken
+            | HostTrialUsed
+            | TrialUsed
             | Conflict { .. } => StatusCode::CONFLICT,
             Unauthorized => StatusCode::UNAUTHORIZED,
             Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
@@ -282,13 +290,23 @@ fn conflict_message(reason: &str, lang: Lang) -> String {
             "The client still has keys with items; move or empty them first",
             "У клиента есть ключи с лицензиями; сначала перенесите или очистите их",
         ),
-        "product_code_taken" => ("A product with this code already exists", "Продукт с таким кодом уже есть"),
+        "product_code_taken" => (
+            "A product with this code already exists",
+            "Продукт с таким кодом уже есть",
+        ),
         "feature_number_taken" => (
             "A feature with this number already exists",
             "Фича с таким номером уже есть",
         ),
         "login_taken" => ("This login is taken", "Этот логин занят"),
-        "merge_into_itself" => ("A client cannot be merged into itself", "Клиента нельзя объединить с самим собой"),
+        "product_in_use" => (
+            "Keys hold this product; remove their items first",
+            "Этот продукт есть в ключах; сначала удалите их позиции",
+        ),
+        "merge_into_itself" => (
+            "A client cannot be merged into itself",
+            "Клиента нельзя объединить с самим собой",
+        ),
         _ => ("Conflict", "Конфликт"),
     };
     lang.pick(en, ru).to_owned()

@@ -57,11 +57,17 @@ mod tests {
 
     #[test]
     fn picks_by_weight() {
-        assert_eq!(Lang::from_accept_language(Some("ru-RU,ru;q=0.9,en;q=0.8")), Lang::Ru);
+        assert_eq!(
+            Lang::from_accept_language(Some("ru-RU,ru;q=0.9,en;q=0.8")),
+            Lang::Ru
+        );
         assert_eq!(Lang::from_accept_language(Some("en-US,ru;q=0.5")), Lang::En);
         assert_eq!(Lang::from_accept_language(Some("de, ru;q=0.3")), Lang::Ru);
         assert_eq!(Lang::from_accept_language(Some("fr")), Lang::En);
         assert_eq!(Lang::from_accept_language(None), Lang::En);
-        assert_eq!(Lang::from_accept_language(Some("en;q=0.2, ru;q=0.7")), Lang::Ru);
+        assert_eq!(
+            Lang::from_accept_language(Some("en;q=0.2, ru;q=0.7")),
+            Lang::Ru
+        );
     }
 }

@@ -3,6 +3,7 @@
 //! Layout (see STYLE.md): `domain` holds rules without I/O, `store` the redb tables and
 //! the single group-committing writer, `service` the use cases (one write transaction
 //! each), `http` the API surfaces, `jobs` the background workers, `cli` the commands.
+pub mod bench;
 pub mod cli;
 pub mod clock;
 pub mod config;

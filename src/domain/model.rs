@@ -165,7 +165,11 @@ impl Key {
 
     /// The key's holding of `feature` at `now`, or `None` when it never had a grant.
     pub fn feature_grant(&self, feature: u32, now: OffsetDateTime) -> Option<FeatureGrant> {
-        let grants: Vec<&Grant> = self.grants.iter().filter(|g| g.feature == feature).collect();
+        let grants: Vec<&Grant> = self
+            .grants
+            .iter()
+            .filter(|g| g.feature == feature)
+            .collect();
         let first = grants.first()?;
         let live: Vec<&&Grant> = grants.iter().filter(|g| g.live(now)).collect();
         if live.is_empty() {
@@ -231,7 +235,9 @@ pub struct Coupon {
     pub activated: Option<Activation>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Distributor,

@@ -43,7 +43,8 @@ pub fn normalize_number(input: &str) -> Option<String> {
     let s = input.trim().to_ascii_uppercase();
     let mut parts = s.split('-');
     let prefix = parts.next()?;
-    if prefix.is_empty() || prefix.len() > 16 || !prefix.bytes().all(|b| b.is_ascii_alphanumeric()) {
+    if prefix.is_empty() || prefix.len() > 16 || !prefix.bytes().all(|b| b.is_ascii_alphanumeric())
+    {
         return None;
     }
     let mut groups = 0;

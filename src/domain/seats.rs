@@ -197,11 +197,28 @@ mod tests {
     #[test]
     fn one_user_two_sessions_one_seat() {
         let mut b = SeatBook::default();
-        let a = Claimant { host: "h1", user: "ivan", session: "1", ..Default::default() };
-        let a2 = Claimant { host: "h2", user: "ivan", session: "2", ..Default::default() };
-        let p = Claimant { host: "h1", user: "petr", ..Default::default() };
+        let a = Claimant {
+            host: "h1",
+            user: "ivan",
+            session: "1",
+            ..Default::default()
+        };
+        let a2 = Claimant {
+            host: "h2",
+            user: "ivan",
+            session: "2",
+            ..Default::default()
+        };
+        let p = Claimant {
+            host: "h1",
+            user: "petr",
+            ..Default::default()
+        };
         assert_eq!(capture(&mut b, Unit::User, &a, "l1", 1), Decision::NewSeat);
-        assert_eq!(capture(&mut b, Unit::User, &a2, "l2", 1), Decision::Reuse(0));
+        assert_eq!(
+            capture(&mut b, Unit::User, &a2, "l2", 1),
+            Decision::Reuse(0)
+        );
         assert_eq!(capture(&mut b, Unit::User, &p, "l3", 1), Decision::Full);
         assert_eq!(b.used(), 1);
         assert!(b.release("l1"));
@@ -214,21 +231,33 @@ mod tests {
     #[test]
     fn host_binding_outlives_release_until_unbound() {
         let mut b = SeatBook::default();
-        let h = Claimant { host: "srv1", ..Default::default() };
-        let other = Claimant { host: "srv2", ..Default::default() };
+        let h = Claimant {
+            host: "srv1",
+            ..Default::default()
+        };
+        let other = Claimant {
+            host: "srv2",
+            ..Default::default()
+        };
         capture(&mut b, Unit::Host, &h, "l1", 1);
         b.release("l1");
         assert_eq!(b.used(), 1);
         assert_eq!(capture(&mut b, Unit::Host, &other, "l2", 1), Decision::Full);
         assert_eq!(capture(&mut b, Unit::Host, &h, "l3", 1), Decision::Reuse(0));
         assert_eq!(b.unbind_host("SRV1").len(), 1);
-        assert_eq!(capture(&mut b, Unit::Host, &other, "l4", 1), Decision::NewSeat);
+        assert_eq!(
+            capture(&mut b, Unit::Host, &other, "l4", 1),
+            Decision::NewSeat
+        );
     }
 
     #[test]
     fn lapsed_leases_free_their_seat() {
         let mut b = SeatBook::default();
-        let s = Claimant { host: "h", ..Default::default() };
+        let s = Claimant {
+            host: "h",
+            ..Default::default()
+        };
         capture(&mut b, Unit::Session, &s, "l1", 2);
         capture(&mut b, Unit::Session, &s, "l2", 2);
         assert_eq!(capture(&mut b, Unit::Session, &s, "l3", 2), Decision::Full);
@@ -239,7 +268,10 @@ mod tests {
 
     #[test]
     fn missing_unit_field_is_named() {
-        let c = Claimant { host: "h", ..Default::default() };
+        let c = Claimant {
+            host: "h",
+            ..Default::default()
+        };
         assert_eq!(unit_key(Unit::User, &c, "x"), Err("user"));
         assert_eq!(unit_key(Unit::Database, &c, "x"), Err("database"));
         assert_eq!(unit_key(Unit::Host, &c, "x").as_deref(), Ok("h"));

@@ -18,6 +18,7 @@ pub fn scope() -> actix_web::Scope {
         .route("/products", web::post().to(create_product))
         .route("/products", web::get().to(list_products))
         .route("/products/{code}", web::get().to(get_product))
+        .route("/products/{code}", web::delete().to(delete_product))
         .route("/clients", web::post().to(create_client))
         .route("/clients", web::get().to(list_clients))
         .route("/clients/merge", web::post().to(merge_clients))
@@ -55,7 +56,11 @@ fn parse_id(s: &str) -> AppResult<u64> {
 #[utoipa::path(post, path = "/api/admin/v1/products", tag = "admin", request_body = NewProduct,
     security(("bearer" = [])),
     responses((status = 201, body = ProductView), (status = 400), (status = 401), (status = 403), (status = 409)))]
-pub async fn create_product(app: web::Data<App>, staff: Staff, body: JsonBody<NewProduct>) -> AppResult<HttpResponse> {
+pub async fn create_product(
+    app: web::Data<App>,
+    staff: Staff,
+    body: JsonBody<NewProduct>,
+) -> AppResult<HttpResponse> {
     staff.require(Role::Admin)?;
     let p = products::create(&app, body.0).await?;
     Ok(HttpResponse::Created().json(ProductView::from(&p)))
@@ -74,9 +79,23 @@ pub async fn list_products(app: web::Data<App>, _staff: Staff) -> AppResult<Http
 #[utoipa::path(get, path = "/api/admin/v1/products/{code}", tag = "admin", security(("bearer" = [])),
     params(("code" = String, Path)),
     responses((status = 200, body = ProductView), (status = 401), (status = 404)))]
-pub async fn get_product(app: web::Data<App>, _staff: Staff, code: web::Path<String>) -> AppResult<HttpResponse> {
+pub async fn get_product(
+    app: web::Data<App>,
+    _staff: Staff,
+    code: web::Path<String>,
+) -> AppResult<HttpResponse> {
     let tx = app.store.read()?;
     let p = products::by_code(&tx, &code)?.ok_or(AppError::NotFound { what: "product" })?;
+    Ok(HttpResponse::Ok().json(ProductView::from(&p)))
+}
+
+/// Delete a product no key holds (admin).
+#[utoipa::path(delete, path = "/api/admin/v1/products/{code}", tag = "admin", security(("bearer" = [])),
+    params(("code" = String, Path)),
+    responses((status = 200, body = ProductView), (status = 401), (status = 403), (status = 404), (status = 409)))]
+pub async fn delete_product(app: web::Data<App>, staff: Staff, code: web::Path<String>) -> AppResult<HttpResponse> {
+    staff.require(Role::Admin)?;
+    let p = products::delete(&app, &code).await?;
     Ok(HttpResponse::Ok().json(ProductView::from(&p)))
 }
 
@@ -84,7 +103,11 @@ pub async fn get_product(app: web::Data<App>, _staff: Staff, code: web::Path<Str
 #[utoipa::path(post, path = "/api/admin/v1/clients", tag = "admin", request_body = ClientInput,
     security(("bearer" = [])),
     responses((status = 201, body = ClientView), (status = 400), (status = 401)))]
-pub async fn create_client(app: web::Data<App>, staff: Staff, body: JsonBody<ClientInput>) -> AppResult<HttpResponse> {
+pub async fn create_client(
+    app: web::Data<App>,
+    staff: Staff,
+    body: JsonBody<ClientInput>,
+) -> AppResult<HttpResponse> {
     staff.require(Role::Manager)?;
     let c = clients::create(&app, body.0).await?;
     Ok(HttpResponse::Created().json(c))
@@ -115,7 +138,11 @@ fn parse_num(name: &str, v: &Option<String>, default: usize) -> AppResult<usize>
 #[utoipa::path(get, path = "/api/admin/v1/clients", tag = "admin", security(("bearer" = [])),
     params(ClientQuery),
     responses((status = 200, body = Vec<ClientView>), (status = 400), (status = 401)))]
-pub async fn list_clients(app: web::Data<App>, _staff: Staff, q: web::Query<ClientQuery>) -> AppResult<HttpResponse> {
+pub async fn list_clients(
+    app: web::Data<App>,
+    _staff: Staff,
+    q: web::Query<ClientQuery>,
+) -> AppResult<HttpResponse> {
     let limit = parse_num("limit", &q.limit, 100)?;
     if limit == 0 || limit > 1000 {
         return Err(AppError::malformed("limit", "1 to 1000"));
@@ -139,7 +166,11 @@ pub async fn list_clients(app: web::Data<App>, _staff: Staff, q: web::Query<Clie
 #[utoipa::path(get, path = "/api/admin/v1/clients/{id}", tag = "admin", security(("bearer" = [])),
     params(("id" = u64, Path)),
     responses((status = 200, body = ClientView), (status = 401), (status = 404)))]
-pub async fn get_client(app: web::Data<App>, _staff: Staff, id: web::Path<String>) -> AppResult<HttpResponse> {
+pub async fn get_client(
+    app: web::Data<App>,
+    _staff: Staff,
+    id: web::Path<String>,
+) -> AppResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(clients::get(&app, parse_id(&id)?)?))
 }
 
@@ -161,7 +192,11 @@ pub async fn update_client(
 #[utoipa::path(delete, path = "/api/admin/v1/clients/{id}", tag = "admin", security(("bearer" = [])),
     params(("id" = u64, Path)),
     responses((status = 200, body = ClientView), (status = 401), (status = 404), (status = 409)))]
-pub async fn delete_client(app: web::Data<App>, staff: Staff, id: web::Path<String>) -> AppResult<HttpResponse> {
+pub async fn delete_client(
+    app: web::Data<App>,
+    staff: Staff,
+    id: web::Path<String>,
+) -> AppResult<HttpResponse> {
     staff.require(Role::Manager)?;
     Ok(HttpResponse::Ok().json(clients::delete(&app, parse_id(&id)?).await?))
 }
@@ -178,7 +213,11 @@ pub struct MergeInput {
 #[utoipa::path(post, path = "/api/admin/v1/clients/merge", tag = "admin", security(("bearer" = [])),
     request_body = MergeInput,
     responses((status = 200, body = ClientView), (status = 400), (status = 401), (status = 404), (status = 409)))]
-pub async fn merge_clients(app: web::Data<App>, staff: Staff, body: JsonBody<MergeInput>) -> AppResult<HttpResponse> {
+pub async fn merge_clients(
+    app: web::Data<App>,
+    staff: Staff,
+    body: JsonBody<MergeInput>,
+) -> AppResult<HttpResponse> {
     staff.require(Role::Manager)?;
     Ok(HttpResponse::Ok().json(clients::merge(&app, body.0.into, body.0.from).await?))
 }
@@ -192,7 +231,11 @@ pub struct NewKey {
 #[utoipa::path(post, path = "/api/admin/v1/clients/{id}/keys", tag = "admin", security(("bearer" = [])),
     params(("id" = u64, Path)),
     responses((status = 201, body = NewKey), (status = 401), (status = 404)))]
-pub async fn create_key(app: web::Data<App>, staff: Staff, id: web::Path<String>) -> AppResult<HttpResponse> {
+pub async fn create_key(
+    app: web::Data<App>,
+    staff: Staff,
+    id: web::Path<String>,
+) -> AppResult<HttpResponse> {
     staff.require(Role::Manager)?;
     let regnum = keys::create_for_client(&app, parse_id(&id)?).await?;
     Ok(HttpResponse::Created().json(NewKey { regnum }))
@@ -216,7 +259,11 @@ fn paging(p: &Paging) -> AppResult<(usize, usize)> {
 #[utoipa::path(get, path = "/api/admin/v1/keys", tag = "admin", security(("bearer" = [])),
     params(Paging),
     responses((status = 200, body = Vec<KeyView>), (status = 401)))]
-pub async fn list_keys(app: web::Data<App>, _staff: Staff, p: web::Query<Paging>) -> AppResult<HttpResponse> {
+pub async fn list_keys(
+    app: web::Data<App>,
+    _staff: Staff,
+    p: web::Query<Paging>,
+) -> AppResult<HttpResponse> {
     let (limit, offset) = paging(&p)?;
     Ok(HttpResponse::Ok().json(keys::list(&app, limit, offset)?))
 }
@@ -225,7 +272,11 @@ pub async fn list_keys(app: web::Data<App>, _staff: Staff, p: web::Query<Paging>
 #[utoipa::path(get, path = "/api/admin/v1/keys/{regnum}", tag = "admin", security(("bearer" = [])),
     params(("regnum" = String, Path)),
     responses((status = 200, body = KeyView), (status = 400), (status = 401), (status = 404)))]
-pub async fn get_key(app: web::Data<App>, _staff: Staff, regnum: web::Path<String>) -> AppResult<HttpResponse> {
+pub async fn get_key(
+    app: web::Data<App>,
+    _staff: Staff,
+    regnum: web::Path<String>,
+) -> AppResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(keys::get(&app, &regnum)?))
 }
 
@@ -277,7 +328,11 @@ pub async fn change_item(
     body: JsonBody<GrantChange>,
 ) -> AppResult<HttpResponse> {
     staff.require(Role::Manager)?;
-    let id = path.1.trim().parse().map_err(|_| AppError::NotFound { what: "item" })?;
+    let id = path
+        .1
+        .trim()
+        .parse()
+        .map_err(|_| AppError::NotFound { what: "item" })?;
     Ok(HttpResponse::Ok().json(keys::change_grant(&app, &path.0, id, Some(body.0)).await?))
 }
 
@@ -285,9 +340,17 @@ pub async fn change_item(
 #[utoipa::path(delete, path = "/api/admin/v1/keys/{regnum}/items/{id}", tag = "admin", security(("bearer" = [])),
     params(("regnum" = String, Path), ("id" = u64, Path)),
     responses((status = 200, body = KeyView), (status = 401), (status = 404)))]
-pub async fn remove_item(app: web::Data<App>, staff: Staff, path: web::Path<(String, String)>) -> AppResult<HttpResponse> {
+pub async fn remove_item(
+    app: web::Data<App>,
+    staff: Staff,
+    path: web::Path<(String, String)>,
+) -> AppResult<HttpResponse> {
     staff.require(Role::Manager)?;
-    let id = path.1.trim().parse().map_err(|_| AppError::NotFound { what: "item" })?;
+    let id = path
+        .1
+        .trim()
+        .parse()
+        .map_err(|_| AppError::NotFound { what: "item" })?;
     Ok(HttpResponse::Ok().json(keys::change_grant(&app, &path.0, id, None).await?))
 }
 
@@ -308,7 +371,13 @@ pub async fn unbind(
     body: JsonBody<UnbindInput>,
 ) -> AppResult<HttpResponse> {
     staff.require(Role::Manager)?;
-    let removed = leases::unbind(&app.clone().into_inner(), &regnum, &body.0.host, body.0.feature).await?;
+    let removed = leases::unbind(
+        &app.clone().into_inner(),
+        &regnum,
+        &body.0.host,
+        body.0.feature,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(removed))
 }
 
@@ -354,7 +423,11 @@ pub async fn key_denials(
 #[utoipa::path(post, path = "/api/admin/v1/coupons", tag = "admin", security(("bearer" = [])),
     request_body = NewCoupons,
     responses((status = 201, body = CouponBatch), (status = 400), (status = 401), (status = 404)))]
-pub async fn create_coupons(app: web::Data<App>, staff: Staff, body: JsonBody<NewCoupons>) -> AppResult<HttpResponse> {
+pub async fn create_coupons(
+    app: web::Data<App>,
+    staff: Staff,
+    body: JsonBody<NewCoupons>,
+) -> AppResult<HttpResponse> {
     staff.require(Role::Manager)?;
     Ok(HttpResponse::Created().json(coupons::create_batch(&app, body.0).await?))
 }
@@ -370,7 +443,11 @@ pub struct CouponQuery {
 #[utoipa::path(get, path = "/api/admin/v1/coupons", tag = "admin", security(("bearer" = [])),
     params(CouponQuery),
     responses((status = 200, body = Vec<CouponView>), (status = 401)))]
-pub async fn list_coupons(app: web::Data<App>, _staff: Staff, q: web::Query<CouponQuery>) -> AppResult<HttpResponse> {
+pub async fn list_coupons(
+    app: web::Data<App>,
+    _staff: Staff,
+    q: web::Query<CouponQuery>,
+) -> AppResult<HttpResponse> {
     let (limit, offset) = paging(&Paging {
         limit: q.limit.clone(),
         offset: q.offset.clone(),
@@ -388,7 +465,11 @@ pub struct LeaseQuery {
 #[utoipa::path(get, path = "/api/admin/v1/leases", tag = "admin", security(("bearer" = [])),
     params(LeaseQuery),
     responses((status = 200, body = Vec<LeaseView>), (status = 400), (status = 401)))]
-pub async fn list_leases(app: web::Data<App>, _staff: Staff, q: web::Query<LeaseQuery>) -> AppResult<HttpResponse> {
+pub async fn list_leases(
+    app: web::Data<App>,
+    _staff: Staff,
+    q: web::Query<LeaseQuery>,
+) -> AppResult<HttpResponse> {
     let limit = parse_num("limit", &q.limit, 1000)?.clamp(1, 10_000);
     let regnum = q.regnum.as_deref().map(str::trim).filter(|r| !r.is_empty());
     Ok(HttpResponse::Ok().json(leases::list(&app, regnum, limit)?))
@@ -398,7 +479,11 @@ pub async fn list_leases(app: web::Data<App>, _staff: Staff, q: web::Query<Lease
 #[utoipa::path(delete, path = "/api/admin/v1/leases/{lease}", tag = "admin", security(("bearer" = [])),
     params(("lease" = String, Path)),
     responses((status = 200, body = crate::http::api::Released), (status = 401)))]
-pub async fn end_lease(app: web::Data<App>, staff: Staff, lease: web::Path<String>) -> AppResult<HttpResponse> {
+pub async fn end_lease(
+    app: web::Data<App>,
+    staff: Staff,
+    lease: web::Path<String>,
+) -> AppResult<HttpResponse> {
     staff.require(Role::Manager)?;
     let released = leases::release(&app.clone().into_inner(), &lease).await?;
     Ok(HttpResponse::Ok().json(crate::http::api::Released { released }))
@@ -410,7 +495,10 @@ pub async fn end_lease(app: web::Data<App>, staff: Staff, lease: web::Path<Strin
 pub async fn list_tokens(app: web::Data<App>, staff: Staff) -> AppResult<HttpResponse> {
     staff.require(Role::Admin)?;
     let tx = app.store.read()?;
-    let list: Vec<TokenView> = auth::list_tokens(&tx)?.iter().map(TokenView::from).collect();
+    let list: Vec<TokenView> = auth::list_tokens(&tx)?
+        .iter()
+        .map(TokenView::from)
+        .collect();
     Ok(HttpResponse::Ok().json(list))
 }
 
@@ -433,9 +521,14 @@ pub struct CreatedToken {
 #[utoipa::path(post, path = "/api/admin/v1/tokens", tag = "admin", security(("bearer" = [])),
     request_body = NewToken,
     responses((status = 201, body = CreatedToken), (status = 400), (status = 401), (status = 403)))]
-pub async fn create_token(app: web::Data<App>, staff: Staff, body: JsonBody<NewToken>) -> AppResult<HttpResponse> {
+pub async fn create_token(
+    app: web::Data<App>,
+    staff: Staff,
+    body: JsonBody<NewToken>,
+) -> AppResult<HttpResponse> {
     staff.require(Role::Admin)?;
-    let role = Role::parse(&body.0.role).ok_or_else(|| AppError::malformed("role", "admin or manager"))?;
+    let role =
+        Role::parse(&body.0.role).ok_or_else(|| AppError::malformed("role", "admin or manager"))?;
     let (secret, t) = auth::create_token(&app.store, &body.0.name, role, app.now()).await?;
     Ok(HttpResponse::Created().json(CreatedToken {
         token: secret,
@@ -447,9 +540,16 @@ pub async fn create_token(app: web::Data<App>, staff: Staff, body: JsonBody<NewT
 #[utoipa::path(delete, path = "/api/admin/v1/tokens/{id}", tag = "admin", security(("bearer" = [])),
     params(("id" = u64, Path)),
     responses((status = 200, body = TokenView), (status = 401), (status = 403), (status = 404)))]
-pub async fn revoke_token(app: web::Data<App>, staff: Staff, id: web::Path<String>) -> AppResult<HttpResponse> {
+pub async fn revoke_token(
+    app: web::Data<App>,
+    staff: Staff,
+    id: web::Path<String>,
+) -> AppResult<HttpResponse> {
     staff.require(Role::Admin)?;
-    let id = id.trim().parse().map_err(|_| AppError::NotFound { what: "token" })?;
+    let id = id
+        .trim()
+        .parse()
+        .map_err(|_| AppError::NotFound { what: "token" })?;
     let t = auth::revoke_token(&app.store, id, app.now()).await?;
     Ok(HttpResponse::Ok().json(TokenView::from(&t)))
 }
@@ -494,13 +594,20 @@ pub struct SettingsPatch {
 #[utoipa::path(patch, path = "/api/admin/v1/settings", tag = "admin", security(("bearer" = [])),
     request_body = SettingsPatch,
     responses((status = 200, body = SettingsView), (status = 400), (status = 401), (status = 403)))]
-pub async fn patch_settings(app: web::Data<App>, staff: Staff, body: JsonBody<SettingsPatch>) -> AppResult<HttpResponse> {
+pub async fn patch_settings(
+    app: web::Data<App>,
+    staff: Staff,
+    body: JsonBody<SettingsPatch>,
+) -> AppResult<HttpResponse> {
     staff.require(Role::Admin)?;
     let p = body.0;
     if let Some(prefix) = &p.regnum_prefix
         && !crate::domain::number::valid_prefix(prefix.trim())
     {
-        return Err(AppError::malformed("regnum_prefix", "1 to 12 Latin letters or digits"));
+        return Err(AppError::malformed(
+            "regnum_prefix",
+            "1 to 12 Latin letters or digits",
+        ));
     }
     if p.offline_license_days.is_some_and(|d| d == 0 || d > 366) {
         return Err(AppError::malformed("offline_license_days", "1 to 366"));
@@ -522,7 +629,11 @@ pub async fn patch_settings(app: web::Data<App>, staff: Staff, body: JsonBody<Se
                 s.offline_license_days = v;
             }
             if let Some(v) = &p.extra_fields {
-                s.extra_fields = v.iter().map(|f| f.trim().to_owned()).filter(|f| !f.is_empty()).collect();
+                s.extra_fields = v
+                    .iter()
+                    .map(|f| f.trim().to_owned())
+                    .filter(|f| !f.is_empty())
+                    .collect();
             }
             settings::write(tx, &s)?;
             Ok(s)

@@ -34,7 +34,13 @@ fn limited(app: &App, ip: IpAddr, what: Guess) -> AppResult<()> {
 }
 
 /// Counts a failed guess of `what` against the caller's address.
-fn charge_on<T>(app: &App, ip: IpAddr, what: Guess, r: AppResult<T>, codes: &[u32]) -> AppResult<T> {
+fn charge_on<T>(
+    app: &App,
+    ip: IpAddr,
+    what: Guess,
+    r: AppResult<T>,
+    codes: &[u32],
+) -> AppResult<T> {
     if let Err(e) = &r
         && codes.contains(&e.code())
     {
@@ -47,7 +53,11 @@ fn charge_on<T>(app: &App, ip: IpAddr, what: Guess, r: AppResult<T>, codes: &[u3
 #[utoipa::path(post, path = "/api/v1/trial", tag = "protected app",
     request_body = TrialInput,
     responses((status = 201, body = TrialGranted), (status = 400), (status = 404), (status = 409), (status = 429)))]
-pub async fn post_trial(app: web::Data<App>, ip: ClientIp, body: JsonBody<TrialInput>) -> AppResult<HttpResponse> {
+pub async fn post_trial(
+    app: web::Data<App>,
+    ip: ClientIp,
+    body: JsonBody<TrialInput>,
+) -> AppResult<HttpResponse> {
     limited(&app, ip.0, Guess::Trial)?;
     app.limits.charge(ip.0, Guess::Trial);
     let r = trial::register(&app, body.0).await?;
@@ -58,7 +68,11 @@ pub async fn post_trial(app: web::Data<App>, ip: ClientIp, body: JsonBody<TrialI
 #[utoipa::path(post, path = "/api/v1/activate", tag = "protected app",
     request_body = ActivateInput,
     responses((status = 200, body = Activated), (status = 400), (status = 404), (status = 409), (status = 429)))]
-pub async fn post_activate(app: web::Data<App>, ip: ClientIp, body: JsonBody<ActivateInput>) -> AppResult<HttpResponse> {
+pub async fn post_activate(
+    app: web::Data<App>,
+    ip: ClientIp,
+    body: JsonBody<ActivateInput>,
+) -> AppResult<HttpResponse> {
     limited(&app, ip.0, Guess::Coupon)?;
     let r = coupons::activate(&app, body.0).await;
     let r = charge_on(&app, ip.0, Guess::Coupon, r, &[1003, 1020, 1040])?;
@@ -69,7 +83,11 @@ pub async fn post_activate(app: web::Data<App>, ip: ClientIp, body: JsonBody<Act
 #[utoipa::path(post, path = "/api/v1/leases", tag = "protected app",
     request_body = CaptureInput,
     responses((status = 201, body = Captured), (status = 400), (status = 403), (status = 404), (status = 409), (status = 429)))]
-pub async fn post_lease(app: web::Data<App>, ip: ClientIp, body: JsonBody<CaptureInput>) -> AppResult<HttpResponse> {
+pub async fn post_lease(
+    app: web::Data<App>,
+    ip: ClientIp,
+    body: JsonBody<CaptureInput>,
+) -> AppResult<HttpResponse> {
     limited(&app, ip.0, Guess::UnknownKey)?;
     let r = leases::capture(&app.clone().into_inner(), body.0).await;
     let r = charge_on(&app, ip.0, Guess::UnknownKey, r, &[1020])?;
@@ -80,7 +98,10 @@ pub async fn post_lease(app: web::Data<App>, ip: ClientIp, body: JsonBody<Captur
 #[utoipa::path(post, path = "/api/v1/leases/{lease}/heartbeat", tag = "protected app",
     params(("lease" = String, Path)),
     responses((status = 200, body = Beat), (status = 404)))]
-pub async fn post_heartbeat(app: web::Data<App>, lease: web::Path<String>) -> AppResult<HttpResponse> {
+pub async fn post_heartbeat(
+    app: web::Data<App>,
+    lease: web::Path<String>,
+) -> AppResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(leases::heartbeat(&app, &lease)?))
 }
 
@@ -93,7 +114,10 @@ pub struct Released {
 #[utoipa::path(delete, path = "/api/v1/leases/{lease}", tag = "protected app",
     params(("lease" = String, Path)),
     responses((status = 200, body = Released)))]
-pub async fn delete_lease(app: web::Data<App>, lease: web::Path<String>) -> AppResult<HttpResponse> {
+pub async fn delete_lease(
+    app: web::Data<App>,
+    lease: web::Path<String>,
+) -> AppResult<HttpResponse> {
     let released = leases::release(&app.clone().into_inner(), &lease).await?;
     Ok(HttpResponse::Ok().json(Released { released }))
 }
@@ -115,12 +139,18 @@ fn lookup_key<T>(app: &App, ip: IpAddr, f: impl FnOnce() -> AppResult<T>) -> App
 #[utoipa::path(get, path = "/api/v1/keys/{regnum}", tag = "protected app",
     params(("regnum" = String, Path)),
     responses((status = 200, body = PublicKey), (status = 400), (status = 404), (status = 429)))]
-pub async fn get_key(app: web::Data<App>, ip: ClientIp, regnum: web::Path<String>) -> AppResult<HttpResponse> {
+pub async fn get_key(
+    app: web::Data<App>,
+    ip: ClientIp,
+    regnum: web::Path<String>,
+) -> AppResult<HttpResponse> {
     let body = lookup_key(&app, ip.0, || {
         let regnum = keys::parse_regnum(&regnum)?;
         let tx = app.store.read()?;
         let key = keys::load(&tx, &regnum)?.ok_or(AppError::UnknownRegnum)?;
-        let company = clients::load(&tx, key.client_id)?.map(|c| c.company).unwrap_or_default();
+        let company = clients::load(&tx, key.client_id)?
+            .map(|c| c.company)
+            .unwrap_or_default();
         Ok(PublicKey {
             items: keys::items(&tx, &key, &app.leases, app.now())?,
             regnum: key.regnum,
@@ -154,7 +184,9 @@ pub async fn get_diag(
         .trim()
         .parse::<u32>()
         .map_err(|_| AppError::malformed("feature", "an unsigned integer"))?;
-    let d = lookup_key(&app, ip.0, || leases::diagnose(&app, &regnum, feature, lang.0))?;
+    let d = lookup_key(&app, ip.0, || {
+        leases::diagnose(&app, &regnum, feature, lang.0)
+    })?;
     Ok(HttpResponse::Ok().json(d))
 }
 
@@ -170,7 +202,11 @@ pub struct OfflineLicense {
 #[utoipa::path(get, path = "/api/v1/keys/{regnum}/license", tag = "protected app",
     params(("regnum" = String, Path)),
     responses((status = 200, body = OfflineLicense), (status = 400), (status = 403), (status = 404), (status = 429)))]
-pub async fn get_license(app: web::Data<App>, ip: ClientIp, regnum: web::Path<String>) -> AppResult<HttpResponse> {
+pub async fn get_license(
+    app: web::Data<App>,
+    ip: ClientIp,
+    regnum: web::Path<String>,
+) -> AppResult<HttpResponse> {
     let body = lookup_key(&app, ip.0, || {
         let regnum = keys::parse_regnum(&regnum)?;
         let tx = app.store.read()?;
@@ -179,7 +215,9 @@ pub async fn get_license(app: web::Data<App>, ip: ClientIp, regnum: web::Path<St
             return Err(AppError::Blocked);
         }
         let now = app.now();
-        let days = crate::service::settings::read(&tx)?.offline_license_days.max(1);
+        let days = crate::service::settings::read(&tx)?
+            .offline_license_days
+            .max(1);
         let mut until = now + time::Duration::days(i64::from(days));
         let items: Vec<ItemView> = keys::items(&tx, &key, &app.leases, now)?
             .into_iter()

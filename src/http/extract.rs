@@ -29,7 +29,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> AppResult<T> {
         let msg = inner.to_string();
         let field = match msg.split('`').nth(1) {
             Some(name) if msg.starts_with("missing field") => {
-                if path == "." { name.to_owned() } else { format!("{path}.{name}") }
+                if path == "." {
+                    name.to_owned()
+                } else {
+                    format!("{path}.{name}")
+                }
             }
             _ if path != "." && !path.is_empty() => path,
             _ => "body".to_owned(),
@@ -131,7 +135,9 @@ impl FromRequest for Staff {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| {
                     let (scheme, rest) = v.trim().split_once(' ')?;
-                    scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim().to_owned())
+                    scheme
+                        .eq_ignore_ascii_case("bearer")
+                        .then(|| rest.trim().to_owned())
                 })
                 .filter(|s| !s.is_empty())
                 .ok_or(AppError::Unauthorized)?;

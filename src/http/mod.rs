@@ -56,7 +56,8 @@ pub fn security_headers() -> DefaultHeaders {
 
 async fn healthz(app: web::Data<App>) -> HttpResponse {
     match app.store.read() {
-        Ok(_) => HttpResponse::Ok().json(serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") })),
+        Ok(_) => HttpResponse::Ok()
+            .json(serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") })),
         Err(e) => AppError::from(e).into_response(),
     }
 }
@@ -89,8 +90,13 @@ async fn envelope(
     let nonce = match req.headers().get(NONCE_HEADER) {
         None => Ok(None),
         Some(v) => match v.to_str() {
-            Ok(s) if (1..=64).contains(&s.len()) && s.chars().all(|c| c.is_ascii_graphic()) => Ok(Some(s.to_owned())),
-            _ => Err(AppError::malformed(NONCE_HEADER, "1 to 64 printable ASCII characters")),
+            Ok(s) if (1..=64).contains(&s.len()) && s.chars().all(|c| c.is_ascii_graphic()) => {
+                Ok(Some(s.to_owned()))
+            }
+            _ => Err(AppError::malformed(
+                NONCE_HEADER,
+                "1 to 64 printable ASCII characters",
+            )),
         },
     };
     let app = req.app_data::<web::Data<App>>().cloned();
@@ -122,7 +128,9 @@ async fn finish(
         .is_some_and(|v| v.starts_with("application/json"));
     let from_error = carrier.is_some();
     let body = match carrier {
-        Some(c) => serde_json::to_vec(&c.0.body(lang)).unwrap_or_default().into(),
+        Some(c) => serde_json::to_vec(&c.0.body(lang))
+            .unwrap_or_default()
+            .into(),
         None if is_json || signer.is_some() => actix_web::body::to_bytes(res.into_body())
             .await
             .map_err(|_| actix_web::error::ErrorInternalServerError("body"))?,
@@ -132,7 +140,11 @@ async fn finish(
             for (k, v) in headers.iter() {
                 out.insert_header((k.clone(), v.clone()));
             }
-            return Ok(out.body(actix_web::body::to_bytes(res.into_body()).await.unwrap_or_default()));
+            return Ok(out.body(
+                actix_web::body::to_bytes(res.into_body())
+                    .await
+                    .unwrap_or_default(),
+            ));
         }
     };
     let mut body = body.to_vec();
@@ -143,7 +155,8 @@ async fn finish(
         is_json = true;
     }
     if let Some(n) = &nonce
-        && let Ok(serde_json::Value::Object(mut m)) = serde_json::from_slice::<serde_json::Value>(&body)
+        && let Ok(serde_json::Value::Object(mut m)) =
+            serde_json::from_slice::<serde_json::Value>(&body)
     {
         m.insert("nonce".into(), serde_json::Value::String(n.clone()));
         body = serde_json::to_vec(&m).unwrap_or(body);
@@ -166,4 +179,3 @@ async fn finish(
     out.insert_header((header::CONTENT_LANGUAGE, lang.code()));
     Ok(out.body(body))
 }
-

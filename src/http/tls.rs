@@ -31,21 +31,33 @@ pub fn self_signed_paths(data_dir: &Path) -> (PathBuf, PathBuf) {
 }
 
 /// Makes (once) and returns the self-signed certificate's paths.
-pub fn ensure_self_signed(data_dir: &Path, listen_host: &str) -> Result<(PathBuf, PathBuf), TlsError> {
+pub fn ensure_self_signed(
+    data_dir: &Path,
+    listen_host: &str,
+) -> Result<(PathBuf, PathBuf), TlsError> {
     let (cert, key) = self_signed_paths(data_dir);
     if cert.exists() && key.exists() {
         return Ok((cert, key));
     }
     let dir = data_dir.join("tls");
     std::fs::create_dir_all(&dir).map_err(|e| TlsError::Read(dir.clone(), e))?;
-    let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+    let mut names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
     if let Ok(h) = hostname() {
         names.push(h);
     }
-    if !names.iter().any(|n| n == listen_host) && !listen_host.is_empty() && listen_host != "0.0.0.0" && listen_host != "::" {
+    if !names.iter().any(|n| n == listen_host)
+        && !listen_host.is_empty()
+        && listen_host != "0.0.0.0"
+        && listen_host != "::"
+    {
         names.push(listen_host.to_owned());
     }
-    let ck = rcgen::generate_simple_self_signed(names).map_err(|e| TlsError::Generate(e.to_string()))?;
+    let ck =
+        rcgen::generate_simple_self_signed(names).map_err(|e| TlsError::Generate(e.to_string()))?;
     std::fs::write(&cert, ck.cert.pem()).map_err(|e| TlsError::Read(cert.clone(), e))?;
     let _ = std::fs::remove_file(&key);
     crate::service::signing::write_private(&key, ck.signing_key.serialize_pem().as_bytes())
@@ -84,7 +96,9 @@ pub fn server_config(config: &Config) -> Result<(rustls::ServerConfig, PathBuf),
     install_provider();
     let (cert, key) = match &config.tls {
         TlsSource::Files { cert, key } => (cert.clone(), key.clone()),
-        TlsSource::SelfSigned => ensure_self_signed(&config.data_dir, &config.listen.ip().to_string())?,
+        TlsSource::SelfSigned => {
+            ensure_self_signed(&config.data_dir, &config.listen.ip().to_string())?
+        }
     };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut sc = rustls::ServerConfig::builder_with_provider(provider)
@@ -118,7 +132,12 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAny {
         cert: &CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -127,7 +146,12 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAny {
         cert: &CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {

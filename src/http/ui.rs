@@ -12,8 +12,8 @@ use crate::ui::{self, Ctx, t};
 use actix_web::body::MessageBody;
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
-use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use std::future::Future;
@@ -51,7 +51,10 @@ pub fn scope() -> impl actix_web::dev::HttpServiceFactory {
         .route("/keys", web::get().to(keys::list))
         .route("/keys/{regnum}", web::get().to(keys::card))
         .route("/keys/{regnum}/items", web::post().to(keys::add_item))
-        .route("/keys/{regnum}/items/{id}", web::post().to(keys::change_item))
+        .route(
+            "/keys/{regnum}/items/{id}",
+            web::post().to(keys::change_item),
+        )
         .route("/keys/{regnum}/block", web::post().to(keys::block))
         .route("/keys/{regnum}/unbind", web::post().to(keys::unbind))
         .route("/coupons", web::get().to(coupons::list))
@@ -76,10 +79,15 @@ pub fn scope() -> impl actix_web::dev::HttpServiceFactory {
 }
 
 /// UI pages may load their own stylesheet and images; nothing else.
-async fn ui_headers(req: ServiceRequest, next: Next<impl MessageBody>) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+async fn ui_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let mut res = next.call(req).await?;
-    res.headers_mut()
-        .insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(UI_CSP));
+    res.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(UI_CSP),
+    );
     Ok(res)
 }
 
@@ -105,7 +113,11 @@ pub fn app_of(req: &HttpRequest) -> Result<web::Data<App>, UiError> {
 
 /// The browser's language (before we know the user).
 pub fn browser_lang(req: &HttpRequest) -> Lang {
-    Lang::from_accept_language(req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()))
+    Lang::from_accept_language(
+        req.headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    )
 }
 
 /// What went wrong, shown as a page in the user's language.
@@ -145,17 +157,37 @@ impl ResponseError for UiError {
             UiError::Forbidden(l) => (
                 *l,
                 t(*l, "Access denied", "Доступ запрещён"),
-                t(*l, "Your role does not allow this page or action.", "Ваша роль не даёт доступа к этой странице или действию."),
+                t(
+                    *l,
+                    "Your role does not allow this page or action.",
+                    "Ваша роль не даёт доступа к этой странице или действию.",
+                ),
             ),
-            UiError::NotFound(l) => (*l, t(*l, "Not found", "Не найдено"), t(*l, "There is no such page or record.", "Такой страницы или записи нет.")),
+            UiError::NotFound(l) => (
+                *l,
+                t(*l, "Not found", "Не найдено"),
+                t(
+                    *l,
+                    "There is no such page or record.",
+                    "Такой страницы или записи нет.",
+                ),
+            ),
             UiError::BadCsrf(l) => (
                 *l,
                 t(*l, "The form has expired", "Форма устарела"),
-                t(*l, "Reload the page and send the form again.", "Обновите страницу и отправьте форму ещё раз."),
+                t(
+                    *l,
+                    "Reload the page and send the form again.",
+                    "Обновите страницу и отправьте форму ещё раз.",
+                ),
             ),
             UiError::App(e, l) => {
                 let ctx = bare_ctx(*l);
-                let body = ui::message_page(&ctx, t(*l, "Something went wrong", "Что-то пошло не так"), &e.message(*l));
+                let body = ui::message_page(
+                    &ctx,
+                    t(*l, "Something went wrong", "Что-то пошло не так"),
+                    &e.message(*l),
+                );
                 return HttpResponse::build(e.status())
                     .content_type("text/html; charset=utf-8")
                     .body(body.into_string());
@@ -193,13 +225,21 @@ impl Me {
     fn load(req: &HttpRequest) -> Result<Me, UiError> {
         let app = app_of(req)?;
         let lang0 = browser_lang(req);
-        let secret = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned()).ok_or(UiError::SignIn)?;
+        let secret = req
+            .cookie(SESSION_COOKIE)
+            .map(|c| c.value().to_owned())
+            .ok_or(UiError::SignIn)?;
         let (session, user) = sessions::session_of(&app, &secret)
             .map_err(|e| UiError::App(e, lang0))?
             .ok_or(UiError::SignIn)?;
-        let tx = app.store.read().map_err(|e| UiError::App(e.into(), lang0))?;
+        let tx = app
+            .store
+            .read()
+            .map_err(|e| UiError::App(e.into(), lang0))?;
         let prefs = users::prefs(&tx, &user.login).map_err(|e| UiError::App(e.into(), lang0))?;
-        let vendor = settings::read(&tx).map_err(|e| UiError::App(e.into(), lang0))?.vendor_name;
+        let vendor = settings::read(&tx)
+            .map_err(|e| UiError::App(e.into(), lang0))?
+            .vendor_name;
         let lang = match prefs.lang.as_str() {
             "ru" => Lang::Ru,
             "en" => Lang::En,
@@ -274,10 +314,17 @@ pub struct Fields(pub Vec<(String, String)>);
 
 impl Fields {
     pub fn get(&self, name: &str) -> &str {
-        self.0.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
     }
     pub fn all(&self, name: &str) -> Vec<&str> {
-        self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
     pub fn has(&self, name: &str) -> bool {
         self.0.iter().any(|(k, _)| k == name)
@@ -286,7 +333,11 @@ impl Fields {
 
 const FORM_LIMIT: usize = 256 * 1024;
 
-async fn read_form(req: &HttpRequest, payload: &mut Payload, lang: Lang) -> Result<Fields, UiError> {
+async fn read_form(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    lang: Lang,
+) -> Result<Fields, UiError> {
     let body = web::Bytes::from_request(req, payload)
         .await
         .map_err(|_| UiError::App(AppError::TooLarge { limit: FORM_LIMIT }, lang))?;
@@ -317,7 +368,9 @@ fn decode_component(s: &[u8]) -> String {
         match s[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < s.len() => {
-                let hex = std::str::from_utf8(&s[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                let hex = std::str::from_utf8(&s[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
                 match hex {
                     Some(b) => {
                         out.push(b);
@@ -379,12 +432,23 @@ impl FromRequest for PrePost {
             let lang = browser_lang(&req);
             let app = app_of(&req)?;
             let form = read_form(&req, &mut payload, lang).await?;
-            let cookie = req.cookie(PRE_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
+            let cookie = req
+                .cookie(PRE_COOKIE)
+                .map(|c| c.value().to_owned())
+                .unwrap_or_default();
             if cookie.is_empty() || !sessions::same(form.get("csrf"), &cookie) {
                 return Err(UiError::BadCsrf(lang));
             }
-            let ip = req.peer_addr().map_or(std::net::IpAddr::from([127, 0, 0, 1]), |a| a.ip());
-            Ok(PrePost { form, lang, app, ip, token: cookie })
+            let ip = req
+                .peer_addr()
+                .map_or(std::net::IpAddr::from([127, 0, 0, 1]), |a| a.ip());
+            Ok(PrePost {
+                form,
+                lang,
+                app,
+                ip,
+                token: cookie,
+            })
         })
     }
 }
@@ -401,7 +465,9 @@ pub fn secure_cookie<'a>(name: &'a str, value: String, max_age_s: i64) -> Cookie
 
 /// 303 to `to` (after a POST).
 pub fn see_other(to: &str) -> HttpResponse {
-    HttpResponse::SeeOther().insert_header((header::LOCATION, to.to_owned())).finish()
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to.to_owned()))
+        .finish()
 }
 
 pub fn html_page(status: StatusCode, m: maud::Markup) -> HttpResponse {

@@ -21,9 +21,15 @@ pub fn backoff(attempts: u32) -> time::Duration {
 
 fn due(app: &App) -> Vec<Mail> {
     let now = app.now();
-    let Ok(tx) = app.store.read() else { return Vec::new() };
-    let Ok(t) = tx.table(tables::OUTBOX.def) else { return Vec::new() };
-    let Ok(iter) = t.iter() else { return Vec::new() };
+    let Ok(tx) = app.store.read() else {
+        return Vec::new();
+    };
+    let Ok(t) = tx.table(tables::OUTBOX.def) else {
+        return Vec::new();
+    };
+    let Ok(iter) = t.iter() else {
+        return Vec::new();
+    };
     iter.filter_map(Result::ok)
         .filter_map(|(_, v)| crate::store::codec::decode::<Mail>(v.value()).ok())
         .filter(|m| m.attempts < MAX_ATTEMPTS && m.next_attempt_at <= now)
@@ -31,7 +37,11 @@ fn due(app: &App) -> Vec<Mail> {
         .collect()
 }
 
-async fn send(transport: &AsyncSmtpTransport<Tokio1Executor>, from: &Mailbox, m: &Mail) -> Result<(), String> {
+async fn send(
+    transport: &AsyncSmtpTransport<Tokio1Executor>,
+    from: &Mailbox,
+    m: &Mail,
+) -> Result<(), String> {
     let to: Mailbox = m.to.parse().map_err(|e| format!("recipient: {e}"))?;
     let msg = Message::builder()
         .from(from.clone())
@@ -40,7 +50,11 @@ async fn send(transport: &AsyncSmtpTransport<Tokio1Executor>, from: &Mailbox, m:
         .header(ContentType::TEXT_PLAIN)
         .body(m.body.clone())
         .map_err(|e| e.to_string())?;
-    transport.send(msg).await.map(|_| ()).map_err(|e| e.to_string())
+    transport
+        .send(msg)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {

@@ -15,7 +15,13 @@ pub fn append(tx: &WriteTransaction, e: &AuditEntry) -> Result<(), StoreError> {
 }
 
 /// Records one staff change in its own commit.
-pub async fn record(app: &App, actor: &str, action: &str, target: &str, detail: &str) -> AppResult<()> {
+pub async fn record(
+    app: &App,
+    actor: &str,
+    action: &str,
+    target: &str,
+    detail: &str,
+) -> AppResult<()> {
     let e = AuditEntry {
         id: 0,
         at: app.now(),
@@ -29,7 +35,12 @@ pub async fn record(app: &App, actor: &str, action: &str, target: &str, detail: 
 
 /// A page of entries, newest first, optionally only those whose actor, action or
 /// target contains `q`; and the total count of entries.
-pub fn page(tx: &impl Snapshot, q: &str, offset: usize, limit: usize) -> Result<(Vec<AuditEntry>, usize), StoreError> {
+pub fn page(
+    tx: &impl Snapshot,
+    q: &str,
+    offset: usize,
+    limit: usize,
+) -> Result<(Vec<AuditEntry>, usize), StoreError> {
     let t = tx.table(tables::AUDIT.def)?;
     let total = t.len()? as usize;
     let q = crate::domain::fold(q.trim());
@@ -39,7 +50,10 @@ pub fn page(tx: &impl Snapshot, q: &str, offset: usize, limit: usize) -> Result<
         let (_, v) = row?;
         let e: AuditEntry = crate::store::codec::decode(v.value())?;
         if !q.is_empty() {
-            let hay = crate::domain::fold(&format!("{} {} {} {}", e.actor, e.action, e.target, e.detail));
+            let hay = crate::domain::fold(&format!(
+                "{} {} {} {}",
+                e.actor, e.action, e.target, e.detail
+            ));
             if !hay.contains(&q) {
                 continue;
             }

@@ -15,7 +15,12 @@ fn token_hash(secret: &str) -> String {
 }
 
 /// A new token: returns the secret (shown once) and the record.
-pub async fn create_token(store: &Store, name: &str, role: Role, now: OffsetDateTime) -> AppResult<(String, Token)> {
+pub async fn create_token(
+    store: &Store,
+    name: &str,
+    role: Role,
+    now: OffsetDateTime,
+) -> AppResult<(String, Token)> {
     if name.trim().is_empty() || name.chars().count() > 100 {
         return Err(AppError::malformed("name", "1 to 100 characters"));
     }
@@ -27,19 +32,21 @@ pub async fn create_token(store: &Store, name: &str, role: Role, now: OffsetDate
     let secret = format!("{TOKEN_PREFIX}{}", hex::encode(raw));
     let hash = token_hash(&secret);
     let name = name.trim().to_owned();
-    let token = store.write(move |tx| {
-        let id = meta::next_id(tx, "token")?;
-        let t = Token {
-            id,
-            name: name.clone(),
-            role,
-            created_at: now,
-            revoked_at: None,
-        };
-        let mut table = tx.open_table(tables::TOKENS.def)?;
-        tables::TOKENS.put(&mut table, hash.as_str(), &t)?;
-        Ok(t)
-    }).await?;
+    let token = store
+        .write(move |tx| {
+            let id = meta::next_id(tx, "token")?;
+            let t = Token {
+                id,
+                name: name.clone(),
+                role,
+                created_at: now,
+                revoked_at: None,
+            };
+            let mut table = tx.open_table(tables::TOKENS.def)?;
+            tables::TOKENS.put(&mut table, hash.as_str(), &t)?;
+            Ok(t)
+        })
+        .await?;
     Ok((secret, token))
 }
 
@@ -93,14 +100,20 @@ pub fn hash_password(password: &str) -> AppResult<String> {
 
 pub fn verify_password(hash: &str, password: &str) -> bool {
     argon2::password_hash::phc::PasswordHash::new(hash)
-        .map(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .map(|h| {
+            argon2::Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
 /// Checks a login name: 1–64 letters, digits, `.`, `_`, `-`, `@`.
 pub fn valid_login(login: &str) -> bool {
     (1..=64).contains(&login.chars().count())
-        && login.chars().all(|c| c.is_alphanumeric() || "._-@".contains(c))
+        && login
+            .chars()
+            .all(|c| c.is_alphanumeric() || "._-@".contains(c))
 }
 
 pub async fn add_user(
@@ -113,13 +126,19 @@ pub async fn add_user(
 ) -> AppResult<User> {
     let login = login.trim().to_lowercase();
     if !valid_login(&login) {
-        return Err(AppError::malformed("login", "1 to 64 letters, digits, . _ - @"));
+        return Err(AppError::malformed(
+            "login",
+            "1 to 64 letters, digits, . _ - @",
+        ));
     }
     if password.chars().count() < 8 {
         return Err(AppError::malformed("password", "at least 8 characters"));
     }
     if role == Role::Distributor && distributor.trim().is_empty() {
-        return Err(AppError::malformed("distributor", "required for the distributor role"));
+        return Err(AppError::malformed(
+            "distributor",
+            "required for the distributor role",
+        ));
     }
     let user = User {
         login: login.clone(),
@@ -129,20 +148,21 @@ pub async fn add_user(
         created_at: now,
         disabled: false,
     };
-    store.write(move |tx| {
-        let mut t = tx.open_table(tables::USERS.def)?;
-        if t.get(login.as_str())?.is_some() {
-            return Err(AppError::Conflict {
-                reason: "login_taken",
-                details: serde_json::json!({ "login": login }),
-            });
-        }
-        tables::USERS.put(&mut t, login.as_str(), &user)?;
-        Ok(user.clone())
-    }).await
+    store
+        .write(move |tx| {
+            let mut t = tx.open_table(tables::USERS.def)?;
+            if t.get(login.as_str())?.is_some() {
+                return Err(AppError::Conflict {
+                    reason: "login_taken",
+                    details: serde_json::json!({ "login": login }),
+                });
+            }
+            tables::USERS.put(&mut t, login.as_str(), &user)?;
+            Ok(user.clone())
+        })
+        .await
 }
 
 pub fn has_users(tx: &impl Snapshot) -> Result<bool, StoreError> {
     Ok(!tx.table(tables::USERS.def)?.is_empty()?)
 }
-

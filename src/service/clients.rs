@@ -63,7 +63,11 @@ impl ClientInput {
                 bad.insert(name.to_owned(), format!("at most {MAX_FIELD} characters"));
             }
         }
-        if self.comment.as_ref().is_some_and(|v| v.chars().count() > 20 * MAX_FIELD) {
+        if self
+            .comment
+            .as_ref()
+            .is_some_and(|v| v.chars().count() > 20 * MAX_FIELD)
+        {
             bad.insert("comment".into(), "too long".into());
         }
         for (name, v) in [("email", &self.email), ("alert_email", &self.alert_email)] {
@@ -74,7 +78,10 @@ impl ClientInput {
         if let Some(extra) = &self.extra {
             for (k, v) in extra {
                 if k.trim().is_empty() || k.chars().count() > 100 || v.chars().count() > MAX_FIELD {
-                    bad.insert(format!("extra.{k}"), "name 1–100, value up to 1000 characters".into());
+                    bad.insert(
+                        format!("extra.{k}"),
+                        "name 1–100, value up to 1000 characters".into(),
+                    );
                 }
             }
         }
@@ -114,7 +121,12 @@ impl ClientInput {
     }
 }
 
-fn index_keys(c: &Client) -> [(redb::MultimapTableDefinition<'static, &'static str, u64>, String); 3] {
+fn index_keys(
+    c: &Client,
+) -> [(
+    redb::MultimapTableDefinition<'static, &'static str, u64>,
+    String,
+); 3] {
     [
         (tables::CLIENT_EMAILS, c.email.trim().to_lowercase()),
         (tables::CLIENT_CRM1, c.crm_id1.trim().to_owned()),
@@ -258,7 +270,13 @@ pub fn list(app: &App, query: &ListQuery) -> AppResult<(Vec<ClientView>, usize)>
                 ids = kept;
             }
             let total = ids.len();
-            (ids.into_iter().skip(query.offset).take(query.limit).collect(), total)
+            (
+                ids.into_iter()
+                    .skip(query.offset)
+                    .take(query.limit)
+                    .collect(),
+                total,
+            )
         }
         (None, Some(q)) => app.search.find(q, query.offset, query.limit),
         (None, None) => {
@@ -282,7 +300,11 @@ pub fn list(app: &App, query: &ListQuery) -> AppResult<(Vec<ClientView>, usize)>
 
 pub async fn update(app: &App, id: u64, input: ClientInput) -> AppResult<ClientView> {
     input.check()?;
-    if input.company.as_deref().is_some_and(|c| c.trim().is_empty()) {
+    if input
+        .company
+        .as_deref()
+        .is_some_and(|c| c.trim().is_empty())
+    {
         return Err(AppError::malformed("company", "must not be empty"));
     }
     let now = app.now();
@@ -328,7 +350,8 @@ pub async fn delete(app: &App, id: u64) -> AppResult<ClientView> {
             for r in &regnums {
                 crate::service::keys::delete_empty_key(tx, r)?;
             }
-            tx.open_multimap_table(tables::CLIENT_KEYS)?.remove_all(id)?;
+            tx.open_multimap_table(tables::CLIENT_KEYS)?
+                .remove_all(id)?;
             unindex(tx, &c)?;
             tx.open_table(tables::CLIENTS.def)?.remove(id)?;
             Ok(c)
@@ -371,9 +394,11 @@ pub async fn merge(app: &App, into: u64, from: Vec<u64>) -> AppResult<ClientView
                         tables::KEYS.put(&mut keys, r.as_str(), &k)?;
                     }
                     drop(keys);
-                    tx.open_multimap_table(tables::CLIENT_KEYS)?.insert(into, r.as_str())?;
+                    tx.open_multimap_table(tables::CLIENT_KEYS)?
+                        .insert(into, r.as_str())?;
                 }
-                tx.open_multimap_table(tables::CLIENT_KEYS)?.remove_all(other.id)?;
+                tx.open_multimap_table(tables::CLIENT_KEYS)?
+                    .remove_all(other.id)?;
                 unindex(tx, other)?;
                 tx.open_table(tables::CLIENTS.def)?.remove(other.id)?;
             }

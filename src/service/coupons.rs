@@ -1,6 +1,8 @@
 //! Coupons: made in batches by staff, activated once onto a key.
 use crate::clock::rfc3339;
-use crate::domain::{Coupon, CouponItem, Grant, GrantSource, NumberKind, generate_number, normalize_number};
+use crate::domain::{
+    Coupon, CouponItem, Grant, GrantSource, NumberKind, generate_number, normalize_number,
+};
 use crate::error::{AppError, AppResult};
 use crate::service::views::ItemView;
 use crate::service::{App, clients, keys, mail, products, settings};
@@ -47,10 +49,16 @@ pub async fn create_batch(app: &App, input: NewCoupons) -> AppResult<CouponBatch
     }
     for (i, it) in input.items.iter().enumerate() {
         if it.seats == 0 {
-            return Err(AppError::malformed(&format!("items[{i}].seats"), "at least 1"));
+            return Err(AppError::malformed(
+                &format!("items[{i}].seats"),
+                "at least 1",
+            ));
         }
         if it.days == Some(0) {
-            return Err(AppError::malformed(&format!("items[{i}].days"), "at least 1, or omit"));
+            return Err(AppError::malformed(
+                &format!("items[{i}].days"),
+                "at least 1, or omit",
+            ));
         }
     }
     let now = app.now();
@@ -126,7 +134,12 @@ pub fn view(c: &Coupon) -> CouponView {
         code: c.code.clone(),
         batch: c.batch,
         created_at: rfc3339(c.created_at),
-        state: if c.activated.is_some() { "activated" } else { "new" }.into(),
+        state: if c.activated.is_some() {
+            "activated"
+        } else {
+            "new"
+        }
+        .into(),
         regnum: c.activated.as_ref().map(|a| a.regnum.clone()),
         activated_at: c.activated.as_ref().map(|a| rfc3339(a.at)),
         items: c
@@ -143,7 +156,12 @@ pub fn view(c: &Coupon) -> CouponView {
 }
 
 /// Coupons, optionally of one batch, in code order.
-pub fn list(app: &App, batch: Option<u64>, limit: usize, offset: usize) -> AppResult<Vec<CouponView>> {
+pub fn list(
+    app: &App,
+    batch: Option<u64>,
+    limit: usize,
+    offset: usize,
+) -> AppResult<Vec<CouponView>> {
     let tx = app.store.read()?;
     let t = tx.table(tables::COUPONS.def)?;
     let mut out = Vec::new();
@@ -247,7 +265,10 @@ pub async fn activate(app: &App, input: ActivateInput) -> AppResult<Activated> {
                             a.feature,
                             a.product,
                             a.seats,
-                            a.expires_at.as_ref().map(|e| format!(" until {e}")).unwrap_or_default()
+                            a.expires_at
+                                .as_ref()
+                                .map(|e| format!(" until {e}"))
+                                .unwrap_or_default()
                         )
                     })
                     .collect();

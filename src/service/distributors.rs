@@ -15,13 +15,19 @@ pub fn list(tx: &impl Snapshot) -> Result<Vec<Distributor>, StoreError> {
 }
 
 pub fn valid_code(code: &str) -> bool {
-    (1..=40).contains(&code.chars().count()) && code.chars().all(|c| c.is_alphanumeric() || "._-".contains(c))
+    (1..=40).contains(&code.chars().count())
+        && code
+            .chars()
+            .all(|c| c.is_alphanumeric() || "._-".contains(c))
 }
 
 pub async fn create(app: &App, code: &str, name: &str, email: &str) -> AppResult<Distributor> {
     let code = code.trim().to_lowercase();
     if !valid_code(&code) {
-        return Err(AppError::malformed("code", "1 to 40 letters, digits, . _ -"));
+        return Err(AppError::malformed(
+            "code",
+            "1 to 40 letters, digits, . _ -",
+        ));
     }
     if name.trim().is_empty() || name.chars().count() > 200 {
         return Err(AppError::malformed("name", "1 to 200 characters"));

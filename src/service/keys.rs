@@ -28,7 +28,11 @@ pub fn save(tx: &WriteTransaction, k: &Key) -> Result<(), StoreError> {
 }
 
 /// A new, empty key of `client_id` under the vendor's prefix, saved in `tx`.
-pub fn insert_new(tx: &WriteTransaction, client_id: u64, now: OffsetDateTime) -> Result<Key, StoreError> {
+pub fn insert_new(
+    tx: &WriteTransaction,
+    client_id: u64,
+    now: OffsetDateTime,
+) -> Result<Key, StoreError> {
     let prefix = settings::read_in(tx)?.regnum_prefix;
     let regnum = loop {
         let r = generate_number(&prefix, NumberKind::Regnum);
@@ -105,7 +109,9 @@ pub fn items(
         let product = products::by_feature(tx, feature)?;
         let (name, term) = match &product {
             Some(p) => (
-                p.feature(feature).map(|f| f.name.clone()).unwrap_or_default(),
+                p.feature(feature)
+                    .map(|f| f.name.clone())
+                    .unwrap_or_default(),
                 p.heartbeat_s,
             ),
             None => (String::new(), crate::domain::DEFAULT_HEARTBEAT_S),
@@ -186,11 +192,15 @@ pub async fn add_grant(app: &App, regnum: &str, input: NewGrant) -> AppResult<Ke
     app.store
         .write(move |tx| {
             let mut key = load(tx, &r2)?.ok_or(AppError::UnknownRegnum)?;
-            let product = products::by_code(tx, &input.product)?.ok_or(AppError::UnknownProduct {
-                product: input.product.clone(),
-            })?;
+            let product =
+                products::by_code(tx, &input.product)?.ok_or(AppError::UnknownProduct {
+                    product: input.product.clone(),
+                })?;
             if product.feature(input.feature).is_none() {
-                return Err(AppError::malformed("feature", "not a feature of this product"));
+                return Err(AppError::malformed(
+                    "feature",
+                    "not a feature of this product",
+                ));
             }
             key.add_grant(Grant {
                 id: 0,
@@ -221,7 +231,9 @@ pub struct GrantChange {
 
 mod double_option {
     use serde::{Deserialize, Deserializer};
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<String>>, D::Error> {
         Ok(Some(Option::deserialize(d)?))
     }
 }

@@ -163,22 +163,38 @@ fn feature_info(
     Ok((product, unit, term_s))
 }
 
+/// One question to `judge`: may this unit have a seat of this feature on this key?
+struct Ask<'a> {
+    key: &'a crate::domain::Key,
+    feature: u32,
+    /// The feature belongs to a product (else the key cannot hold it).
+    known: bool,
+    term_s: u32,
+    /// The claiming unit, when known; without it, "is any seat free".
+    unit_key: Option<&'a str>,
+}
+
 fn judge(
     app: &App,
     tx: &impl Snapshot,
-    key: &crate::domain::Key,
-    feature: u32,
-    known_feature: bool,
-    term_s: u32,
+    ask: &Ask,
     now: OffsetDateTime,
-    unit_key: Option<&str>,
 ) -> Result<Judgement, StoreError> {
+    let Ask {
+        key,
+        feature,
+        known,
+        term_s,
+        unit_key,
+    } = *ask;
     let mut book = {
         let t = tx.table(tables::SEATS.def)?;
-        tables::SEATS.get(&t, (key.regnum.as_str(), feature))?.unwrap_or_default()
+        tables::SEATS
+            .get(&t, (key.regnum.as_str(), feature))?
+            .unwrap_or_default()
     };
     let lapsed = book.prune(now, |l| app.leases.expiry(l, term_s));
-    let fg = key.feature_grant(feature, now).filter(|_| known_feature);
+    let fg = key.feature_grant(feature, now).filter(|_| known);
     let total = fg.as_ref().map_or(0, |g| g.seats);
     let verdict = if key.blocked {
         Err(AppError::Blocked)
@@ -224,7 +240,12 @@ fn remove_leases(tx: &WriteTransaction, ids: &[String]) -> Result<(), StoreError
     Ok(())
 }
 
-fn save_book(tx: &WriteTransaction, regnum: &str, feature: u32, book: &SeatBook) -> Result<(), StoreError> {
+fn save_book(
+    tx: &WriteTransaction,
+    regnum: &str,
+    feature: u32,
+    book: &SeatBook,
+) -> Result<(), StoreError> {
     let mut t = tx.open_table(tables::SEATS.def)?;
     if book.holders.is_empty() {
         t.remove((regnum, feature))?;
@@ -248,8 +269,7 @@ pub async fn capture(app: &std::sync::Arc<App>, input: CaptureInput) -> AppResul
     let feature = input.feature;
     let lease_id = new_lease_id();
     let a = app.clone();
-    let outcome = app
-        .store
+    app.store
         .write(move |tx| {
             let now = a.now();
             let key = keys::load(tx, &regnum)?.ok_or(AppError::UnknownRegnum)?;
@@ -260,11 +280,16 @@ pub async fn capture(app: &std::sync::Arc<App>, input: CaptureInput) -> AppResul
                 session: &session,
             };
             let (product, unit, term_s) = feature_info(tx, feature)?;
-            let known = product.as_ref().is_some_and(|p| p.feature(feature).is_some());
+            let known = product
+                .as_ref()
+                .is_some_and(|p| p.feature(feature).is_some());
             let ukey = match unit_key(unit, &claimant, &lease_id) {
                 Ok(k) => k,
                 Err(missing) if known && !key.blocked => {
-                    return Err(AppError::malformed(missing, "required for this feature's counting unit"));
+                    return Err(AppError::malformed(
+                        missing,
+                        "required for this feature's counting unit",
+                    ));
                 }
                 Err(_) => String::new(),
             };
@@ -273,7 +298,18 @@ pub async fn capture(app: &std::sync::Arc<App>, input: CaptureInput) -> AppResul
                 total,
                 mut book,
                 lapsed,
-            } = judge(&a, tx, &key, feature, known, term_s, now, Some(&ukey))?;
+            } = judge(
+                &a,
+                tx,
+                &Ask {
+                    key: &key,
+                    feature,
+                    known,
+                    term_s,
+                    unit_key: Some(&ukey),
+                },
+                now,
+            )?;
             remove_leases(tx, &lapsed)?;
             if let Err(e) = verdict {
                 if !lapsed.is_empty() {
@@ -312,7 +348,12 @@ pub async fn capture(app: &std::sync::Arc<App>, input: CaptureInput) -> AppResul
             save_book(tx, &regnum, feature, &book)?;
             tx.open_table(tables::LEASES)?.insert(
                 lease_id.as_str(),
-                (regnum.as_str(), feature, term_s, expires_at.unix_timestamp()),
+                (
+                    regnum.as_str(),
+                    feature,
+                    term_s,
+                    expires_at.unix_timestamp(),
+                ),
             )?;
             usage::record_capture(tx, &regnum, feature, now, book.used())?;
             Ok(Ok(Captured {
@@ -326,8 +367,7 @@ pub async fn capture(app: &std::sync::Arc<App>, input: CaptureInput) -> AppResul
                 },
             }))
         })
-        .await?;
-    outcome
+        .await?
 }
 
 pub fn heartbeat(app: &App, lease: &str) -> AppResult<Beat> {
@@ -338,7 +378,10 @@ pub fn heartbeat(app: &App, lease: &str) -> AppResult<Beat> {
     let (term_s, durable) = match t.get(lease.as_str())? {
         Some(v) => {
             let (_, _, term_s, exp) = v.value();
-            (term_s, OffsetDateTime::from_unix_timestamp(exp).unwrap_or(app.started_at))
+            (
+                term_s,
+                OffsetDateTime::from_unix_timestamp(exp).unwrap_or(app.started_at),
+            )
         }
         None => return Err(AppError::UnknownLease),
     };
@@ -375,7 +418,9 @@ pub async fn release(app: &std::sync::Arc<App>, lease: &str) -> AppResult<bool> 
             };
             let mut book = {
                 let t = tx.open_table(tables::SEATS.def)?;
-                tables::SEATS.get(&t, (regnum.as_str(), feature))?.unwrap_or_default()
+                tables::SEATS
+                    .get(&t, (regnum.as_str(), feature))?
+                    .unwrap_or_default()
             };
             book.release(&l2);
             save_book(tx, &regnum, feature, &book)?;
@@ -399,7 +444,12 @@ pub struct Unbound {
 }
 
 /// Removes the seats `host` holds on a key (one feature or all), bindings and leases.
-pub async fn unbind(app: &std::sync::Arc<App>, regnum: &str, host: &str, feature: Option<u32>) -> AppResult<Vec<Unbound>> {
+pub async fn unbind(
+    app: &std::sync::Arc<App>,
+    regnum: &str,
+    host: &str,
+    feature: Option<u32>,
+) -> AppResult<Vec<Unbound>> {
     let regnum = keys::parse_regnum(regnum)?;
     let host = host.trim().to_owned();
     if host.is_empty() {
@@ -483,7 +533,8 @@ pub fn list(app: &App, regnum: Option<&str>, limit: usize) -> AppResult<Vec<Leas
         let (k, v) = row?;
         let (r, f) = k.value();
         let book: SeatBook = crate::store::codec::decode(v.value())?;
-        let term_s = products::by_feature(&tx, f)?.map_or(crate::domain::DEFAULT_HEARTBEAT_S, |p| p.heartbeat_s);
+        let term_s = products::by_feature(&tx, f)?
+            .map_or(crate::domain::DEFAULT_HEARTBEAT_S, |p| p.heartbeat_s);
         for h in &book.holders {
             for l in &h.leases {
                 let exp = app.leases.expiry(l, term_s);
@@ -526,7 +577,12 @@ pub struct Diagnosis {
 }
 
 /// What a capture of `feature` on the key would meet now, without taking anything.
-pub fn diagnose(app: &App, regnum: &str, feature: u32, lang: crate::i18n::Lang) -> AppResult<Diagnosis> {
+pub fn diagnose(
+    app: &App,
+    regnum: &str,
+    feature: u32,
+    lang: crate::i18n::Lang,
+) -> AppResult<Diagnosis> {
     let regnum = keys::parse_regnum(regnum)?;
     let tx = app.store.read()?;
     let now = app.now();
@@ -534,8 +590,21 @@ pub fn diagnose(app: &App, regnum: &str, feature: u32, lang: crate::i18n::Lang) 
         return Err(AppError::UnknownRegnum);
     };
     let (product, _, term_s) = feature_info(&tx, feature)?;
-    let known = product.as_ref().is_some_and(|p| p.feature(feature).is_some());
-    let j = judge(app, &tx, &key, feature, known, term_s, now, None)?;
+    let known = product
+        .as_ref()
+        .is_some_and(|p| p.feature(feature).is_some());
+    let j = judge(
+        app,
+        &tx,
+        &Ask {
+            key: &key,
+            feature,
+            known,
+            term_s,
+            unit_key: None,
+        },
+        now,
+    )?;
     let used = j.book.used();
     let holders = holder_views(&j.book);
     Ok(match j.verdict {
@@ -603,7 +672,9 @@ pub async fn reap(app: &std::sync::Arc<App>) -> AppResult<usize> {
                         .map_or(crate::domain::DEFAULT_HEARTBEAT_S, |p| p.heartbeat_s);
                     let mut book = {
                         let t = tx.open_table(tables::SEATS.def)?;
-                        tables::SEATS.get(&t, (regnum.as_str(), *feature))?.unwrap_or_default()
+                        tables::SEATS
+                            .get(&t, (regnum.as_str(), *feature))?
+                            .unwrap_or_default()
                     };
                     let ids = book.prune(now, |l| a.leases.expiry(l, term_s));
                     if !ids.is_empty() {

@@ -82,10 +82,16 @@ fn validate(input: &NewProduct) -> AppResult<()> {
     let mut seen = std::collections::BTreeSet::new();
     for (i, f) in input.features.iter().enumerate() {
         if !seen.insert(f.number) {
-            return Err(AppError::malformed(&format!("features[{i}].number"), "repeated feature number"));
+            return Err(AppError::malformed(
+                &format!("features[{i}].number"),
+                "repeated feature number",
+            ));
         }
         if f.name.trim().is_empty() {
-            return Err(AppError::malformed(&format!("features[{i}].name"), "must not be empty"));
+            return Err(AppError::malformed(
+                &format!("features[{i}].name"),
+                "must not be empty",
+            ));
         }
     }
     if let Some(t) = &input.trial {
@@ -100,7 +106,10 @@ fn validate(input: &NewProduct) -> AppResult<()> {
                 ));
             }
             if it.seats == 0 {
-                return Err(AppError::malformed(&format!("trial.items[{i}].seats"), "at least 1"));
+                return Err(AppError::malformed(
+                    &format!("trial.items[{i}].seats"),
+                    "at least 1",
+                ));
             }
         }
     }
@@ -168,6 +177,38 @@ pub async fn create(app: &App, input: NewProduct) -> AppResult<Product> {
                 features.insert(f.number, id)?;
             }
             Ok(product)
+        })
+        .await
+}
+
+/// Deletes a product while no key holds a grant of it (a full scan of keys: rare, staff
+/// only).
+pub async fn delete(app: &App, code: &str) -> AppResult<Product> {
+    let code = code.trim().to_owned();
+    app.store
+        .write(move |tx| {
+            let p = by_code(tx, &code)?.ok_or(AppError::NotFound { what: "product" })?;
+            {
+                let keys = tx.open_table(tables::KEYS.def)?;
+                for row in keys.iter()? {
+                    let (k, v) = row?;
+                    let key: crate::domain::Key = crate::store::codec::decode(v.value())?;
+                    if key.grants.iter().any(|g| g.product.eq_ignore_ascii_case(&p.code)) {
+                        return Err(AppError::Conflict {
+                            reason: "product_in_use",
+                            details: serde_json::json!({ "regnum": k.value() }),
+                        });
+                    }
+                }
+            }
+            tx.open_table(tables::PRODUCTS.def)?.remove(p.id)?;
+            tx.open_table(tables::PRODUCT_CODES)?
+                .remove(p.code.to_lowercase().as_str())?;
+            let mut features = tx.open_table(tables::FEATURES)?;
+            for f in &p.features {
+                features.remove(f.number)?;
+            }
+            Ok(p)
         })
         .await
 }

@@ -65,15 +65,25 @@ pub fn setup_token_valid(tx: &impl Snapshot, secret: &str) -> Result<bool, Store
         return Ok(false);
     }
     let t = tx.table(tables::META)?;
-    let stored = t.get(SETUP_HASH)?.map(|v| String::from_utf8_lossy(v.value()).into_owned());
+    let stored = t
+        .get(SETUP_HASH)?
+        .map(|v| String::from_utf8_lossy(v.value()).into_owned());
     Ok(stored.is_some_and(|h| same(&h, &secret_hash(secret))))
 }
 
 /// Creates the first admin with the setup secret, spending it.
-pub async fn complete_setup(app: &App, secret: &str, login: &str, password: &str) -> AppResult<User> {
+pub async fn complete_setup(
+    app: &App,
+    secret: &str,
+    login: &str,
+    password: &str,
+) -> AppResult<User> {
     let login = login.trim().to_lowercase();
     if !auth::valid_login(&login) {
-        return Err(AppError::malformed("login", "1 to 64 letters, digits, . _ - @"));
+        return Err(AppError::malformed(
+            "login",
+            "1 to 64 letters, digits, . _ - @",
+        ));
     }
     if password.chars().count() < 8 {
         return Err(AppError::malformed("password", "at least 8 characters"));
@@ -132,7 +142,12 @@ pub fn user(tx: &impl Snapshot, login: &str) -> Result<Option<User>, StoreError>
 /// Checks a login and password; on success opens a session and returns the cookie's
 /// secret. Failures slow down per address (`Guess::Login`) and per login (lockout
 /// with doubling waits after `FREE_FAILURES`).
-pub async fn sign_in(app: &App, ip: IpAddr, login: &str, password: &str) -> AppResult<Result<(String, StaffSession), SignInError>> {
+pub async fn sign_in(
+    app: &App,
+    ip: IpAddr,
+    login: &str,
+    password: &str,
+) -> AppResult<Result<(String, StaffSession), SignInError>> {
     use crate::service::limits::Guess;
     if let Err(wait) = app.limits.check(ip, Guess::Login) {
         return Ok(Err(SignInError::Wait(wait)));
@@ -146,7 +161,9 @@ pub async fn sign_in(app: &App, ip: IpAddr, login: &str, password: &str) -> AppR
     if let Some(last) = failures.last_at {
         let until = last + lock_for(&failures);
         if until > now {
-            return Ok(Err(SignInError::Wait((until - now).whole_seconds().max(1) as u64)));
+            return Ok(Err(SignInError::Wait(
+                (until - now).whole_seconds().max(1) as u64
+            )));
         }
     }
     // Verify against a real hash even for unknown logins, so timing does not tell.
@@ -188,7 +205,8 @@ pub async fn sign_in(app: &App, ip: IpAddr, login: &str, password: &str) -> AppR
             let mut t = tx.open_table(tables::STAFF_SESSIONS.def)?;
             tables::STAFF_SESSIONS.put(&mut t, hash.as_str(), &s2)?;
             drop(t);
-            tx.open_table(tables::LOGIN_FAILURES.def)?.remove(s2.login.as_str())?;
+            tx.open_table(tables::LOGIN_FAILURES.def)?
+                .remove(s2.login.as_str())?;
             // Sweep sessions that have ended, now and then, in the same commit.
             let mut t = tx.open_table(tables::STAFF_SESSIONS.def)?;
             if t.len()? > 64 {
@@ -236,7 +254,8 @@ pub async fn sign_out(app: &App, secret: &str) -> AppResult<()> {
     let hash = secret_hash(secret);
     app.store
         .write(move |tx| {
-            tx.open_table(tables::STAFF_SESSIONS.def)?.remove(hash.as_str())?;
+            tx.open_table(tables::STAFF_SESSIONS.def)?
+                .remove(hash.as_str())?;
             Ok(())
         })
         .await
@@ -287,4 +306,3 @@ pub async fn set_password(app: &App, login: &str, password: &str) -> AppResult<(
 
 /// A valid argon2id hash of a random password, to spend the same time on unknown logins.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$wlc2hGEZaMfZRH4UiE2Z/2JTUYIDLcJtOaBgkRb6Z2o";
-

@@ -19,7 +19,10 @@ impl Signer {
         let seed: [u8; 32] = match std::fs::read_to_string(&path) {
             Ok(text) => {
                 let bytes = B64.decode(text.trim()).map_err(|e| {
-                    std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: {e}", path.display()))
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("{}: {e}", path.display()),
+                    )
                 })?;
                 bytes.try_into().map_err(|_| {
                     std::io::Error::new(
@@ -79,7 +82,11 @@ mod tests {
         let b = Signer::load_or_create(dir.path()).expect("load");
         assert_eq!(a.public_key_b64(), b.public_key_b64());
         let sig = B64.decode(a.sign(b"{\"x\":1}")).expect("b64");
-        let pk: [u8; 32] = B64.decode(b.public_key_b64()).expect("b64").try_into().expect("32");
+        let pk: [u8; 32] = B64
+            .decode(b.public_key_b64())
+            .expect("b64")
+            .try_into()
+            .expect("32");
         let vk = VerifyingKey::from_bytes(&pk).expect("key");
         let sig = Signature::from_slice(&sig).expect("sig");
         assert!(vk.verify(b"{\"x\":1}", &sig).is_ok());
@@ -87,7 +94,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join(KEY_FILE)).expect("meta").permissions().mode();
+            let mode = std::fs::metadata(dir.path().join(KEY_FILE))
+                .expect("meta")
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
     }

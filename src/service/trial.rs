@@ -46,7 +46,11 @@ fn trial_grants(key: &mut crate::domain::Key, p: &Product, now: OffsetDateTime) 
     key.trials.push(p.code.to_lowercase());
 }
 
-fn required(name: &str, v: &Option<String>, bad: &mut std::collections::BTreeMap<String, String>) -> String {
+fn required(
+    name: &str,
+    v: &Option<String>,
+    bad: &mut std::collections::BTreeMap<String, String>,
+) -> String {
     let v = v.as_deref().unwrap_or("").trim().to_owned();
     if v.is_empty() {
         bad.insert(name.to_owned(), "required".into());
@@ -66,7 +70,12 @@ pub async fn register(app: &App, input: TrialInput) -> AppResult<TrialGranted> {
     let mut bad = std::collections::BTreeMap::new();
     let product_code = required("product", &Some(input.product.clone()), &mut bad);
     let host = required("host", &Some(input.host.clone()), &mut bad);
-    let regnum = match input.regnum.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+    let regnum = match input
+        .regnum
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+    {
         Some(r) => Some(keys::parse_regnum(r)?),
         None => None,
     };

@@ -53,14 +53,24 @@ pub fn record_denial(tx: &WriteTransaction, d: &Denial) -> Result<(), StoreError
     let mut t = tx.open_table(tables::DENIALS.def)?;
     tables::DENIALS.put(&mut t, (d.regnum.as_str(), ms, seq), d)?;
     drop(t);
-    bump(tx, &d.regnum, d.feature, d.at, |v| v.1 = v.1.saturating_add(1))
+    bump(tx, &d.regnum, d.feature, d.at, |v| {
+        v.1 = v.1.saturating_add(1)
+    })
 }
 
 /// Denials of a key, newest first.
-pub fn denials_of(tx: &impl Snapshot, regnum: &str, limit: usize) -> Result<Vec<Denial>, StoreError> {
+pub fn denials_of(
+    tx: &impl Snapshot,
+    regnum: &str,
+    limit: usize,
+) -> Result<Vec<Denial>, StoreError> {
     let t = tx.table(tables::DENIALS.def)?;
     let mut out = Vec::new();
-    for row in t.range((regnum, i64::MIN, 0u64)..=(regnum, i64::MAX, u64::MAX))?.rev().take(limit) {
+    for row in t
+        .range((regnum, i64::MIN, 0u64)..=(regnum, i64::MAX, u64::MAX))?
+        .rev()
+        .take(limit)
+    {
         let (_, v) = row?;
         out.push(crate::store::codec::decode(v.value())?);
     }

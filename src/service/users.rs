@@ -25,9 +25,18 @@ pub fn logins_with(tx: &impl Snapshot, role: Role) -> Result<Vec<String>, StoreE
 
 /// Changes role, distributor and the disabled flag of a user. The last enabled admin
 /// cannot be demoted or disabled, so the vendor never locks itself out.
-pub async fn change(app: &App, login: &str, role: Role, distributor: &str, disabled: bool) -> AppResult<User> {
+pub async fn change(
+    app: &App,
+    login: &str,
+    role: Role,
+    distributor: &str,
+    disabled: bool,
+) -> AppResult<User> {
     if role == Role::Distributor && distributor.trim().is_empty() {
-        return Err(AppError::malformed("distributor", "required for the distributor role"));
+        return Err(AppError::malformed(
+            "distributor",
+            "required for the distributor role",
+        ));
     }
     let login = login.to_owned();
     let distributor = distributor.trim().to_owned();
@@ -52,7 +61,11 @@ pub async fn change(app: &App, login: &str, role: Role, distributor: &str, disab
                 }
             }
             u.role = role;
-            u.distributor = if role == Role::Distributor { distributor.clone() } else { String::new() };
+            u.distributor = if role == Role::Distributor {
+                distributor.clone()
+            } else {
+                String::new()
+            };
             u.disabled = disabled;
             let mut t = tx.open_table(tables::USERS.def)?;
             tables::USERS.put(&mut t, login.as_str(), &u)?;

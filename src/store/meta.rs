@@ -40,7 +40,11 @@ pub fn get_record<T: DeserializeOwned>(
     }
 }
 
-pub fn put_record<T: Serialize>(tx: &WriteTransaction, name: &str, v: &T) -> Result<(), StoreError> {
+pub fn put_record<T: Serialize>(
+    tx: &WriteTransaction,
+    name: &str,
+    v: &T,
+) -> Result<(), StoreError> {
     let mut t = tx.open_table(META)?;
     let b = codec::encode(v)?;
     t.insert(name, b.as_slice())?;

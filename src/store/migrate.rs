@@ -24,12 +24,16 @@ pub fn migrate(tx: &WriteTransaction) -> Result<u64, StoreError> {
         Some(v) => v,
     };
     if v > CURRENT {
-        return Err(StoreError::TooNew { found: v, supported: CURRENT });
+        return Err(StoreError::TooNew {
+            found: v,
+            supported: CURRENT,
+        });
     }
     while v < CURRENT {
-        let step = STEPS
-            .get((v - 1) as usize)
-            .ok_or(StoreError::TooNew { found: v, supported: CURRENT })?;
+        let step = STEPS.get((v - 1) as usize).ok_or(StoreError::TooNew {
+            found: v,
+            supported: CURRENT,
+        })?;
         step(tx)?;
         v += 1;
         meta::put_u64(tx, "schema_version", v)?;

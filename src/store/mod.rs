@@ -23,7 +23,9 @@ pub enum StoreError {
     Db(#[from] redb::Error),
     #[error("value encoding: {0}")]
     Codec(String),
-    #[error("the database was written by a newer licd (schema {found}, this build reads up to {supported})")]
+    #[error(
+        "the database was written by a newer licd (schema {found}, this build reads up to {supported})"
+    )]
     TooNew { found: u64, supported: u64 },
     #[error("another licd is already using {0}; stop it first (or go through its admin API)")]
     Locked(PathBuf),
@@ -101,7 +103,10 @@ impl Store {
         // file; another process holding it is refused after a short wait.
         let mut tries = 0;
         let db = loop {
-            match redb::Builder::new().set_cache_size(256 * 1024 * 1024).create(path) {
+            match redb::Builder::new()
+                .set_cache_size(256 * 1024 * 1024)
+                .create(path)
+            {
                 Ok(db) => break db,
                 Err(redb::DatabaseError::DatabaseAlreadyOpen) if tries < 20 => {
                     tries += 1;

@@ -2,16 +2,16 @@
 //!
 //! Record tables hold values through `codec` (`RecTable<K, V>` knows `V`); small index
 //! tables use redb's own key and value types.
-use super::codec;
 use super::StoreError;
+use super::codec;
 use redb::{Key, MultimapTableDefinition, ReadableTable, Table, TableDefinition};
 use serde::{Serialize, de::DeserializeOwned};
 use std::borrow::Borrow;
 use std::marker::PhantomData;
 
 use crate::domain::seats::SeatBook;
-use crate::domain::{Client, Coupon, Denial, Key as LicenseKey, Mail, Product, Token, User};
 use crate::domain::{AuditEntry, Distributor, LoginFailures, StaffPrefs, StaffSession};
+use crate::domain::{Client, Coupon, Denial, Key as LicenseKey, Mail, Product, Token, User};
 
 /// A table of records of type `V`, encoded by `codec`.
 pub struct RecTable<K: Key + 'static, V> {

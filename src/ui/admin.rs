@@ -12,7 +12,9 @@ use actix_web::web;
 use maud::{Markup, html};
 
 fn done(l: Lang, q: &[(String, String)]) -> Option<String> {
-    q.iter().find(|(k, _)| k == "done").map(|_| t(l, "Saved.", "Сохранено.").to_owned())
+    q.iter()
+        .find(|(k, _)| k == "done")
+        .map(|_| t(l, "Saved.", "Сохранено.").to_owned())
 }
 
 fn bad(l: Lang, e: &AppError) -> Option<FieldErrors> {
@@ -28,13 +30,25 @@ fn bad(l: Lang, e: &AppError) -> Option<FieldErrors> {
         AppError::Conflict { reason, .. } => {
             let (k, en, ru) = match *reason {
                 "product_code_taken" => ("code", "This code is taken", "Этот код уже занят"),
-                "feature_number_taken" => ("features", "A feature number is taken by another product", "Номер функции занят другим продуктом"),
+                "feature_number_taken" => (
+                    "features",
+                    "A feature number is taken by another product",
+                    "Номер функции занят другим продуктом",
+                ),
                 "login_taken" => ("login", "This login is taken", "Этот логин уже занят"),
                 "distributor_code_taken" => ("code", "This code is taken", "Этот код уже занят"),
-                "last_admin" => ("role", "The last administrator must stay", "Последний администратор должен остаться"),
+                "last_admin" => (
+                    "role",
+                    "The last administrator must stay",
+                    "Последний администратор должен остаться",
+                ),
                 _ => ("form", "Conflict", "Конфликт"),
             };
-            Some([(k.to_owned(), t(l, en, ru).to_owned())].into_iter().collect())
+            Some(
+                [(k.to_owned(), t(l, en, ru).to_owned())]
+                    .into_iter()
+                    .collect(),
+            )
         }
         _ => None,
     }
@@ -51,7 +65,12 @@ fn unit_name(l: Lang, u: Unit) -> &'static str {
     }
 }
 
-fn products_page(me: &Me, typed: &Fields, errors: &FieldErrors, flash: Option<String>) -> Result<Markup, crate::http::ui::UiError> {
+fn products_page(
+    me: &Me,
+    typed: &Fields,
+    errors: &FieldErrors,
+    flash: Option<String>,
+) -> Result<Markup, crate::http::ui::UiError> {
     let l = me.lang;
     let tx = me.app.store.read().map_err(|e| me.err(e))?;
     let list = products::list(&tx).map_err(|e| me.err(e))?;
@@ -96,7 +115,10 @@ fn products_page(me: &Me, typed: &Fields, errors: &FieldErrors, flash: Option<St
 pub async fn products_list(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResult {
     me.require(Role::Manager)?;
     let flash = done(me.lang, &q);
-    Ok(html_page(StatusCode::OK, products_page(&me, &Fields::default(), &FieldErrors::new(), flash)?))
+    Ok(html_page(
+        StatusCode::OK,
+        products_page(&me, &Fields::default(), &FieldErrors::new(), flash)?,
+    ))
 }
 
 pub async fn products_create(p: Post) -> UiResult {
@@ -107,10 +129,22 @@ pub async fn products_create(p: Post) -> UiResult {
     let mut errors = FieldErrors::new();
     let mut features = Vec::new();
     let mut trial_items = Vec::new();
-    for (i, line) in f.get("features").lines().map(str::trim).filter(|s| !s.is_empty()).enumerate() {
+    for (i, line) in f
+        .get("features")
+        .lines()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .enumerate()
+    {
         let parts: Vec<&str> = line.split(';').map(str::trim).collect();
         let number = parts.first().and_then(|n| n.parse::<u32>().ok());
-        let unit = match parts.get(2).copied().unwrap_or("user").to_ascii_lowercase().as_str() {
+        let unit = match parts
+            .get(2)
+            .copied()
+            .unwrap_or("user")
+            .to_ascii_lowercase()
+            .as_str()
+        {
             "user" | "" => Some(Unit::User),
             "host" => Some(Unit::Host),
             "database" => Some(Unit::Database),
@@ -119,29 +153,49 @@ pub async fn products_create(p: Post) -> UiResult {
         };
         match (number, parts.get(1), unit) {
             (Some(number), Some(name), Some(unit)) if !name.is_empty() => {
-                features.push(NewFeature { number, name: (*name).to_owned(), unit });
-                if let Some(s) = parts.get(3).and_then(|s| s.parse::<u32>().ok()).filter(|s| *s > 0) {
-                    trial_items.push(NewTrialItem { feature: number, seats: s });
+                features.push(NewFeature {
+                    number,
+                    name: (*name).to_owned(),
+                    unit,
+                });
+                if let Some(s) = parts
+                    .get(3)
+                    .and_then(|s| s.parse::<u32>().ok())
+                    .filter(|s| *s > 0)
+                {
+                    trial_items.push(NewTrialItem {
+                        feature: number,
+                        seats: s,
+                    });
                 }
             }
             _ => {
                 let msg = match l {
                     Lang::En => format!("Line {}: expected number; name; unit; trial seats", i + 1),
-                    Lang::Ru => format!("Строка {}: ожидается номер; название; учёт; мест в триале", i + 1),
+                    Lang::Ru => format!(
+                        "Строка {}: ожидается номер; название; учёт; мест в триале",
+                        i + 1
+                    ),
                 };
                 errors.insert("features".into(), msg);
             }
         }
     }
     if features.is_empty() && !errors.contains_key("features") {
-        errors.insert("features".into(), t(l, "At least one feature", "Хотя бы одна функция").into());
+        errors.insert(
+            "features".into(),
+            t(l, "At least one feature", "Хотя бы одна функция").into(),
+        );
     }
     let heartbeat_s = match f.get("heartbeat_s").trim() {
         "" => None,
         s => match s.parse::<u32>() {
             Ok(v) => Some(v),
             Err(_) => {
-                errors.insert("heartbeat_s".into(), t(l, "5 to 86400 seconds", "От 5 до 86400 секунд").into());
+                errors.insert(
+                    "heartbeat_s".into(),
+                    t(l, "5 to 86400 seconds", "От 5 до 86400 секунд").into(),
+                );
                 None
             }
         },
@@ -149,9 +203,15 @@ pub async fn products_create(p: Post) -> UiResult {
     let trial = match f.get("trial_days").trim() {
         "" => None,
         s => match s.parse::<u32>() {
-            Ok(days) => Some(NewTrial { days, items: trial_items }),
+            Ok(days) => Some(NewTrial {
+                days,
+                items: trial_items,
+            }),
             Err(_) => {
-                errors.insert("trial_days".into(), t(l, "A number of days", "Число дней").into());
+                errors.insert(
+                    "trial_days".into(),
+                    t(l, "A number of days", "Число дней").into(),
+                );
                 None
             }
         },
@@ -175,12 +235,20 @@ pub async fn products_create(p: Post) -> UiResult {
             },
         }
     }
-    Ok(html_page(StatusCode::BAD_REQUEST, products_page(me, f, &errors, None)?))
+    Ok(html_page(
+        StatusCode::BAD_REQUEST,
+        products_page(me, f, &errors, None)?,
+    ))
 }
 
 // ---------- Distributors ----------
 
-fn distributors_page(me: &Me, typed: &Fields, errors: &FieldErrors, flash: Option<String>) -> Result<Markup, crate::http::ui::UiError> {
+fn distributors_page(
+    me: &Me,
+    typed: &Fields,
+    errors: &FieldErrors,
+    flash: Option<String>,
+) -> Result<Markup, crate::http::ui::UiError> {
     let l = me.lang;
     let tx = me.app.store.read().map_err(|e| me.err(e))?;
     let list = distributors::list(&tx).map_err(|e| me.err(e))?;
@@ -213,7 +281,10 @@ fn distributors_page(me: &Me, typed: &Fields, errors: &FieldErrors, flash: Optio
 pub async fn distributors_list(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResult {
     me.require(Role::Admin)?;
     let flash = done(me.lang, &q);
-    Ok(html_page(StatusCode::OK, distributors_page(&me, &Fields::default(), &FieldErrors::new(), flash)?))
+    Ok(html_page(
+        StatusCode::OK,
+        distributors_page(&me, &Fields::default(), &FieldErrors::new(), flash)?,
+    ))
 }
 
 pub async fn distributors_create(p: Post) -> UiResult {
@@ -226,7 +297,10 @@ pub async fn distributors_create(p: Post) -> UiResult {
             Ok(see_other("/distributors?done=created"))
         }
         Err(e) => match bad(me.lang, &e) {
-            Some(errors) => Ok(html_page(StatusCode::BAD_REQUEST, distributors_page(me, f, &errors, None)?)),
+            Some(errors) => Ok(html_page(
+                StatusCode::BAD_REQUEST,
+                distributors_page(me, f, &errors, None)?,
+            )),
             None => Err(me.err(e)),
         },
     }
@@ -241,7 +315,12 @@ fn roles(l: Lang) -> Vec<(String, String)> {
         .collect()
 }
 
-fn users_page(me: &Me, typed: &Fields, errors: &FieldErrors, flash: Option<String>) -> Result<Markup, crate::http::ui::UiError> {
+fn users_page(
+    me: &Me,
+    typed: &Fields,
+    errors: &FieldErrors,
+    flash: Option<String>,
+) -> Result<Markup, crate::http::ui::UiError> {
     let l = me.lang;
     let tx = me.app.store.read().map_err(|e| me.err(e))?;
     let list = users::list(&tx).map_err(|e| me.err(e))?;
@@ -283,7 +362,10 @@ fn users_page(me: &Me, typed: &Fields, errors: &FieldErrors, flash: Option<Strin
 pub async fn users_list(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResult {
     me.require(Role::Admin)?;
     let flash = done(me.lang, &q);
-    Ok(html_page(StatusCode::OK, users_page(&me, &Fields::default(), &FieldErrors::new(), flash)?))
+    Ok(html_page(
+        StatusCode::OK,
+        users_page(&me, &Fields::default(), &FieldErrors::new(), flash)?,
+    ))
 }
 
 pub async fn users_create(p: Post) -> UiResult {
@@ -291,13 +373,25 @@ pub async fn users_create(p: Post) -> UiResult {
     me.require(Role::Admin)?;
     let f = &p.form;
     let role = Role::parse(f.get("role")).unwrap_or(Role::Manager);
-    match auth::add_user(&me.app.store, f.get("login"), role, f.get("password"), f.get("distributor"), me.app.now()).await {
+    match auth::add_user(
+        &me.app.store,
+        f.get("login"),
+        role,
+        f.get("password"),
+        f.get("distributor"),
+        me.app.now(),
+    )
+    .await
+    {
         Ok(u) => {
             me.audit("user_create", &u.login, role.as_str()).await?;
             Ok(see_other("/users?done=created"))
         }
         Err(e) => match bad(me.lang, &e) {
-            Some(errors) => Ok(html_page(StatusCode::BAD_REQUEST, users_page(me, f, &errors, None)?)),
+            Some(errors) => Ok(html_page(
+                StatusCode::BAD_REQUEST,
+                users_page(me, f, &errors, None)?,
+            )),
             None => Err(me.err(e)),
         },
     }
@@ -312,34 +406,57 @@ pub async fn users_change(p: Post, path: web::Path<String>) -> UiResult {
     let disabled = f.get("disabled") == "1";
     if let Err(e) = users::change(&me.app, &login, role, f.get("distributor"), disabled).await {
         return match bad(me.lang, &e) {
-            Some(errors) => Ok(html_page(StatusCode::BAD_REQUEST, users_page(me, &Fields::default(), &errors, None)?)),
+            Some(errors) => Ok(html_page(
+                StatusCode::BAD_REQUEST,
+                users_page(me, &Fields::default(), &errors, None)?,
+            )),
             None => Err(me.err(e)),
         };
     }
     let new_password = f.get("password");
     if !new_password.is_empty() {
-        if let Err(e) = crate::service::sessions::set_password(&me.app, &login, new_password).await {
+        if let Err(e) = crate::service::sessions::set_password(&me.app, &login, new_password).await
+        {
             return match bad(me.lang, &e) {
                 Some(_) => {
-                    let errors = [("role".to_owned(), t(me.lang, "The new password needs at least 8 characters", "Новый пароль — не короче 8 символов").to_owned())]
-                        .into_iter()
-                        .collect();
-                    Ok(html_page(StatusCode::BAD_REQUEST, users_page(me, &Fields::default(), &errors, None)?))
+                    let errors = [(
+                        "role".to_owned(),
+                        t(
+                            me.lang,
+                            "The new password needs at least 8 characters",
+                            "Новый пароль — не короче 8 символов",
+                        )
+                        .to_owned(),
+                    )]
+                    .into_iter()
+                    .collect();
+                    Ok(html_page(
+                        StatusCode::BAD_REQUEST,
+                        users_page(me, &Fields::default(), &errors, None)?,
+                    ))
                 }
                 None => Err(me.err(e)),
             };
         }
-        crate::service::sessions::end_sessions_of(&me.app, &login, None).await.map_err(|e| me.err(e))?;
+        crate::service::sessions::end_sessions_of(&me.app, &login, None)
+            .await
+            .map_err(|e| me.err(e))?;
     }
     if disabled {
-        crate::service::sessions::end_sessions_of(&me.app, &login, None).await.map_err(|e| me.err(e))?;
+        crate::service::sessions::end_sessions_of(&me.app, &login, None)
+            .await
+            .map_err(|e| me.err(e))?;
     }
     let detail = format!(
         "role {} distributor {} disabled {}{}",
         role.as_str(),
         f.get("distributor"),
         disabled,
-        if new_password.is_empty() { "" } else { ", password reset" }
+        if new_password.is_empty() {
+            ""
+        } else {
+            ", password reset"
+        }
     );
     me.audit("user_change", &login, &detail).await?;
     Ok(see_other("/users?done=saved"))
@@ -347,7 +464,12 @@ pub async fn users_change(p: Post, path: web::Path<String>) -> UiResult {
 
 // ---------- API tokens ----------
 
-fn tokens_page(me: &Me, shown: Option<(&str, &str)>, errors: &FieldErrors, flash: Option<String>) -> Result<Markup, crate::http::ui::UiError> {
+fn tokens_page(
+    me: &Me,
+    shown: Option<(&str, &str)>,
+    errors: &FieldErrors,
+    flash: Option<String>,
+) -> Result<Markup, crate::http::ui::UiError> {
     let l = me.lang;
     let tx = me.app.store.read().map_err(|e| me.err(e))?;
     let list = auth::list_tokens(&tx).map_err(|e| me.err(e))?;
@@ -395,20 +517,34 @@ fn tokens_page(me: &Me, shown: Option<(&str, &str)>, errors: &FieldErrors, flash
 pub async fn tokens_list(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResult {
     me.require(Role::Admin)?;
     let flash = done(me.lang, &q);
-    Ok(html_page(StatusCode::OK, tokens_page(&me, None, &FieldErrors::new(), flash)?))
+    Ok(html_page(
+        StatusCode::OK,
+        tokens_page(&me, None, &FieldErrors::new(), flash)?,
+    ))
 }
 
 pub async fn tokens_create(p: Post) -> UiResult {
     let me = &p.me;
     me.require(Role::Admin)?;
-    let role = if p.form.get("role") == "admin" { Role::Admin } else { Role::Manager };
+    let role = if p.form.get("role") == "admin" {
+        Role::Admin
+    } else {
+        Role::Manager
+    };
     match auth::create_token(&me.app.store, p.form.get("name"), role, me.app.now()).await {
         Ok((secret, tk)) => {
-            me.audit("token_create", &format!("token {}", tk.id), &tk.name).await?;
-            Ok(html_page(StatusCode::OK, tokens_page(me, Some((&tk.name, &secret)), &FieldErrors::new(), None)?))
+            me.audit("token_create", &format!("token {}", tk.id), &tk.name)
+                .await?;
+            Ok(html_page(
+                StatusCode::OK,
+                tokens_page(me, Some((&tk.name, &secret)), &FieldErrors::new(), None)?,
+            ))
         }
         Err(e) => match bad(me.lang, &e) {
-            Some(errors) => Ok(html_page(StatusCode::BAD_REQUEST, tokens_page(me, None, &errors, None)?)),
+            Some(errors) => Ok(html_page(
+                StatusCode::BAD_REQUEST,
+                tokens_page(me, None, &errors, None)?,
+            )),
             None => Err(me.err(e)),
         },
     }
@@ -418,14 +554,22 @@ pub async fn tokens_revoke(p: Post, path: web::Path<u64>) -> UiResult {
     let me = &p.me;
     me.require(Role::Admin)?;
     let id = path.into_inner();
-    auth::revoke_token(&me.app.store, id, me.app.now()).await.map_err(|e| me.err(e))?;
+    auth::revoke_token(&me.app.store, id, me.app.now())
+        .await
+        .map_err(|e| me.err(e))?;
     me.audit("token_revoke", &format!("token {id}"), "").await?;
     Ok(see_other("/tokens?done=revoked"))
 }
 
 // ---------- Settings ----------
 
-fn settings_form(me: &Me, s: &crate::domain::Settings, extra_text: &str, errors: &FieldErrors, flash: Option<String>) -> Markup {
+fn settings_form(
+    me: &Me,
+    s: &crate::domain::Settings,
+    extra_text: &str,
+    errors: &FieldErrors,
+    flash: Option<String>,
+) -> Markup {
     let l = me.lang;
     let ctx = me.ctx("settings", flash);
     let body = html! {
@@ -451,7 +595,16 @@ pub async fn settings_show(me: Me, q: web::Query<Vec<(String, String)>>) -> UiRe
     let s = settings::read(&tx).map_err(|e| me.err(e))?;
     drop(tx);
     let flash = done(me.lang, &q);
-    Ok(html_page(StatusCode::OK, settings_form(&me, &s, &s.extra_fields.join("\n"), &FieldErrors::new(), flash)))
+    Ok(html_page(
+        StatusCode::OK,
+        settings_form(
+            &me,
+            &s,
+            &s.extra_fields.join("\n"),
+            &FieldErrors::new(),
+            flash,
+        ),
+    ))
 }
 
 pub async fn settings_save(p: Post) -> UiResult {
@@ -462,24 +615,56 @@ pub async fn settings_save(p: Post) -> UiResult {
     let mut errors = FieldErrors::new();
     let vendor_name = f.get("vendor_name").trim().to_owned();
     if vendor_name.is_empty() || vendor_name.chars().count() > 100 {
-        errors.insert("vendor_name".into(), t(l, "1 to 100 characters", "От 1 до 100 символов").into());
+        errors.insert(
+            "vendor_name".into(),
+            t(l, "1 to 100 characters", "От 1 до 100 символов").into(),
+        );
     }
     let prefix = f.get("regnum_prefix").trim().to_ascii_uppercase();
     if !crate::domain::number::valid_prefix(&prefix) {
-        errors.insert("regnum_prefix".into(), t(l, "1 to 12 Latin letters or digits", "От 1 до 12 латинских букв или цифр").into());
+        errors.insert(
+            "regnum_prefix".into(),
+            t(
+                l,
+                "1 to 12 Latin letters or digits",
+                "От 1 до 12 латинских букв или цифр",
+            )
+            .into(),
+        );
     }
-    let days = f.get("offline_license_days").trim().parse::<u32>().ok().filter(|d| (1..=365).contains(d));
+    let days = f
+        .get("offline_license_days")
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|d| (1..=365).contains(d));
     if days.is_none() {
-        errors.insert("offline_license_days".into(), t(l, "1 to 365", "От 1 до 365").into());
+        errors.insert(
+            "offline_license_days".into(),
+            t(l, "1 to 365", "От 1 до 365").into(),
+        );
     }
     let mail_from = f.get("mail_from").trim().to_owned();
     if mail_from.is_empty() || !crate::service::clients::valid_email(&mail_from) {
         errors.insert("mail_from".into(), super::auth::field_msg(l, "email"));
     }
     let mut extra: Vec<String> = Vec::new();
-    for name in f.get("extra_fields").lines().map(str::trim).filter(|s| !s.is_empty()) {
+    for name in f
+        .get("extra_fields")
+        .lines()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         if name.chars().count() > 100 {
-            errors.insert("extra_fields".into(), t(l, "Names up to 100 characters", "Названия — до 100 символов").into());
+            errors.insert(
+                "extra_fields".into(),
+                t(
+                    l,
+                    "Names up to 100 characters",
+                    "Названия — до 100 символов",
+                )
+                .into(),
+            );
         } else if !extra.iter().any(|x| x == name) {
             extra.push(name.to_owned());
         }
@@ -492,7 +677,10 @@ pub async fn settings_save(p: Post) -> UiResult {
         mail_from,
     };
     if !errors.is_empty() {
-        return Ok(html_page(StatusCode::BAD_REQUEST, settings_form(me, &s, f.get("extra_fields"), &errors, None)));
+        return Ok(html_page(
+            StatusCode::BAD_REQUEST,
+            settings_form(me, &s, f.get("extra_fields"), &errors, None),
+        ));
     }
     let entry = crate::domain::AuditEntry {
         id: 0,
@@ -500,7 +688,12 @@ pub async fn settings_save(p: Post) -> UiResult {
         actor: me.user.login.clone(),
         action: "settings_change".into(),
         target: "settings".into(),
-        detail: format!("vendor {} prefix {} extra [{}]", s.vendor_name, s.regnum_prefix, s.extra_fields.join(", ")),
+        detail: format!(
+            "vendor {} prefix {} extra [{}]",
+            s.vendor_name,
+            s.regnum_prefix,
+            s.extra_fields.join(", ")
+        ),
     };
     me.app
         .store
@@ -520,7 +713,12 @@ pub async fn audit_list(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResul
     me.require(Role::Admin)?;
     let l = me.lang;
     const PAGE: usize = 100;
-    let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.trim().to_owned()).unwrap_or_default();
+    let get = |k: &str| {
+        q.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.trim().to_owned())
+            .unwrap_or_default()
+    };
     let text = get("q");
     let offset: usize = get("offset").parse().unwrap_or(0);
     let tx = me.app.store.read().map_err(|e| me.err(e))?;
@@ -545,5 +743,8 @@ pub async fn audit_list(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResul
         (super::pager(l, offset, rows.len(), if text.is_empty() { Some(total) } else { None }, more, PAGE,
             &|o| format!("/audit?offset={o}&q={}", super::clients::urlencode(&text))))
     };
-    Ok(html_page(StatusCode::OK, page(&ctx, t(l, "Audit log", "Журнал"), body)))
+    Ok(html_page(
+        StatusCode::OK,
+        page(&ctx, t(l, "Audit log", "Журнал"), body),
+    ))
 }

@@ -37,7 +37,12 @@ pub struct Filter {
 
 impl Filter {
     fn from_query(q: &[(String, String)], me: &User) -> Filter {
-        let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.trim().to_owned()).unwrap_or_default();
+        let get = |k: &str| {
+            q.iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.trim().to_owned())
+                .unwrap_or_default()
+        };
         let mut f = Filter {
             q: get("q"),
             manager: get("manager"),
@@ -56,7 +61,11 @@ impl Filter {
 
     fn href(&self, offset: usize) -> String {
         let mut s = format!("/clients?offset={offset}");
-        for (k, v) in [("q", &self.q), ("manager", &self.manager), ("distributor", &self.distributor)] {
+        for (k, v) in [
+            ("q", &self.q),
+            ("manager", &self.manager),
+            ("distributor", &self.distributor),
+        ] {
             if !v.is_empty() {
                 s.push_str(&format!("&{k}={}", urlencode(v)));
             }
@@ -84,7 +93,11 @@ pub fn urlencode(s: &str) -> String {
 /// common case (newest first, maybe a quick search) pages through the in-memory search
 /// index or the table's id order without reading other rows; filters scan lazily and
 /// stop after the page.
-pub fn find(app: &App, f: &Filter, limit: usize) -> AppResult<(Vec<ClientView>, Option<usize>, bool)> {
+pub fn find(
+    app: &App,
+    f: &Filter,
+    limit: usize,
+) -> AppResult<(Vec<ClientView>, Option<usize>, bool)> {
     if f.manager.is_empty() && f.distributor.is_empty() && !f.old_first {
         let (rows, total) = clients::list(
             app,
@@ -102,7 +115,8 @@ pub fn find(app: &App, f: &Filter, limit: usize) -> AppResult<(Vec<ClientView>, 
     let tx = app.store.read()?;
     let t = tx.table(tables::CLIENTS.def)?;
     let keep = |c: &Client| {
-        (f.manager.is_empty() || c.manager == f.manager) && (f.distributor.is_empty() || c.distributor == f.distributor)
+        (f.manager.is_empty() || c.manager == f.manager)
+            && (f.distributor.is_empty() || c.distributor == f.distributor)
     };
     let mut rows = Vec::new();
     let mut skipped = 0;
@@ -124,7 +138,11 @@ pub fn find(app: &App, f: &Filter, limit: usize) -> AppResult<(Vec<ClientView>, 
     };
     if f.q.is_empty() {
         let iter = t.iter()?;
-        let iter: Box<dyn Iterator<Item = _>> = if f.old_first { Box::new(iter) } else { Box::new(iter.rev()) };
+        let iter: Box<dyn Iterator<Item = _>> = if f.old_first {
+            Box::new(iter)
+        } else {
+            Box::new(iter.rev())
+        };
         for row in iter {
             let (_, v) = row?;
             let c: Client = crate::store::codec::decode(v.value())?;
@@ -150,7 +168,10 @@ pub fn find(app: &App, f: &Filter, limit: usize) -> AppResult<(Vec<ClientView>, 
 
 fn people(app: &App, l: Lang) -> AppResult<(Vec<(String, String)>, Vec<(String, String)>)> {
     let tx = app.store.read()?;
-    let mut managers = vec![(String::new(), t(l, "— none —", "— не назначен —").to_owned())];
+    let mut managers = vec![(
+        String::new(),
+        t(l, "— none —", "— не назначен —").to_owned(),
+    )];
     for u in users::list(&tx)? {
         if u.role >= Role::Manager && !u.disabled {
             managers.push((u.login.clone(), u.login));
@@ -168,7 +189,10 @@ pub async fn list(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResult {
     let f = Filter::from_query(&q, &me.user);
     let (rows, total, more) = find(&me.app, &f, PAGE).map_err(|e| me.err(e))?;
     let (managers, dists) = people(&me.app, l).map_err(|e| me.err(e))?;
-    let flash = q.iter().find(|(k, _)| k == "done").map(|(_, v)| done_text(l, v));
+    let flash = q
+        .iter()
+        .find(|(k, _)| k == "done")
+        .map(|(_, v)| done_text(l, v));
     let ctx = me.ctx("clients", flash);
     let can_merge = me.user.role >= Role::Manager;
     let body = html! {
@@ -237,7 +261,10 @@ pub async fn list(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResult {
             }
         }
     };
-    Ok(html_page(StatusCode::OK, page(&ctx, t(l, "Clients", "Клиенты"), body)))
+    Ok(html_page(
+        StatusCode::OK,
+        page(&ctx, t(l, "Clients", "Клиенты"), body),
+    ))
 }
 
 fn with_any(l: Lang, opts: &[(String, String)]) -> Vec<(String, String)> {
@@ -281,13 +308,21 @@ pub async fn new_form_page(me: Me) -> UiResult {
     let ctx = me.ctx("clients", None);
     Ok(html_page(
         StatusCode::OK,
-        page(&ctx, t(me.lang, "New client", "Новый клиент"), new_form(&ctx, &Client::default(), &FieldErrors::new())),
+        page(
+            &ctx,
+            t(me.lang, "New client", "Новый клиент"),
+            new_form(&ctx, &Client::default(), &FieldErrors::new()),
+        ),
     ))
 }
 
 fn errors_of(l: Lang, e: &AppError) -> Option<FieldErrors> {
     match e {
-        AppError::Malformed(m) => Some(m.keys().map(|k| (k.clone(), super::auth::field_msg(l, k))).collect()),
+        AppError::Malformed(m) => Some(
+            m.keys()
+                .map(|k| (k.clone(), super::auth::field_msg(l, k)))
+                .collect(),
+        ),
         _ => None,
     }
 }
@@ -307,7 +342,8 @@ pub async fn create(p: Post) -> UiResult {
     }
     match clients::create(&me.app, input).await {
         Ok(c) => {
-            me.audit("client_create", &format!("client {}", c.id), &c.company).await?;
+            me.audit("client_create", &format!("client {}", c.id), &c.company)
+                .await?;
             Ok(see_other(&format!("/clients/{}?done=created", c.id)))
         }
         Err(e) => match errors_of(l, &e) {
@@ -320,7 +356,14 @@ pub async fn create(p: Post) -> UiResult {
                     ..Default::default()
                 };
                 let ctx = me.ctx("clients", None);
-                Ok(html_page(StatusCode::BAD_REQUEST, page(&ctx, t(l, "New client", "Новый клиент"), new_form(&ctx, &c, &errors))))
+                Ok(html_page(
+                    StatusCode::BAD_REQUEST,
+                    page(
+                        &ctx,
+                        t(l, "New client", "Новый клиент"),
+                        new_form(&ctx, &c, &errors),
+                    ),
+                ))
             }
             None => Err(me.err(e)),
         },
@@ -332,7 +375,13 @@ pub async fn merge(p: Post) -> UiResult {
     me.require(Role::Manager)?;
     let l = me.lang;
     let into: Option<u64> = p.form.get("into").parse().ok();
-    let from: Vec<u64> = p.form.all("from").iter().filter_map(|s| s.parse().ok()).filter(|id| Some(*id) != into).collect();
+    let from: Vec<u64> = p
+        .form
+        .all("from")
+        .iter()
+        .filter_map(|s| s.parse().ok())
+        .filter(|id| Some(*id) != into)
+        .collect();
     let (Some(into), false) = (into, from.is_empty()) else {
         let ctx = me.ctx("clients", None);
         return Ok(html_page(
@@ -340,19 +389,32 @@ pub async fn merge(p: Post) -> UiResult {
             super::message_page(
                 &ctx,
                 t(l, "Nothing to merge", "Нечего объединять"),
-                t(l, "Choose the main client and tick at least one other client.", "Выберите основного клиента и отметьте хотя бы одного другого."),
+                t(
+                    l,
+                    "Choose the main client and tick at least one other client.",
+                    "Выберите основного клиента и отметьте хотя бы одного другого.",
+                ),
             ),
         ));
     };
-    let survivor = clients::merge(&me.app, into, from.clone()).await.map_err(|e| me.err(e))?;
+    let survivor = clients::merge(&me.app, into, from.clone())
+        .await
+        .map_err(|e| me.err(e))?;
     let ids: Vec<String> = from.iter().map(u64::to_string).collect();
-    me.audit("client_merge", &format!("client {into}"), &format!("merged {}", ids.join(", "))).await?;
+    me.audit(
+        "client_merge",
+        &format!("client {into}"),
+        &format!("merged {}", ids.join(", ")),
+    )
+    .await?;
     Ok(see_other(&format!("/clients/{}?done=merged", survivor.id)))
 }
 
 fn load_visible(me: &Me, id: u64) -> Result<Client, UiError> {
     let tx = me.app.store.read().map_err(|e| me.err(e))?;
-    let c = clients::load(&tx, id).map_err(|e| me.err(e))?.ok_or(UiError::NotFound(me.lang))?;
+    let c = clients::load(&tx, id)
+        .map_err(|e| me.err(e))?
+        .ok_or(UiError::NotFound(me.lang))?;
     if !can_see(&me.user, &c.distributor) {
         return Err(UiError::Forbidden(me.lang));
     }
@@ -389,13 +451,26 @@ fn card_data(me: &Me, id: u64) -> AppResult<CardData> {
     })
 }
 
-fn card(me: &Me, ctx: &Ctx, c: &Client, d: &CardData, errors: &FieldErrors, alert: Option<String>) -> Markup {
+fn card(
+    me: &Me,
+    ctx: &Ctx,
+    c: &Client,
+    d: &CardData,
+    errors: &FieldErrors,
+    alert: Option<String>,
+) -> Markup {
     let l = me.lang;
     let staff = me.user.role >= Role::Manager;
     let coupons: Vec<(String, String, String)> = d
         .keys
         .iter()
-        .flat_map(|k| k.grants.iter().filter_map(|g| g.coupon.clone().map(|c| (c, k.regnum.clone(), g.added_at.clone()))))
+        .flat_map(|k| {
+            k.grants.iter().filter_map(|g| {
+                g.coupon
+                    .clone()
+                    .map(|c| (c, k.regnum.clone(), g.added_at.clone()))
+            })
+        })
         .collect();
     html! {
         div.head-row {
@@ -494,13 +569,27 @@ fn with_current(opts: &[(String, String)], current: &str) -> Vec<(String, String
     v
 }
 
-pub async fn card_page(me: Me, path: web::Path<u64>, q: web::Query<Vec<(String, String)>>) -> UiResult {
+pub async fn card_page(
+    me: Me,
+    path: web::Path<u64>,
+    q: web::Query<Vec<(String, String)>>,
+) -> UiResult {
     let id = path.into_inner();
     let c = load_visible(&me, id)?;
     let d = card_data(&me, id).map_err(|e| me.err(e))?;
-    let flash = q.iter().find(|(k, _)| k == "done").map(|(_, v)| done_text(me.lang, v));
+    let flash = q
+        .iter()
+        .find(|(k, _)| k == "done")
+        .map(|(_, v)| done_text(me.lang, v));
     let ctx = me.ctx("clients", flash);
-    Ok(html_page(StatusCode::OK, page(&ctx, &c.company, card(&me, &ctx, &c, &d, &FieldErrors::new(), None))))
+    Ok(html_page(
+        StatusCode::OK,
+        page(
+            &ctx,
+            &c.company,
+            card(&me, &ctx, &c, &d, &FieldErrors::new(), None),
+        ),
+    ))
 }
 
 pub async fn update(p: Post, path: web::Path<u64>) -> UiResult {
@@ -536,7 +625,8 @@ pub async fn update(p: Post, path: web::Path<u64>) -> UiResult {
     if errors.is_empty() {
         match clients::update(&me.app, id, input).await {
             Ok(_) => {
-                me.audit("client_update", &format!("client {id}"), f.get("company")).await?;
+                me.audit("client_update", &format!("client {id}"), f.get("company"))
+                    .await?;
                 return Ok(see_other(&format!("/clients/{id}?done=saved")));
             }
             Err(e) => match errors_of(l, &e) {
@@ -554,8 +644,16 @@ pub async fn update(p: Post, path: web::Path<u64>) -> UiResult {
         alert_email: f.get("alert_email").into(),
         crm_id1: f.get("crm_id1").into(),
         crm_id2: f.get("crm_id2").into(),
-        manager: if staff { f.get("manager").into() } else { old.manager.clone() },
-        distributor: if staff { f.get("distributor").into() } else { old.distributor.clone() },
+        manager: if staff {
+            f.get("manager").into()
+        } else {
+            old.manager.clone()
+        },
+        distributor: if staff {
+            f.get("distributor").into()
+        } else {
+            old.distributor.clone()
+        },
         comment: f.get("comment").into(),
         extra,
         ..old
@@ -563,15 +661,25 @@ pub async fn update(p: Post, path: web::Path<u64>) -> UiResult {
     let d = card_data(me, id).map_err(|e| me.err(e))?;
     let ctx = me.ctx("clients", None);
     let alert = Some(t(l, "Check the marked fields.", "Проверьте отмеченные поля.").to_owned());
-    Ok(html_page(StatusCode::BAD_REQUEST, page(&ctx, &typed.company, card(me, &ctx, &typed, &d, &errors, alert))))
+    Ok(html_page(
+        StatusCode::BAD_REQUEST,
+        page(
+            &ctx,
+            &typed.company,
+            card(me, &ctx, &typed, &d, &errors, alert),
+        ),
+    ))
 }
 
 pub async fn new_key(p: Post, path: web::Path<u64>) -> UiResult {
     let me = &p.me;
     let id = path.into_inner();
     load_visible(me, id)?;
-    let regnum = keys::create_for_client(&me.app, id).await.map_err(|e| me.err(e))?;
-    me.audit("key_create", &regnum, &format!("client {id}")).await?;
+    let regnum = keys::create_for_client(&me.app, id)
+        .await
+        .map_err(|e| me.err(e))?;
+    me.audit("key_create", &regnum, &format!("client {id}"))
+        .await?;
     Ok(see_other(&format!("/keys/{regnum}?done=created")))
 }
 
@@ -583,10 +691,14 @@ pub async fn delete(p: Post, path: web::Path<u64>) -> UiResult {
     let c = load_visible(me, id)?;
     match clients::delete(&me.app, id).await {
         Ok(_) => {
-            me.audit("client_delete", &format!("client {id}"), &c.company).await?;
+            me.audit("client_delete", &format!("client {id}"), &c.company)
+                .await?;
             Ok(see_other("/clients?done=deleted"))
         }
-        Err(AppError::Conflict { reason: "client_has_keys", .. }) => {
+        Err(AppError::Conflict {
+            reason: "client_has_keys",
+            ..
+        }) => {
             let d = card_data(me, id).map_err(|e| me.err(e))?;
             let ctx = me.ctx("clients", None);
             let alert = Some(
@@ -594,7 +706,14 @@ pub async fn delete(p: Post, path: web::Path<u64>) -> UiResult {
                   "У клиента есть ключи с позициями: сначала удалите позиции или объедините клиента.")
                     .to_owned(),
             );
-            Ok(html_page(StatusCode::CONFLICT, page(&ctx, &c.company, card(me, &ctx, &c, &d, &FieldErrors::new(), alert))))
+            Ok(html_page(
+                StatusCode::CONFLICT,
+                page(
+                    &ctx,
+                    &c.company,
+                    card(me, &ctx, &c, &d, &FieldErrors::new(), alert),
+                ),
+            ))
         }
         Err(e) => Err(me.err(e)),
     }

@@ -13,10 +13,19 @@ use maud::{Markup, html};
 const PAGE: usize = 100;
 
 fn q_get<'a>(q: &'a [(String, String)], k: &str) -> &'a str {
-    q.iter().find(|(n, _)| n == k).map_or("", |(_, v)| v.as_str())
+    q.iter()
+        .find(|(n, _)| n == k)
+        .map_or("", |(_, v)| v.as_str())
 }
 
-fn render(me: &Me, batch: Option<u64>, offset: usize, made: Option<&coupons::CouponBatch>, errors: &FieldErrors, typed: &crate::http::ui::Fields) -> Result<Markup, crate::http::ui::UiError> {
+fn render(
+    me: &Me,
+    batch: Option<u64>,
+    offset: usize,
+    made: Option<&coupons::CouponBatch>,
+    errors: &FieldErrors,
+    typed: &crate::http::ui::Fields,
+) -> Result<Markup, crate::http::ui::UiError> {
     let l = me.lang;
     let rows = coupons::list(&me.app, batch, PAGE + 1, offset).map_err(|e| me.err(e))?;
     let more = rows.len() > PAGE;
@@ -24,10 +33,15 @@ fn render(me: &Me, batch: Option<u64>, offset: usize, made: Option<&coupons::Cou
     let tx = me.app.store.read().map_err(|e| me.err(e))?;
     let prods = products::list(&tx).map_err(|e| me.err(e))?;
     drop(tx);
-    let ctx = me.ctx("coupons", made.map(|b| match l {
-        crate::i18n::Lang::En => format!("Batch {} made: {} coupons.", b.batch, b.codes.len()),
-        crate::i18n::Lang::Ru => format!("Партия {} создана: купонов — {}.", b.batch, b.codes.len()),
-    }));
+    let ctx = me.ctx(
+        "coupons",
+        made.map(|b| match l {
+            crate::i18n::Lang::En => format!("Batch {} made: {} coupons.", b.batch, b.codes.len()),
+            crate::i18n::Lang::Ru => {
+                format!("Партия {} создана: купонов — {}.", b.batch, b.codes.len())
+            }
+        }),
+    );
     let chosen: Vec<&str> = typed.all("feature");
     let body = html! {
         h1 { (t(l, "Coupons", "Купоны")) }
@@ -92,7 +106,17 @@ pub async fn list(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResult {
     me.require(Role::Manager)?;
     let batch = q_get(&q, "batch").parse().ok();
     let offset = q_get(&q, "offset").parse().unwrap_or(0);
-    Ok(html_page(StatusCode::OK, render(&me, batch, offset, None, &FieldErrors::new(), &Default::default())?))
+    Ok(html_page(
+        StatusCode::OK,
+        render(
+            &me,
+            batch,
+            offset,
+            None,
+            &FieldErrors::new(),
+            &Default::default(),
+        )?,
+    ))
 }
 
 pub async fn create(p: Post) -> UiResult {
@@ -110,9 +134,17 @@ pub async fn create(p: Post) -> UiResult {
         d => d.parse::<u32>().ok().filter(|d| *d > 0).map(Some),
     };
     if days.is_none() {
-        errors.insert("days".into(), t(l, "A number of days, or empty", "Число дней или пусто").into());
+        errors.insert(
+            "days".into(),
+            t(l, "A number of days, or empty", "Число дней или пусто").into(),
+        );
     }
-    let count = f.get("count").trim().parse::<u32>().ok().filter(|c| (1..=coupons::MAX_BATCH).contains(c));
+    let count = f
+        .get("count")
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|c| (1..=coupons::MAX_BATCH).contains(c));
     if count.is_none() {
         errors.insert("count".into(), t(l, "1 to 10000", "От 1 до 10000").into());
     }
@@ -130,7 +162,15 @@ pub async fn create(p: Post) -> UiResult {
         }
     }
     if items.is_empty() {
-        errors.insert("feature".into(), t(l, "Choose at least one feature", "Выберите хотя бы одну функцию").into());
+        errors.insert(
+            "feature".into(),
+            t(
+                l,
+                "Choose at least one feature",
+                "Выберите хотя бы одну функцию",
+            )
+            .into(),
+        );
     }
     if errors.is_empty() {
         let input = NewCoupons {
@@ -140,21 +180,46 @@ pub async fn create(p: Post) -> UiResult {
         match coupons::create_batch(&me.app, input).await {
             Ok(b) => {
                 let feats = f.all("feature").join(", ");
-                me.audit("coupons_create", &format!("batch {}", b.batch), &format!("{} × [{feats}]", b.codes.len())).await?;
-                return Ok(html_page(StatusCode::OK, render(me, None, 0, Some(&b), &FieldErrors::new(), &Default::default())?));
+                me.audit(
+                    "coupons_create",
+                    &format!("batch {}", b.batch),
+                    &format!("{} × [{feats}]", b.codes.len()),
+                )
+                .await?;
+                return Ok(html_page(
+                    StatusCode::OK,
+                    render(
+                        me,
+                        None,
+                        0,
+                        Some(&b),
+                        &FieldErrors::new(),
+                        &Default::default(),
+                    )?,
+                ));
             }
             Err(AppError::Malformed(_) | AppError::UnknownProduct { .. }) => {
-                errors.insert("feature".into(), t(l, "Check the features", "Проверьте функции").into());
+                errors.insert(
+                    "feature".into(),
+                    t(l, "Check the features", "Проверьте функции").into(),
+                );
             }
             Err(e) => return Err(me.err(e)),
         }
     }
-    Ok(html_page(StatusCode::BAD_REQUEST, render(me, None, 0, None, &errors, f)?))
+    Ok(html_page(
+        StatusCode::BAD_REQUEST,
+        render(me, None, 0, None, &errors, f)?,
+    ))
 }
 
 fn csv_cell(s: &str) -> String {
     // Quote always; neutralise spreadsheet formulas.
-    let s = if s.starts_with(['=', '+', '-', '@']) { format!("'{s}") } else { s.to_owned() };
+    let s = if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    };
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 
@@ -173,7 +238,15 @@ pub async fn csv(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResult {
             let items: Vec<String> = c
                 .items
                 .iter()
-                .map(|i| format!("{}/{}x{}{}", i.product, i.feature, i.seats, i.days.map(|d| format!("/{d}d")).unwrap_or_default()))
+                .map(|i| {
+                    format!(
+                        "{}/{}x{}{}",
+                        i.product,
+                        i.feature,
+                        i.seats,
+                        i.days.map(|d| format!("/{d}d")).unwrap_or_default()
+                    )
+                })
                 .collect();
             out.push_str(&format!(
                 "{},{},{},{},{},{},{}\r\n",
@@ -193,6 +266,9 @@ pub async fn csv(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResult {
     };
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
-        .insert_header(("Content-Disposition", format!("attachment; filename=\"{name}\"")))
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"{name}\""),
+        ))
         .body(out))
 }

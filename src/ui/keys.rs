@@ -14,7 +14,9 @@ use maud::html;
 fn visible(me: &Me, regnum: &str) -> Result<crate::service::views::KeyView, UiError> {
     let k = match keys::get(&me.app, regnum) {
         Ok(k) => k,
-        Err(AppError::UnknownRegnum | AppError::BadNumber { .. }) => return Err(UiError::NotFound(me.lang)),
+        Err(AppError::UnknownRegnum | AppError::BadNumber { .. }) => {
+            return Err(UiError::NotFound(me.lang));
+        }
         Err(e) => return Err(me.err(e)),
     };
     let dist = k.client.as_ref().map_or("", |c| c.distributor.as_str());
@@ -26,7 +28,11 @@ fn visible(me: &Me, regnum: &str) -> Result<crate::service::views::KeyView, UiEr
 
 pub async fn list(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResult {
     let l = me.lang;
-    let typed = q.iter().find(|(k, _)| k == "regnum").map(|(_, v)| v.trim().to_owned()).unwrap_or_default();
+    let typed = q
+        .iter()
+        .find(|(k, _)| k == "regnum")
+        .map(|(_, v)| v.trim().to_owned())
+        .unwrap_or_default();
     let mut not_found = false;
     if !typed.is_empty() {
         match keys::parse_regnum(&typed) {
@@ -47,26 +53,52 @@ pub async fn list(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResult {
         }
         p.muted { (t(l, "Keys are also listed on each client's card.", "Ключи также видны в карточке каждого клиента.")) }
     };
-    Ok(html_page(if not_found { StatusCode::NOT_FOUND } else { StatusCode::OK }, page(&ctx, t(l, "Keys", "Ключи"), body)))
+    Ok(html_page(
+        if not_found {
+            StatusCode::NOT_FOUND
+        } else {
+            StatusCode::OK
+        },
+        page(&ctx, t(l, "Keys", "Ключи"), body),
+    ))
 }
 
-pub async fn card(me: Me, path: web::Path<String>, q: web::Query<Vec<(String, String)>>) -> UiResult {
+pub async fn card(
+    me: Me,
+    path: web::Path<String>,
+    q: web::Query<Vec<(String, String)>>,
+) -> UiResult {
     let l = me.lang;
     let k = visible(&me, &path)?;
     let lease_rows = leases::list(&me.app, Some(&k.regnum), 500).map_err(|e| me.err(e))?;
     let tx = me.app.store.read().map_err(|e| me.err(e))?;
     let prods = products::list(&tx).map_err(|e| me.err(e))?;
     drop(tx);
-    let flash = q.iter().find(|(k, _)| k == "done").map(|(_, v)| match v.as_str() {
-        "created" => t(l, "Key generated; it is empty until items are added.", "Ключ сгенерирован; он пуст, пока не добавлены позиции.").to_owned(),
-        "unbound" => t(l, "Unbound.", "Привязка снята.").to_owned(),
-        _ => t(l, "Saved.", "Сохранено.").to_owned(),
-    });
-    let error = q.iter().find(|(k, _)| k == "error").map(|(_, v)| match v.as_str() {
-        "seats" => t(l, "Seats must be at least 1.", "Количество мест — не меньше 1."),
-        "feature" => t(l, "Choose a feature.", "Выберите функцию."),
-        _ => t(l, "Check the form.", "Проверьте форму."),
-    });
+    let flash = q
+        .iter()
+        .find(|(k, _)| k == "done")
+        .map(|(_, v)| match v.as_str() {
+            "created" => t(
+                l,
+                "Key generated; it is empty until items are added.",
+                "Ключ сгенерирован; он пуст, пока не добавлены позиции.",
+            )
+            .to_owned(),
+            "unbound" => t(l, "Unbound.", "Привязка снята.").to_owned(),
+            _ => t(l, "Saved.", "Сохранено.").to_owned(),
+        });
+    let error = q
+        .iter()
+        .find(|(k, _)| k == "error")
+        .map(|(_, v)| match v.as_str() {
+            "seats" => t(
+                l,
+                "Seats must be at least 1.",
+                "Количество мест — не меньше 1.",
+            ),
+            "feature" => t(l, "Choose a feature.", "Выберите функцию."),
+            _ => t(l, "Check the form.", "Проверьте форму."),
+        });
     let ctx = me.ctx("keys", flash);
     let staff = me.user.role >= Role::Manager;
     let body = html! {
@@ -159,7 +191,11 @@ pub async fn card(me: Me, path: web::Path<String>, q: web::Query<Vec<(String, St
 }
 
 /// Live leases with "unbind host" and "end" buttons (shared with the session monitor).
-pub fn lease_table(ctx: &super::Ctx, rows: &[leases::LeaseView], owners: &std::collections::HashMap<String, (u64, String)>) -> maud::Markup {
+pub fn lease_table(
+    ctx: &super::Ctx,
+    rows: &[leases::LeaseView],
+    owners: &std::collections::HashMap<String, (u64, String)>,
+) -> maud::Markup {
     let l = ctx.lang;
     html! {
         div.table-wrap {
@@ -206,7 +242,10 @@ pub async fn add_item(p: Post, path: web::Path<String>) -> UiResult {
     let Some((product, feature)) = p.form.get("feature").split_once(':') else {
         return Ok(see_other(&format!("/keys/{}?error=feature", k.regnum)));
     };
-    let (Ok(feature), Ok(seats)) = (feature.parse::<u32>(), p.form.get("seats").trim().parse::<u32>()) else {
+    let (Ok(feature), Ok(seats)) = (
+        feature.parse::<u32>(),
+        p.form.get("seats").trim().parse::<u32>(),
+    ) else {
         return Ok(see_other(&format!("/keys/{}?error=seats", k.regnum)));
     };
     let input = NewGrant {
@@ -218,12 +257,21 @@ pub async fn add_item(p: Post, path: web::Path<String>) -> UiResult {
     match keys::add_grant(&me.app, &k.regnum, input).await {
         Ok(_) => {}
         Err(AppError::Malformed(m)) => {
-            let which = if m.contains_key("seats") { "seats" } else { "form" };
+            let which = if m.contains_key("seats") {
+                "seats"
+            } else {
+                "form"
+            };
             return Ok(see_other(&format!("/keys/{}?error={which}", k.regnum)));
         }
         Err(e) => return Err(me.err(e)),
     }
-    me.audit("key_add_item", &k.regnum, &format!("{product}/{feature} × {seats}")).await?;
+    me.audit(
+        "key_add_item",
+        &k.regnum,
+        &format!("{product}/{feature} × {seats}"),
+    )
+    .await?;
     Ok(see_other(&format!("/keys/{}?done=saved", k.regnum)))
 }
 
@@ -246,11 +294,26 @@ pub async fn change_item(p: Post, path: web::Path<(String, u64)>) -> UiResult {
     };
     match keys::change_grant(&me.app, &k.regnum, id, change).await {
         Ok(_) => {}
-        Err(AppError::Malformed(_)) => return Ok(see_other(&format!("/keys/{}?error=seats", k.regnum))),
+        Err(AppError::Malformed(_)) => {
+            return Ok(see_other(&format!("/keys/{}?error=seats", k.regnum)));
+        }
         Err(e) => return Err(me.err(e)),
     }
-    let what = if remove { "key_remove_item" } else { "key_change_item" };
-    me.audit(what, &k.regnum, &format!("item {id} seats {} until {}", p.form.get("seats"), p.form.get("expires"))).await?;
+    let what = if remove {
+        "key_remove_item"
+    } else {
+        "key_change_item"
+    };
+    me.audit(
+        what,
+        &k.regnum,
+        &format!(
+            "item {id} seats {} until {}",
+            p.form.get("seats"),
+            p.form.get("expires")
+        ),
+    )
+    .await?;
     Ok(see_other(&format!("/keys/{}?done=saved", k.regnum)))
 }
 
@@ -259,8 +322,15 @@ pub async fn block(p: Post, path: web::Path<String>) -> UiResult {
     me.require(Role::Manager)?;
     let k = visible(me, &path)?;
     let blocked = p.form.get("blocked") == "1";
-    keys::set_blocked(&me.app, &k.regnum, blocked).await.map_err(|e| me.err(e))?;
-    me.audit(if blocked { "key_block" } else { "key_unblock" }, &k.regnum, "").await?;
+    keys::set_blocked(&me.app, &k.regnum, blocked)
+        .await
+        .map_err(|e| me.err(e))?;
+    me.audit(
+        if blocked { "key_block" } else { "key_unblock" },
+        &k.regnum,
+        "",
+    )
+    .await?;
     Ok(see_other(&format!("/keys/{}?done=saved", k.regnum)))
 }
 
@@ -268,8 +338,19 @@ pub async fn unbind(p: Post, path: web::Path<String>) -> UiResult {
     let me = &p.me;
     let k = visible(me, &path)?;
     let feature = p.form.get("feature").parse::<u32>().ok();
-    leases::unbind(&me.app(), &k.regnum, p.form.get("host"), feature).await.map_err(|e| me.err(e))?;
-    me.audit("unbind", &k.regnum, &format!("host {} feature {}", p.form.get("host"), p.form.get("feature"))).await?;
+    leases::unbind(&me.app(), &k.regnum, p.form.get("host"), feature)
+        .await
+        .map_err(|e| me.err(e))?;
+    me.audit(
+        "unbind",
+        &k.regnum,
+        &format!(
+            "host {} feature {}",
+            p.form.get("host"),
+            p.form.get("feature")
+        ),
+    )
+    .await?;
     Ok(see_other(&format!("/keys/{}?done=unbound", k.regnum)))
 }
 

@@ -53,16 +53,76 @@ struct NavItem {
 }
 
 const NAV: &[NavItem] = &[
-    NavItem { key: "clients", href: "/clients", en: "Clients", ru: "Клиенты", min: Role::Distributor },
-    NavItem { key: "keys", href: "/keys", en: "Keys", ru: "Ключи", min: Role::Distributor },
-    NavItem { key: "coupons", href: "/coupons", en: "Coupons", ru: "Купоны", min: Role::Manager },
-    NavItem { key: "sessions", href: "/sessions", en: "Sessions", ru: "Сеансы", min: Role::Distributor },
-    NavItem { key: "products", href: "/products", en: "Products", ru: "Продукты", min: Role::Manager },
-    NavItem { key: "distributors", href: "/distributors", en: "Distributors", ru: "Дистрибьюторы", min: Role::Admin },
-    NavItem { key: "users", href: "/users", en: "Users", ru: "Пользователи", min: Role::Admin },
-    NavItem { key: "tokens", href: "/tokens", en: "API tokens", ru: "API-токены", min: Role::Admin },
-    NavItem { key: "settings", href: "/settings", en: "Settings", ru: "Настройки", min: Role::Admin },
-    NavItem { key: "audit", href: "/audit", en: "Audit log", ru: "Журнал", min: Role::Admin },
+    NavItem {
+        key: "clients",
+        href: "/clients",
+        en: "Clients",
+        ru: "Клиенты",
+        min: Role::Distributor,
+    },
+    NavItem {
+        key: "keys",
+        href: "/keys",
+        en: "Keys",
+        ru: "Ключи",
+        min: Role::Distributor,
+    },
+    NavItem {
+        key: "coupons",
+        href: "/coupons",
+        en: "Coupons",
+        ru: "Купоны",
+        min: Role::Manager,
+    },
+    NavItem {
+        key: "sessions",
+        href: "/sessions",
+        en: "Sessions",
+        ru: "Сеансы",
+        min: Role::Distributor,
+    },
+    NavItem {
+        key: "products",
+        href: "/products",
+        en: "Products",
+        ru: "Продукты",
+        min: Role::Manager,
+    },
+    NavItem {
+        key: "distributors",
+        href: "/distributors",
+        en: "Distributors",
+        ru: "Дистрибьюторы",
+        min: Role::Admin,
+    },
+    NavItem {
+        key: "users",
+        href: "/users",
+        en: "Users",
+        ru: "Пользователи",
+        min: Role::Admin,
+    },
+    NavItem {
+        key: "tokens",
+        href: "/tokens",
+        en: "API tokens",
+        ru: "API-токены",
+        min: Role::Admin,
+    },
+    NavItem {
+        key: "settings",
+        href: "/settings",
+        en: "Settings",
+        ru: "Настройки",
+        min: Role::Admin,
+    },
+    NavItem {
+        key: "audit",
+        href: "/audit",
+        en: "Audit log",
+        ru: "Журнал",
+        min: Role::Admin,
+    },
 ];
 
 /// The whole page around `body`.
@@ -164,7 +224,15 @@ pub fn select(label: &str, name: &str, value: &str, options: &[(String, String)]
 }
 
 /// "Shown a–b of n" with previous / next links; `href(offset)` makes a page's link.
-pub fn pager(l: Lang, offset: usize, shown: usize, total: Option<usize>, more: bool, limit: usize, href: &dyn Fn(usize) -> String) -> Markup {
+pub fn pager(
+    l: Lang,
+    offset: usize,
+    shown: usize,
+    total: Option<usize>,
+    more: bool,
+    limit: usize,
+    href: &dyn Fn(usize) -> String,
+) -> Markup {
     html! {
         nav.pager {
             span.count {
@@ -187,7 +255,11 @@ pub fn pager(l: Lang, offset: usize, shown: usize, total: Option<usize>, more: b
 
 /// A date-time as staff read it: `2026-11-23 15:04` (UTC).
 pub fn when(rfc: &str) -> String {
-    rfc.replace('T', " ").trim_end_matches('Z').chars().take(16).collect()
+    rfc.replace('T', " ")
+        .trim_end_matches('Z')
+        .chars()
+        .take(16)
+        .collect()
 }
 
 pub fn when_t(t: time::OffsetDateTime) -> String {

@@ -13,9 +13,22 @@ const LIMIT: usize = 2000;
 
 pub async fn monitor(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResult {
     let l = me.lang;
-    let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.trim().to_owned()).unwrap_or_default();
-    let (client, regnum, feature, host, user) = (get("client"), get("regnum"), get("feature"), get("host"), get("user"));
-    let key_filter = (!regnum.is_empty()).then(|| keys::parse_regnum(&regnum).ok()).flatten();
+    let get = |k: &str| {
+        q.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.trim().to_owned())
+            .unwrap_or_default()
+    };
+    let (client, regnum, feature, host, user) = (
+        get("client"),
+        get("regnum"),
+        get("feature"),
+        get("host"),
+        get("user"),
+    );
+    let key_filter = (!regnum.is_empty())
+        .then(|| keys::parse_regnum(&regnum).ok())
+        .flatten();
     let mut rows = if !regnum.is_empty() && key_filter.is_none() {
         Vec::new()
     } else {
@@ -24,7 +37,11 @@ pub async fn monitor(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResult {
     // Who owns each key, to filter by client and to keep distributors to their own.
     let tx = me.app.store.read().map_err(|e| me.err(e))?;
     let mut owner: HashMap<String, (u64, String, String)> = HashMap::new();
-    for r in rows.iter().map(|r| r.regnum.clone()).collect::<std::collections::BTreeSet<_>>() {
+    for r in rows
+        .iter()
+        .map(|r| r.regnum.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+    {
         if let Some(k) = keys::load(&tx, &r).map_err(|e| me.err(e))?
             && let Some(c) = clients::load(&tx, k.client_id).map_err(|e| me.err(e))?
         {
@@ -39,13 +56,21 @@ pub async fn monitor(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResult {
         let dist = o.map_or("", |o| o.2.as_str());
         super::clients::can_see(&me.user, dist)
             && (client.is_empty()
-                || o.is_some_and(|o| o.0.to_string() == client || crate::domain::fold(&o.1).contains(&client_q)))
+                || o.is_some_and(|o| {
+                    o.0.to_string() == client || crate::domain::fold(&o.1).contains(&client_q)
+                }))
             && (feature.is_empty() || s.feature.to_string() == feature)
             && (host.is_empty() || crate::domain::fold(&s.host).contains(&host_q))
             && (user.is_empty() || crate::domain::fold(&s.user).contains(&user_q))
     });
-    let names: HashMap<String, (u64, String)> = owner.iter().map(|(r, o)| (r.clone(), (o.0, o.1.clone()))).collect();
-    let flash = q.iter().find(|(k, _)| k == "done").map(|_| t(l, "Unbound.", "Привязка снята.").to_owned());
+    let names: HashMap<String, (u64, String)> = owner
+        .iter()
+        .map(|(r, o)| (r.clone(), (o.0, o.1.clone())))
+        .collect();
+    let flash = q
+        .iter()
+        .find(|(k, _)| k == "done")
+        .map(|_| t(l, "Unbound.", "Привязка снята.").to_owned());
     let ctx = me.ctx("sessions", flash);
     let body = html! {
         h1 { (t(l, "Session monitor", "Монитор сеансов")) }
@@ -60,7 +85,10 @@ pub async fn monitor(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResult {
         p.muted { (t(l, "Live leases: ", "Активных захватов: ")) (rows.len()) }
         (super::keys::lease_table(&ctx, &rows, &names))
     };
-    Ok(html_page(StatusCode::OK, page(&ctx, t(l, "Session monitor", "Монитор сеансов"), body)))
+    Ok(html_page(
+        StatusCode::OK,
+        page(&ctx, t(l, "Session monitor", "Монитор сеансов"), body),
+    ))
 }
 
 /// Unbinds a host's seat of a feature (bound seats), or ends a lease.
@@ -70,10 +98,19 @@ pub async fn end(p: Post) -> UiResult {
     let regnum = super::keys::check_visible(me, p.form.get("regnum"))?;
     let host = p.form.get("host");
     let feature = p.form.get("feature").parse::<u32>().ok();
-    let unbound = leases::unbind(&me.app(), &regnum, host, feature).await.map_err(|e| me.err(e))?;
+    let unbound = leases::unbind(&me.app(), &regnum, host, feature)
+        .await
+        .map_err(|e| me.err(e))?;
     if unbound.is_empty() && !p.form.get("lease").is_empty() {
-        leases::release(&me.app(), p.form.get("lease")).await.map_err(|e| me.err(e))?;
+        leases::release(&me.app(), p.form.get("lease"))
+            .await
+            .map_err(|e| me.err(e))?;
     }
-    me.audit("unbind", &regnum, &format!("host {host} feature {}", p.form.get("feature"))).await?;
+    me.audit(
+        "unbind",
+        &regnum,
+        &format!("host {host} feature {}", p.form.get("feature")),
+    )
+    .await?;
     Ok(see_other("/sessions?done=unbound"))
 }

@@ -7,23 +7,49 @@ use serde_json::json;
 async fn tokens_are_required_checked_and_revocable() {
     let s = TestServer::start().await;
     // No token, a wrong token, a malformed header: 401 with the contract's body.
-    let r = s.send(Method::GET, "/api/admin/v1/clients", None, &[]).await;
+    let r = s
+        .send(Method::GET, "/api/admin/v1/clients", None, &[])
+        .await;
     r.expect_error(401, 2001);
-    assert_eq!(r.headers.get("www-authenticate").and_then(|v| v.to_str().ok()), Some("Bearer"));
-    s.send(Method::GET, "/api/admin/v1/clients", None, &[("Authorization", "Bearer licd_nope")])
-        .await
-        .expect_error(401, 2001);
-    s.send(Method::GET, "/api/admin/v1/clients", None, &[("Authorization", "Basic Zm9vOmJhcg==")])
-        .await
-        .expect_error(401, 2001);
+    assert_eq!(
+        r.headers
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok()),
+        Some("Bearer")
+    );
+    s.send(
+        Method::GET,
+        "/api/admin/v1/clients",
+        None,
+        &[("Authorization", "Bearer licd_nope")],
+    )
+    .await
+    .expect_error(401, 2001);
+    s.send(
+        Method::GET,
+        "/api/admin/v1/clients",
+        None,
+        &[("Authorization", "Basic Zm9vOmJhcg==")],
+    )
+    .await
+    .expect_error(401, 2001);
 
     // A manager token works for clients but not for products or tokens.
-    let t = s.admin(Method::POST, "/tokens", Some(json!({"name": "crm", "role": "manager"}))).await.expect(201);
+    let t = s
+        .admin(
+            Method::POST,
+            "/tokens",
+            Some(json!({"name": "crm", "role": "manager"})),
+        )
+        .await
+        .expect(201);
     let secret = t["token"].as_str().expect("token").to_owned();
     assert!(secret.starts_with("licd_"));
     let auth = format!("Bearer {secret}");
     let h = [("Authorization", auth.as_str())];
-    s.send(Method::GET, "/api/admin/v1/clients", None, &h).await.expect(200);
+    s.send(Method::GET, "/api/admin/v1/clients", None, &h)
+        .await
+        .expect(200);
     s.send(
         Method::POST,
         "/api/admin/v1/products",
@@ -32,15 +58,22 @@ async fn tokens_are_required_checked_and_revocable() {
     )
     .await
     .expect_error(403, 2003);
-    s.send(Method::GET, "/api/admin/v1/tokens", None, &h).await.expect_error(403, 2003);
+    s.send(Method::GET, "/api/admin/v1/tokens", None, &h)
+        .await
+        .expect_error(403, 2003);
 
     // The token list never shows secrets; revoking takes effect at once.
     let list = s.admin(Method::GET, "/tokens", None).await.expect(200);
     assert!(!list.to_string().contains(&secret));
     let id = t["id"].as_u64().expect("id");
-    let revoked = s.admin(Method::DELETE, &format!("/tokens/{id}"), None).await.expect(200);
+    let revoked = s
+        .admin(Method::DELETE, &format!("/tokens/{id}"), None)
+        .await
+        .expect(200);
     assert!(revoked["revoked_at"].is_string());
-    s.send(Method::GET, "/api/admin/v1/clients", None, &h).await.expect_error(401, 2001);
+    s.send(Method::GET, "/api/admin/v1/clients", None, &h)
+        .await
+        .expect_error(401, 2001);
     // Only the hash is stored: the secret is nowhere in the database file.
     let db = std::fs::read(s.data_dir().join("licd.redb")).expect("db");
     assert!(!db.windows(secret.len()).any(|w| w == secret.as_bytes()));
@@ -54,10 +87,12 @@ async fn products_with_features_and_trials() {
         .admin(
             Method::POST,
             "/products",
-            Some(json!({"code": "telephony", "name": "Интеграция 1С и телефонии",
+            Some(
+                json!({"code": "telephony", "name": "Интеграция 1С и телефонии",
                 "features": [{"number": 31, "name": "Журнал звонков", "unit": "host"},
                              {"number": 48, "name": "ПРОФ сеанс в 1С", "unit": "user"}],
-                "trial": {"days": 30, "items": [{"feature": 48, "seats": 2}]}})),
+                "trial": {"days": 30, "items": [{"feature": 48, "seats": 2}]}}),
+            ),
         )
         .await
         .expect(201);
@@ -69,34 +104,68 @@ async fn products_with_features_and_trials() {
 
     let list = s.admin(Method::GET, "/products", None).await.expect(200);
     assert_eq!(list.as_array().map(Vec::len), Some(1));
-    s.admin(Method::GET, "/products/TELEPHONY", None).await.expect(200);
+    s.admin(Method::GET, "/products/TELEPHONY", None)
+        .await
+        .expect(200);
 
     // Same code (any case) or a feature number already used: 409.
-    s.admin(Method::POST, "/products", Some(json!({"code": "Telephony", "name": "x", "features": []})))
-        .await
-        .expect_error(409, 2009);
+    s.admin(
+        Method::POST,
+        "/products",
+        Some(json!({"code": "Telephony", "name": "x", "features": []})),
+    )
+    .await
+    .expect_error(409, 2009);
     let r = s
-        .admin(Method::POST, "/products", Some(json!({"code": "chats", "name": "x",
-            "features": [{"number": 48, "name": "dup", "unit": "user"}]})))
+        .admin(
+            Method::POST,
+            "/products",
+            Some(json!({"code": "chats", "name": "x",
+            "features": [{"number": 48, "name": "dup", "unit": "user"}]})),
+        )
         .await;
     r.expect_error(409, 2009);
     assert_eq!(r.body["error"]["details"]["feature"], 48);
     // Bad unit, bad trial feature, missing name: 400 naming the field.
     let r = s
-        .admin(Method::POST, "/products", Some(json!({"code": "c", "name": "x",
-            "features": [{"number": 1, "name": "f", "unit": "seat"}]})))
+        .admin(
+            Method::POST,
+            "/products",
+            Some(json!({"code": "c", "name": "x",
+            "features": [{"number": 1, "name": "f", "unit": "seat"}]})),
+        )
         .await;
     r.expect_error(400, 1001);
-    assert!(r.body["error"]["details"].get("features[0].unit").is_some(), "{}", r.body);
+    assert!(
+        r.body["error"]["details"].get("features[0].unit").is_some(),
+        "{}",
+        r.body
+    );
     let r = s
         .admin(Method::POST, "/products", Some(json!({"code": "c", "name": "x",
             "features": [{"number": 1, "name": "f", "unit": "user"}], "trial": {"days": 3, "items": [{"feature": 2, "seats": 1}]}})))
         .await;
     r.expect_error(400, 1001);
-    assert!(r.body["error"]["details"].get("trial.items[0].feature").is_some(), "{}", r.body);
-    let r = s.admin(Method::POST, "/products", Some(json!({"code": "c", "features": []}))).await;
+    assert!(
+        r.body["error"]["details"]
+            .get("trial.items[0].feature")
+            .is_some(),
+        "{}",
+        r.body
+    );
+    let r = s
+        .admin(
+            Method::POST,
+            "/products",
+            Some(json!({"code": "c", "features": []})),
+        )
+        .await;
     r.expect_error(400, 1001);
-    assert!(r.body["error"]["details"].get("name").is_some(), "{}", r.body);
+    assert!(
+        r.body["error"]["details"].get("name").is_some(),
+        "{}",
+        r.body
+    );
     s.stop().await;
 }
 
@@ -122,60 +191,155 @@ async fn clients_crud_unicode_search_and_crm_lookup() {
         .expect(201);
 
     // Round trip.
-    let got = s.admin(Method::GET, &format!("/clients/{id}"), None).await.expect(200);
+    let got = s
+        .admin(Method::GET, &format!("/clients/{id}"), None)
+        .await
+        .expect(200);
     assert_eq!(got["contact"], "Пётр Иванов");
     assert_eq!(got["keys"], json!([]));
 
     // Quick search: Cyrillic in any case, ё as е, phone digits, e-mail, comment.
-    for q in ["ромашка", "РОМАШКА", "петр", "ПЁТР ИВАНОВ", "4951234567", "romashka.ru", "после обеда"] {
-        let r = s.send(Method::GET, &format!("/api/admin/v1/clients?q={}", urlencode(q)), None,
-            &[("Authorization", &format!("Bearer {}", s.token))]).await;
-        assert_eq!(r.headers.get("x-total-count").and_then(|v| v.to_str().ok()), Some("1"), "{q}");
+    for q in [
+        "ромашка",
+        "РОМАШКА",
+        "петр",
+        "ПЁТР ИВАНОВ",
+        "4951234567",
+        "romashka.ru",
+        "после обеда",
+    ] {
+        let r = s
+            .send(
+                Method::GET,
+                &format!("/api/admin/v1/clients?q={}", urlencode(q)),
+                None,
+                &[("Authorization", &format!("Bearer {}", s.token))],
+            )
+            .await;
+        assert_eq!(
+            r.headers.get("x-total-count").and_then(|v| v.to_str().ok()),
+            Some("1"),
+            "{q}"
+        );
         let body = r.expect(200);
         assert_eq!(body[0]["id"].as_u64(), Some(id), "search {q}: {body}");
     }
-    let none = s.admin(Method::GET, &format!("/clients?q={}", urlencode("лютик")), None).await.expect(200);
+    let none = s
+        .admin(
+            Method::GET,
+            &format!("/clients?q={}", urlencode("лютик")),
+            None,
+        )
+        .await
+        .expect(200);
     assert_eq!(none, json!([]));
     let all = s.admin(Method::GET, "/clients", None).await.expect(200);
     assert_eq!(all.as_array().map(Vec::len), Some(2));
     assert_eq!(all[0]["id"], other["id"], "newest first");
-    let page = s.admin(Method::GET, "/clients?limit=1&offset=1", None).await.expect(200);
+    let page = s
+        .admin(Method::GET, "/clients?limit=1&offset=1", None)
+        .await
+        .expect(200);
     assert_eq!(page[0]["id"].as_u64(), Some(id));
 
     // CRM lookups.
-    let by1 = s.admin(Method::GET, "/clients?crm_id1=7701234567", None).await.expect(200);
+    let by1 = s
+        .admin(Method::GET, "/clients?crm_id1=7701234567", None)
+        .await
+        .expect(200);
     assert_eq!(by1[0]["id"].as_u64(), Some(id));
-    let by2 = s.admin(Method::GET, "/clients?crm_id2=a1b2-c3", None).await.expect(200);
+    let by2 = s
+        .admin(Method::GET, "/clients?crm_id2=a1b2-c3", None)
+        .await
+        .expect(200);
     assert_eq!(by2.as_array().map(Vec::len), Some(1));
-    assert_eq!(s.admin(Method::GET, "/clients?crm_id1=000", None).await.expect(200), json!([]));
+    assert_eq!(
+        s.admin(Method::GET, "/clients?crm_id1=000", None)
+            .await
+            .expect(200),
+        json!([])
+    );
 
     // Bad paging and bad fields.
-    s.admin(Method::GET, "/clients?limit=1001", None).await.expect_error(400, 1001);
-    s.admin(Method::GET, "/clients?limit=x", None).await.expect_error(400, 1001);
-    let r = s.admin(Method::POST, "/clients", Some(json!({"company": "X", "email": "not-an-email"}))).await;
+    s.admin(Method::GET, "/clients?limit=1001", None)
+        .await
+        .expect_error(400, 1001);
+    s.admin(Method::GET, "/clients?limit=x", None)
+        .await
+        .expect_error(400, 1001);
+    let r = s
+        .admin(
+            Method::POST,
+            "/clients",
+            Some(json!({"company": "X", "email": "not-an-email"})),
+        )
+        .await;
     r.expect_error(400, 1001);
     assert!(r.body["error"]["details"].get("email").is_some());
-    s.admin(Method::POST, "/clients", Some(json!({"contact": "no company"}))).await.expect_error(400, 1001);
+    s.admin(
+        Method::POST,
+        "/clients",
+        Some(json!({"contact": "no company"})),
+    )
+    .await
+    .expect_error(400, 1001);
 
     // Change: only the fields sent; the index follows.
     let changed = s
-        .admin(Method::PATCH, &format!("/clients/{id}"), Some(json!({"company": "ООО Лютик", "crm_id1": "7709999999"})))
+        .admin(
+            Method::PATCH,
+            &format!("/clients/{id}"),
+            Some(json!({"company": "ООО Лютик", "crm_id1": "7709999999"})),
+        )
         .await
         .expect(200);
     assert_eq!(changed["company"], "ООО Лютик");
     assert_eq!(changed["contact"], "Пётр Иванов");
-    let found = s.admin(Method::GET, &format!("/clients?q={}", urlencode("лютик")), None).await.expect(200);
+    let found = s
+        .admin(
+            Method::GET,
+            &format!("/clients?q={}", urlencode("лютик")),
+            None,
+        )
+        .await
+        .expect(200);
     assert_eq!(found[0]["id"].as_u64(), Some(id));
-    assert_eq!(s.admin(Method::GET, "/clients?crm_id1=7701234567", None).await.expect(200), json!([]));
-    s.admin(Method::GET, "/clients/999999", None).await.expect_error(404, 2004);
-    s.admin(Method::PATCH, "/clients/999999", Some(json!({"company": "x"}))).await.expect_error(404, 2004);
+    assert_eq!(
+        s.admin(Method::GET, "/clients?crm_id1=7701234567", None)
+            .await
+            .expect(200),
+        json!([])
+    );
+    s.admin(Method::GET, "/clients/999999", None)
+        .await
+        .expect_error(404, 2004);
+    s.admin(
+        Method::PATCH,
+        "/clients/999999",
+        Some(json!({"company": "x"})),
+    )
+    .await
+    .expect_error(404, 2004);
 
     // Russian errors by Accept-Language.
     let r = s
-        .send(Method::GET, "/api/admin/v1/clients/999999", None,
-            &[("Authorization", &format!("Bearer {}", s.token)), ("Accept-Language", "ru-RU,ru;q=0.9")])
+        .send(
+            Method::GET,
+            "/api/admin/v1/clients/999999",
+            None,
+            &[
+                ("Authorization", &format!("Bearer {}", s.token)),
+                ("Accept-Language", "ru-RU,ru;q=0.9"),
+            ],
+        )
         .await;
-    assert!(r.body["error"]["message"].as_str().is_some_and(|m| m.contains("Не найдено")), "{}", r.body);
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("Не найдено")),
+        "{}",
+        r.body
+    );
     s.stop().await;
 }
 
@@ -183,14 +347,31 @@ async fn clients_crud_unicode_search_and_crm_lookup() {
 async fn keys_items_block_and_delete_rules() {
     let s = TestServer::start().await;
     s.product("crm", &[(31, "host"), (48, "user")]).await;
-    let c = s.admin(Method::POST, "/clients", Some(json!({"company": "Keys Inc", "contact": "K", "phone": "1", "email": "k@k.test"}))).await.expect(201);
+    let c = s
+        .admin(
+            Method::POST,
+            "/clients",
+            Some(json!({"company": "Keys Inc", "contact": "K", "phone": "1", "email": "k@k.test"})),
+        )
+        .await
+        .expect(201);
     let id = c["id"].as_u64().expect("id");
-    let k = s.admin(Method::POST, &format!("/clients/{id}/keys"), None).await.expect(201);
+    let k = s
+        .admin(Method::POST, &format!("/clients/{id}/keys"), None)
+        .await
+        .expect(201);
     let regnum = k["regnum"].as_str().expect("regnum").to_owned();
     assert!(regnum.starts_with("LIC-") && regnum.len() == 27, "{regnum}");
 
     // An empty key: the client can still be deleted later; first add items.
-    let key = s.admin(Method::GET, &format!("/keys/{}", regnum.to_lowercase()), None).await.expect(200);
+    let key = s
+        .admin(
+            Method::GET,
+            &format!("/keys/{}", regnum.to_lowercase()),
+            None,
+        )
+        .await
+        .expect(200);
     assert_eq!(key["items"], json!([]));
     assert_eq!(key["client"]["id"].as_u64(), Some(id));
     let key = s
@@ -200,47 +381,116 @@ async fn keys_items_block_and_delete_rules() {
     assert_eq!(key["items"][0]["seats"], 5);
     assert_eq!(key["items"][0]["expires_at"], "2099-01-01T00:00:00Z");
     let key = s
-        .admin(Method::POST, &format!("/keys/{regnum}/items"), Some(json!({"product": "crm", "feature": 48, "seats": 2})))
+        .admin(
+            Method::POST,
+            &format!("/keys/{regnum}/items"),
+            Some(json!({"product": "crm", "feature": 48, "seats": 2})),
+        )
         .await
         .expect(201);
     assert_eq!(key["items"][0]["seats"], 7, "grants of one feature add up");
-    assert_eq!(key["items"][0]["expires_at"], serde_json::Value::Null, "one grant never expires");
-    s.admin(Method::POST, &format!("/keys/{regnum}/items"), Some(json!({"product": "nope", "feature": 48, "seats": 2})))
+    assert_eq!(
+        key["items"][0]["expires_at"],
+        serde_json::Value::Null,
+        "one grant never expires"
+    );
+    s.admin(
+        Method::POST,
+        &format!("/keys/{regnum}/items"),
+        Some(json!({"product": "nope", "feature": 48, "seats": 2})),
+    )
+    .await
+    .expect_error(404, 1050);
+    s.admin(
+        Method::POST,
+        &format!("/keys/{regnum}/items"),
+        Some(json!({"product": "crm", "feature": 99, "seats": 2})),
+    )
+    .await
+    .expect_error(400, 1001);
+    s.admin(
+        Method::POST,
+        &format!("/keys/{regnum}/items"),
+        Some(json!({"product": "crm", "feature": 48, "seats": 1, "expires_at": "tomorrow"})),
+    )
+    .await
+    .expect_error(400, 1001);
+    s.admin(Method::GET, "/keys/LIC-22222-22222-22222-22222", None)
         .await
-        .expect_error(404, 1050);
-    s.admin(Method::POST, &format!("/keys/{regnum}/items"), Some(json!({"product": "crm", "feature": 99, "seats": 2})))
+        .expect_error(404, 1020);
+    s.admin(Method::GET, "/keys/garbage", None)
         .await
-        .expect_error(400, 1001);
-    s.admin(Method::POST, &format!("/keys/{regnum}/items"), Some(json!({"product": "crm", "feature": 48, "seats": 1, "expires_at": "tomorrow"})))
-        .await
-        .expect_error(400, 1001);
-    s.admin(Method::GET, "/keys/LIC-22222-22222-22222-22222", None).await.expect_error(404, 1020);
-    s.admin(Method::GET, "/keys/garbage", None).await.expect_error(400, 1003);
+        .expect_error(400, 1003);
 
     // Block and unblock.
-    let b = s.admin(Method::PATCH, &format!("/keys/{regnum}"), Some(json!({"blocked": true}))).await.expect(200);
+    let b = s
+        .admin(
+            Method::PATCH,
+            &format!("/keys/{regnum}"),
+            Some(json!({"blocked": true})),
+        )
+        .await
+        .expect(200);
     assert_eq!(b["blocked"], true);
-    let pubkey = s.api(Method::GET, &format!("/keys/{regnum}"), None).await.expect(200);
+    let pubkey = s
+        .api(Method::GET, &format!("/keys/{regnum}"), None)
+        .await
+        .expect(200);
     assert_eq!(pubkey["blocked"], true);
     assert_eq!(pubkey["company"], "Keys Inc");
-    s.admin(Method::PATCH, &format!("/keys/{regnum}"), Some(json!({"blocked": false}))).await.expect(200);
+    s.admin(
+        Method::PATCH,
+        &format!("/keys/{regnum}"),
+        Some(json!({"blocked": false})),
+    )
+    .await
+    .expect(200);
 
     // Change and remove a grant.
     let grant = key["grants"][1]["id"].as_u64().expect("grant id");
-    let k2 = s.admin(Method::PATCH, &format!("/keys/{regnum}/items/{grant}"), Some(json!({"seats": 4}))).await.expect(200);
+    let k2 = s
+        .admin(
+            Method::PATCH,
+            &format!("/keys/{regnum}/items/{grant}"),
+            Some(json!({"seats": 4})),
+        )
+        .await
+        .expect(200);
     assert_eq!(k2["items"][0]["seats"], 9);
 
     // Delete refused while a key has items; fine once emptied.
-    let r = s.admin(Method::DELETE, &format!("/clients/{id}"), None).await;
+    let r = s
+        .admin(Method::DELETE, &format!("/clients/{id}"), None)
+        .await;
     r.expect_error(409, 2009);
     assert_eq!(r.body["error"]["details"]["keys"][0], regnum.as_str());
-    s.admin(Method::GET, &format!("/clients/{id}"), None).await.expect(200);
+    s.admin(Method::GET, &format!("/clients/{id}"), None)
+        .await
+        .expect(200);
     let first = key["grants"][0]["id"].as_u64().expect("id");
-    s.admin(Method::DELETE, &format!("/keys/{regnum}/items/{first}"), None).await.expect(200);
-    s.admin(Method::DELETE, &format!("/keys/{regnum}/items/{grant}"), None).await.expect(200);
-    s.admin(Method::DELETE, &format!("/clients/{id}"), None).await.expect(200);
-    s.admin(Method::GET, &format!("/clients/{id}"), None).await.expect_error(404, 2004);
-    s.admin(Method::GET, &format!("/keys/{regnum}"), None).await.expect_error(404, 1020);
+    s.admin(
+        Method::DELETE,
+        &format!("/keys/{regnum}/items/{first}"),
+        None,
+    )
+    .await
+    .expect(200);
+    s.admin(
+        Method::DELETE,
+        &format!("/keys/{regnum}/items/{grant}"),
+        None,
+    )
+    .await
+    .expect(200);
+    s.admin(Method::DELETE, &format!("/clients/{id}"), None)
+        .await
+        .expect(200);
+    s.admin(Method::GET, &format!("/clients/{id}"), None)
+        .await
+        .expect_error(404, 2004);
+    s.admin(Method::GET, &format!("/keys/{regnum}"), None)
+        .await
+        .expect_error(404, 1020);
     s.stop().await;
 }
 
@@ -251,41 +501,102 @@ async fn merge_three_clients() {
     let mut ids = Vec::new();
     let mut regnums = Vec::new();
     for name in ["Главный клиент", "Дубль один", "Дубль два"] {
-        let c = s.admin(Method::POST, "/clients", Some(json!({"company": name, "contact": "c", "phone": "1", "email": ""}))).await.expect(201);
+        let c = s
+            .admin(
+                Method::POST,
+                "/clients",
+                Some(json!({"company": name, "contact": "c", "phone": "1", "email": ""})),
+            )
+            .await
+            .expect(201);
         let id = c["id"].as_u64().expect("id");
-        let k = s.admin(Method::POST, &format!("/clients/{id}/keys"), None).await.expect(201);
+        let k = s
+            .admin(Method::POST, &format!("/clients/{id}/keys"), None)
+            .await
+            .expect(201);
         let r = k["regnum"].as_str().expect("regnum").to_owned();
-        s.admin(Method::POST, &format!("/keys/{r}/items"), Some(json!({"product": "crm", "feature": 48, "seats": 1}))).await.expect(201);
+        s.admin(
+            Method::POST,
+            &format!("/keys/{r}/items"),
+            Some(json!({"product": "crm", "feature": 48, "seats": 1})),
+        )
+        .await
+        .expect(201);
         ids.push(id);
         regnums.push(r);
     }
     // The third client has two keys.
-    let extra = s.admin(Method::POST, &format!("/clients/{}/keys", ids[2]), None).await.expect(201);
+    let extra = s
+        .admin(Method::POST, &format!("/clients/{}/keys", ids[2]), None)
+        .await
+        .expect(201);
     regnums.push(extra["regnum"].as_str().expect("regnum").to_owned());
 
-    s.admin(Method::POST, "/clients/merge", Some(json!({"into": ids[0], "from": [ids[0]]}))).await.expect_error(409, 2009);
-    s.admin(Method::POST, "/clients/merge", Some(json!({"into": ids[0], "from": [999]}))).await.expect_error(404, 2004);
-    s.admin(Method::POST, "/clients/merge", Some(json!({"into": ids[0], "from": []}))).await.expect_error(400, 1001);
+    s.admin(
+        Method::POST,
+        "/clients/merge",
+        Some(json!({"into": ids[0], "from": [ids[0]]})),
+    )
+    .await
+    .expect_error(409, 2009);
+    s.admin(
+        Method::POST,
+        "/clients/merge",
+        Some(json!({"into": ids[0], "from": [999]})),
+    )
+    .await
+    .expect_error(404, 2004);
+    s.admin(
+        Method::POST,
+        "/clients/merge",
+        Some(json!({"into": ids[0], "from": []})),
+    )
+    .await
+    .expect_error(400, 1001);
 
     let survivor = s
-        .admin(Method::POST, "/clients/merge", Some(json!({"into": ids[0], "from": [ids[1], ids[2]]})))
+        .admin(
+            Method::POST,
+            "/clients/merge",
+            Some(json!({"into": ids[0], "from": [ids[1], ids[2]]})),
+        )
         .await
         .expect(200);
     assert_eq!(survivor["id"].as_u64(), Some(ids[0]));
-    assert_eq!(survivor["company"], "Главный клиент", "the survivor keeps its card");
-    let mut keys: Vec<String> = survivor["keys"].as_array().expect("keys").iter().map(|k| k.as_str().unwrap_or("").to_owned()).collect();
+    assert_eq!(
+        survivor["company"], "Главный клиент",
+        "the survivor keeps its card"
+    );
+    let mut keys: Vec<String> = survivor["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .map(|k| k.as_str().unwrap_or("").to_owned())
+        .collect();
     keys.sort();
     let mut expected = regnums.clone();
     expected.sort();
     assert_eq!(keys, expected, "every key moved to the survivor");
     for r in &regnums {
-        let k = s.admin(Method::GET, &format!("/keys/{r}"), None).await.expect(200);
+        let k = s
+            .admin(Method::GET, &format!("/keys/{r}"), None)
+            .await
+            .expect(200);
         assert_eq!(k["client"]["id"].as_u64(), Some(ids[0]));
     }
     for id in &ids[1..] {
-        s.admin(Method::GET, &format!("/clients/{id}"), None).await.expect_error(404, 2004);
+        s.admin(Method::GET, &format!("/clients/{id}"), None)
+            .await
+            .expect_error(404, 2004);
     }
-    let found = s.admin(Method::GET, &format!("/clients?q={}", urlencode("дубль")), None).await.expect(200);
+    let found = s
+        .admin(
+            Method::GET,
+            &format!("/clients?q={}", urlencode("дубль")),
+            None,
+        )
+        .await
+        .expect(200);
     assert_eq!(found, json!([]), "merged clients leave the search index");
     s.stop().await;
 }
@@ -295,25 +606,47 @@ async fn bad_bodies_get_clear_errors() {
     let s = TestServer::start_with(|a| a.body_limit = Some(4096)).await;
     let auth = format!("Bearer {}", s.token);
     // Not JSON at all.
-    let r = s.http.post(format!("{}/api/admin/v1/clients", s.url)).header("Authorization", &auth)
-        .header("Content-Type", "application/json").body("{not json").send().await.expect("send");
+    let r = s
+        .http
+        .post(format!("{}/api/admin/v1/clients", s.url))
+        .header("Authorization", &auth)
+        .header("Content-Type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .expect("send");
     assert_eq!(r.status().as_u16(), 400);
     let b: serde_json::Value = r.json().await.expect("json");
     assert_eq!(b["error"]["code"], 1001);
     // Wrong type names the field.
-    let r = s.admin(Method::POST, "/clients", Some(json!({"company": 5}))).await;
+    let r = s
+        .admin(Method::POST, "/clients", Some(json!({"company": 5})))
+        .await;
     r.expect_error(400, 1001);
-    assert!(r.body["error"]["details"].get("company").is_some(), "{}", r.body);
+    assert!(
+        r.body["error"]["details"].get("company").is_some(),
+        "{}",
+        r.body
+    );
     // Too large: 413.
     let big = "x".repeat(10_000);
-    let r = s.admin(Method::POST, "/clients", Some(json!({"company": big}))).await;
+    let r = s
+        .admin(Method::POST, "/clients", Some(json!({"company": big})))
+        .await;
     r.expect_error(413, 1004);
-    let r = s.api(Method::POST, "/trial", Some(json!({"product": big}))).await;
+    let r = s
+        .api(Method::POST, "/trial", Some(json!({"product": big})))
+        .await;
     r.expect_error(413, 1004);
     // Unknown routes answer JSON 404.
-    s.admin(Method::GET, "/nothing-here", None).await.expect_error(404, 2004);
+    s.admin(Method::GET, "/nothing-here", None)
+        .await
+        .expect_error(404, 2004);
     // Nothing was written by the failed calls.
-    assert_eq!(s.admin(Method::GET, "/clients", None).await.expect(200), json!([]));
+    assert_eq!(
+        s.admin(Method::GET, "/clients", None).await.expect(200),
+        json!([])
+    );
     s.stop().await;
 }
 
@@ -322,26 +655,50 @@ async fn openapi_health_and_headers() {
     let s = TestServer::start().await;
     let h = s.send(Method::GET, "/healthz", None, &[]).await;
     assert_eq!(h.body["status"], "ok");
-    assert_eq!(h.headers.get("x-content-type-options").and_then(|v| v.to_str().ok()), Some("nosniff"));
+    assert_eq!(
+        h.headers
+            .get("x-content-type-options")
+            .and_then(|v| v.to_str().ok()),
+        Some("nosniff")
+    );
     assert!(h.headers.get("strict-transport-security").is_some());
-    let doc = s.send(Method::GET, "/api/openapi.json", None, &[]).await.expect(200);
+    let doc = s
+        .send(Method::GET, "/api/openapi.json", None, &[])
+        .await
+        .expect(200);
     assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")));
     let paths = doc["paths"].as_object().expect("paths");
     for (p, m) in [
-        ("/api/v1/trial", "post"), ("/api/v1/activate", "post"), ("/api/v1/leases", "post"),
-        ("/api/v1/leases/{lease}/heartbeat", "post"), ("/api/v1/leases/{lease}", "delete"),
-        ("/api/v1/keys/{regnum}", "get"), ("/api/v1/keys/{regnum}/diag", "get"),
-        ("/api/v1/keys/{regnum}/license", "get"), ("/api/v1/signing-key", "get"),
-        ("/api/admin/v1/products", "post"), ("/api/admin/v1/products", "get"),
-        ("/api/admin/v1/clients", "post"), ("/api/admin/v1/clients", "get"),
-        ("/api/admin/v1/clients/{id}", "get"), ("/api/admin/v1/clients/{id}", "patch"),
-        ("/api/admin/v1/clients/{id}", "delete"), ("/api/admin/v1/clients/merge", "post"),
-        ("/api/admin/v1/clients/{id}/keys", "post"), ("/api/admin/v1/keys/{regnum}", "get"),
-        ("/api/admin/v1/keys/{regnum}/items", "post"), ("/api/admin/v1/keys/{regnum}", "patch"),
-        ("/api/admin/v1/coupons", "post"), ("/api/admin/v1/leases", "get"),
-        ("/api/admin/v1/leases/{lease}", "delete"), ("/api/admin/v1/keys/{regnum}/unbind", "post"),
+        ("/api/v1/trial", "post"),
+        ("/api/v1/activate", "post"),
+        ("/api/v1/leases", "post"),
+        ("/api/v1/leases/{lease}/heartbeat", "post"),
+        ("/api/v1/leases/{lease}", "delete"),
+        ("/api/v1/keys/{regnum}", "get"),
+        ("/api/v1/keys/{regnum}/diag", "get"),
+        ("/api/v1/keys/{regnum}/license", "get"),
+        ("/api/v1/signing-key", "get"),
+        ("/api/admin/v1/products", "post"),
+        ("/api/admin/v1/products", "get"),
+        ("/api/admin/v1/clients", "post"),
+        ("/api/admin/v1/clients", "get"),
+        ("/api/admin/v1/clients/{id}", "get"),
+        ("/api/admin/v1/clients/{id}", "patch"),
+        ("/api/admin/v1/clients/{id}", "delete"),
+        ("/api/admin/v1/clients/merge", "post"),
+        ("/api/admin/v1/clients/{id}/keys", "post"),
+        ("/api/admin/v1/keys/{regnum}", "get"),
+        ("/api/admin/v1/keys/{regnum}/items", "post"),
+        ("/api/admin/v1/keys/{regnum}", "patch"),
+        ("/api/admin/v1/coupons", "post"),
+        ("/api/admin/v1/leases", "get"),
+        ("/api/admin/v1/leases/{lease}", "delete"),
+        ("/api/admin/v1/keys/{regnum}/unbind", "post"),
     ] {
-        assert!(paths.get(p).and_then(|x| x.get(m)).is_some(), "{m} {p} missing from OpenAPI");
+        assert!(
+            paths.get(p).and_then(|x| x.get(m)).is_some(),
+            "{m} {p} missing from OpenAPI"
+        );
     }
     s.stop().await;
 }
@@ -350,7 +707,13 @@ async fn openapi_health_and_headers() {
 async fn coupon_batches() {
     let s = TestServer::start().await;
     s.product("crm", &[(42, "host")]).await;
-    s.admin(Method::PATCH, "/settings", Some(json!({"regnum_prefix": "miko"}))).await.expect(200);
+    s.admin(
+        Method::PATCH,
+        "/settings",
+        Some(json!({"regnum_prefix": "miko"})),
+    )
+    .await
+    .expect(200);
     let b = s
         .admin(Method::POST, "/coupons", Some(json!({"count": 3, "items": [{"product": "crm", "feature": 42, "seats": 2, "days": 365}]})))
         .await
@@ -361,24 +724,53 @@ async fn coupon_batches() {
         let c = c.as_str().expect("code");
         assert!(c.starts_with("MIKOUPD-") && c.len() == 31, "{c}");
     }
-    let list = s.admin(Method::GET, &format!("/coupons?batch={}", b["batch"]), None).await.expect(200);
+    let list = s
+        .admin(Method::GET, &format!("/coupons?batch={}", b["batch"]), None)
+        .await
+        .expect(200);
     assert_eq!(list.as_array().map(Vec::len), Some(3));
     assert_eq!(list[0]["state"], "new");
-    s.admin(Method::POST, "/coupons", Some(json!({"count": 0, "items": [{"product": "crm", "feature": 42, "seats": 1}]})))
+    s.admin(
+        Method::POST,
+        "/coupons",
+        Some(json!({"count": 0, "items": [{"product": "crm", "feature": 42, "seats": 1}]})),
+    )
+    .await
+    .expect_error(400, 1001);
+    s.admin(
+        Method::POST,
+        "/coupons",
+        Some(json!({"count": 1, "items": [{"product": "zzz", "feature": 42, "seats": 1}]})),
+    )
+    .await
+    .expect_error(404, 1050);
+    s.admin(
+        Method::PATCH,
+        "/settings",
+        Some(json!({"regnum_prefix": "MI-KO"})),
+    )
+    .await
+    .expect_error(400, 1001);
+    let c = s
+        .admin(Method::POST, "/clients", Some(json!({"company": "P"})))
         .await
-        .expect_error(400, 1001);
-    s.admin(Method::POST, "/coupons", Some(json!({"count": 1, "items": [{"product": "zzz", "feature": 42, "seats": 1}]})))
+        .expect(201);
+    let k = s
+        .admin(Method::POST, &format!("/clients/{}/keys", c["id"]), None)
         .await
-        .expect_error(404, 1050);
-    s.admin(Method::PATCH, "/settings", Some(json!({"regnum_prefix": "MI-KO"}))).await.expect_error(400, 1001);
-    let c = s.admin(Method::POST, "/clients", Some(json!({"company": "P"}))).await.expect(201);
-    let k = s.admin(Method::POST, &format!("/clients/{}/keys", c["id"]), None).await.expect(201);
+        .expect(201);
     assert!(k["regnum"].as_str().is_some_and(|r| r.starts_with("MIKO-")));
     s.stop().await;
 }
 
 pub fn urlencode(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }

@@ -30,7 +30,9 @@ pub struct SmtpSink {
 
 impl SmtpSink {
     pub async fn start() -> SmtpSink {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind smtp");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind smtp");
         let port = listener.local_addr().expect("addr").port();
         let mails = Arc::new(Mutex::new(Vec::new()));
         let m = mails.clone();
@@ -67,7 +69,10 @@ impl SmtpSink {
                                 }
                                 data.push_str(&line);
                             }
-                            m.lock().expect("lock").push(SentMail { to: std::mem::take(&mut to), data });
+                            m.lock().expect("lock").push(SentMail {
+                                to: std::mem::take(&mut to),
+                                data,
+                            });
                             let _ = w.write_all(b"250 queued\r\n").await;
                         } else if upper.starts_with("QUIT") {
                             let _ = w.write_all(b"221 bye\r\n").await;
@@ -89,7 +94,11 @@ impl SmtpSink {
     /// Waits up to `secs` for a mail to `to` and returns it.
     pub async fn wait_for(&self, to: &str, secs: u64) -> Option<SentMail> {
         for _ in 0..secs * 10 {
-            if let Some(m) = self.sent().into_iter().find(|m| m.to.iter().any(|t| t == to)) {
+            if let Some(m) = self
+                .sent()
+                .into_iter()
+                .find(|m| m.to.iter().any(|t| t == to))
+            {
                 return Some(m);
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -118,8 +127,17 @@ impl Resp {
     }
     #[track_caller]
     pub fn expect_error(&self, status: u16, code: u64) {
-        assert_eq!((self.status, self.code()), (status, code), "unexpected answer: {}", self.body);
-        assert!(self.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+        assert_eq!(
+            (self.status, self.code()),
+            (status, code),
+            "unexpected answer: {}",
+            self.body
+        );
+        assert!(
+            self.body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
     }
 }
 
@@ -167,9 +185,10 @@ impl TestServer {
         let clock = Clock::system();
         let mut running = licd::server::start(config, clock.clone()).expect("start");
         running.spawn();
-        let (token, _) = licd::service::auth::create_token(&running.app.store, "test", Role::Admin, clock.now())
-            .await
-            .expect("token");
+        let (token, _) =
+            licd::service::auth::create_token(&running.app.store, "test", Role::Admin, clock.now())
+                .await
+                .expect("token");
         let url = format!("https://127.0.0.1:{}", running.addr.port());
         let http = client_for(&running.cert_path);
         let pk: [u8; 32] = B64
@@ -197,7 +216,13 @@ impl TestServer {
         &self.running.as_ref().expect("running").app
     }
 
-    pub async fn send(&self, method: Method, path: &str, body: Option<Value>, headers: &[(&str, &str)]) -> Resp {
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
         let mut rb = self.http.request(method, format!("{}{}", self.url, path));
         for (k, v) in headers {
             rb = rb.header(*k, *v);
@@ -215,24 +240,36 @@ impl TestServer {
                 .get("licd-signature")
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_else(|| panic!("no Licd-Signature on {path}"));
-            let sig = Signature::from_slice(&B64.decode(sig).expect("signature base64")).expect("signature");
+            let sig = Signature::from_slice(&B64.decode(sig).expect("signature base64"))
+                .expect("signature");
             self.public_key
                 .verify(&raw, &sig)
                 .unwrap_or_else(|_| panic!("bad signature on {path}: {body}"));
         }
-        Resp { status, body, headers, raw }
+        Resp {
+            status,
+            body,
+            headers,
+            raw,
+        }
     }
 
     /// A protected-app call (signature checked).
     pub async fn api(&self, method: Method, path: &str, body: Option<Value>) -> Resp {
-        self.send(method, &format!("/api/v1{path}"), body, &[]).await
+        self.send(method, &format!("/api/v1{path}"), body, &[])
+            .await
     }
 
     /// An admin-API call with the admin token.
     pub async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> Resp {
         let auth = format!("Bearer {}", self.token);
-        self.send(method, &format!("/api/admin/v1{path}"), body, &[("Authorization", &auth)])
-            .await
+        self.send(
+            method,
+            &format!("/api/admin/v1{path}"),
+            body,
+            &[("Authorization", &auth)],
+        )
+        .await
     }
 
     /// Makes a product `code` with the given features `(number, unit)` and a trial.
@@ -241,12 +278,17 @@ impl TestServer {
             .iter()
             .map(|(n, u)| json!({"number": n, "name": format!("Feature {n}"), "unit": u}))
             .collect();
-        let trial_items: Vec<Value> = features.iter().map(|(n, _)| json!({"feature": n, "seats": 2})).collect();
+        let trial_items: Vec<Value> = features
+            .iter()
+            .map(|(n, _)| json!({"feature": n, "seats": 2}))
+            .collect();
         self.admin(
             Method::POST,
             "/products",
-            Some(json!({"code": code, "name": format!("Product {code}"), "heartbeat_s": 30,
-                        "features": feats, "trial": {"days": 14, "items": trial_items}})),
+            Some(
+                json!({"code": code, "name": format!("Product {code}"), "heartbeat_s": 30,
+                        "features": feats, "trial": {"days": 14, "items": trial_items}}),
+            ),
         )
         .await
         .expect(201)
@@ -255,11 +297,18 @@ impl TestServer {
     /// A client with a key holding `seats` of `feature` of `product`; returns the regnum.
     pub async fn key_with(&self, product: &str, feature: u32, seats: u32) -> String {
         let c = self
-            .admin(Method::POST, "/clients", Some(json!({"company": "Acme", "contact": "A", "phone": "1", "email": ""})))
+            .admin(
+                Method::POST,
+                "/clients",
+                Some(json!({"company": "Acme", "contact": "A", "phone": "1", "email": ""})),
+            )
             .await
             .expect(201);
         let id = c["id"].as_u64().expect("id");
-        let k = self.admin(Method::POST, &format!("/clients/{id}/keys"), None).await.expect(201);
+        let k = self
+            .admin(Method::POST, &format!("/clients/{id}/keys"), None)
+            .await
+            .expect(201);
         let regnum = k["regnum"].as_str().expect("regnum").to_owned();
         self.admin(
             Method::POST,

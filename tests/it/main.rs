@@ -1,4 +1,5 @@
 //! Integration tests against the real server (one test binary, several modules).
 mod admin_api;
-mod protected_api;
 mod kit;
+mod process;
+mod protected_api;

@@ -15,7 +15,14 @@ async fn trial_registration_and_its_refusals() {
     s.product("telephony", &[(48, "user"), (49, "user")]).await;
     s.product("chats", &[(42, "host")]).await;
 
-    let r = s.api(Method::POST, "/trial", Some(trial_body("ivan@romashka.test", "srv-1"))).await.expect(201);
+    let r = s
+        .api(
+            Method::POST,
+            "/trial",
+            Some(trial_body("ivan@romashka.test", "srv-1")),
+        )
+        .await
+        .expect(201);
     let regnum = r["regnum"].as_str().expect("regnum").to_owned();
     assert!(regnum.starts_with("LIC-"));
     assert_eq!(r["new_client"], true);
@@ -27,25 +34,65 @@ async fn trial_registration_and_its_refusals() {
     assert_eq!(items[0]["free"], 2);
     assert!(items[0]["expires_at"].is_string());
     // The registration number is mailed (through the outbox, to a real SMTP sink).
-    let mail = s.smtp.wait_for("ivan@romashka.test", 20).await.expect("welcome mail");
+    let mail = s
+        .smtp
+        .wait_for("ivan@romashka.test", 20)
+        .await
+        .expect("welcome mail");
     assert!(mail.data.contains(&regnum), "{}", mail.data);
     // The client exists with the trial's card and is searchable.
-    let found = s.admin(Method::GET, "/clients?q=%D1%80%D0%BE%D0%BC%D0%B0%D1%88%D0%BA%D0%B0", None).await.expect(200);
+    let found = s
+        .admin(
+            Method::GET,
+            "/clients?q=%D1%80%D0%BE%D0%BC%D0%B0%D1%88%D0%BA%D0%B0",
+            None,
+        )
+        .await
+        .expect(200);
     assert_eq!(found[0]["keys"][0], regnum.as_str());
     assert_eq!(found[0]["origin"], "trial");
 
     // 1058: e-mail taken (any case); the number is mailed again.
-    s.api(Method::POST, "/trial", Some(trial_body("IVAN@romashka.test", "srv-2"))).await.expect_error(409, 1058);
+    s.api(
+        Method::POST,
+        "/trial",
+        Some(trial_body("IVAN@romashka.test", "srv-2")),
+    )
+    .await
+    .expect_error(409, 1058);
     for _ in 0..200 {
-        if s.smtp.sent().iter().filter(|m| m.to.iter().any(|t| t == "IVAN@romashka.test" || t == "ivan@romashka.test")).count() >= 2 {
+        if s.smtp
+            .sent()
+            .iter()
+            .filter(|m| {
+                m.to.iter()
+                    .any(|t| t == "IVAN@romashka.test" || t == "ivan@romashka.test")
+            })
+            .count()
+            >= 2
+        {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let again: Vec<_> = s.smtp.sent().into_iter().filter(|m| m.data.contains(&regnum)).collect();
-    assert!(again.len() >= 2, "the registration number is mailed again on 1058");
+    let again: Vec<_> = s
+        .smtp
+        .sent()
+        .into_iter()
+        .filter(|m| m.data.contains(&regnum))
+        .collect();
+    assert!(
+        again.len() >= 2,
+        "the registration number is mailed again on 1058"
+    );
     // 1059: a new client from a host that already registered.
-    s.api(Method::POST, "/trial", Some(trial_body("other@x.test", "SRV-1"))).await.expect_error(409, 1059);
+    s.api(
+        Method::POST,
+        "/trial",
+        Some(trial_body("other@x.test", "SRV-1")),
+    )
+    .await
+    .expect_error(409, 1059);
     // Another product's trial on the existing key, from the same host: fine.
     let r2 = s
         .api(Method::POST, "/trial", Some(json!({"product": "CHATS", "regnum": format!(" {} ", regnum.to_lowercase()), "host": "srv-1"})))
@@ -55,22 +102,65 @@ async fn trial_registration_and_its_refusals() {
     assert_eq!(r2["regnum"], regnum.as_str());
     assert_eq!(r2["items"].as_array().map(Vec::len), Some(3));
     // 1060: that product's trial again.
-    s.api(Method::POST, "/trial", Some(json!({"product": "chats", "regnum": regnum, "host": "srv-9"}))).await.expect_error(409, 1060);
+    s.api(
+        Method::POST,
+        "/trial",
+        Some(json!({"product": "chats", "regnum": regnum, "host": "srv-9"})),
+    )
+    .await
+    .expect_error(409, 1060);
     // 1050, 1020, 1003, 1001.
-    s.api(Method::POST, "/trial", Some(json!({"product": "nope", "regnum": regnum, "host": "h"}))).await.expect_error(404, 1050);
-    s.api(Method::POST, "/trial", Some(json!({"product": "chats", "regnum": "LIC-22222-33333-44444-55555", "host": "h"}))).await.expect_error(404, 1020);
-    s.api(Method::POST, "/trial", Some(json!({"product": "chats", "regnum": "LIC-123", "host": "h"}))).await.expect_error(400, 1003);
-    let r = s.api(Method::POST, "/trial", Some(json!({"product": "chats", "host": "h", "company": "X"}))).await;
+    s.api(
+        Method::POST,
+        "/trial",
+        Some(json!({"product": "nope", "regnum": regnum, "host": "h"})),
+    )
+    .await
+    .expect_error(404, 1050);
+    s.api(
+        Method::POST,
+        "/trial",
+        Some(json!({"product": "chats", "regnum": "LIC-22222-33333-44444-55555", "host": "h"})),
+    )
+    .await
+    .expect_error(404, 1020);
+    s.api(
+        Method::POST,
+        "/trial",
+        Some(json!({"product": "chats", "regnum": "LIC-123", "host": "h"})),
+    )
+    .await
+    .expect_error(400, 1003);
+    let r = s
+        .api(
+            Method::POST,
+            "/trial",
+            Some(json!({"product": "chats", "host": "h", "company": "X"})),
+        )
+        .await;
     r.expect_error(400, 1001);
     for f in ["contact", "phone", "email"] {
-        assert!(r.body["error"]["details"].get(f).is_some(), "{f} not named: {}", r.body);
+        assert!(
+            r.body["error"]["details"].get(f).is_some(),
+            "{f} not named: {}",
+            r.body
+        );
     }
     // Russian message.
     let r = s
-        .send(Method::POST, "/api/v1/trial", Some(trial_body("ivan@romashka.test", "srv-3")), &[("Accept-Language", "ru")])
+        .send(
+            Method::POST,
+            "/api/v1/trial",
+            Some(trial_body("ivan@romashka.test", "srv-3")),
+            &[("Accept-Language", "ru")],
+        )
         .await;
     assert_eq!(r.code(), 1058);
-    assert!(r.body["error"]["message"].as_str().is_some_and(|m| m.contains("уже зарегистрирован")));
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("уже зарегистрирован"))
+    );
     s.stop().await;
 }
 
@@ -90,29 +180,83 @@ async fn coupon_activation_once() {
         .expect(200);
     assert_eq!(r["regnum"], regnum.as_str());
     assert_eq!(r["added"].as_array().map(Vec::len), Some(2));
-    let item42 = r["items"].as_array().expect("items").iter().find(|i| i["feature"] == 42).cloned().expect("42");
+    let item42 = r["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|i| i["feature"] == 42)
+        .cloned()
+        .expect("42");
     assert_eq!(item42["seats"], 3);
     assert!(item42["expires_at"].is_string());
-    let item31 = r["items"].as_array().expect("items").iter().find(|i| i["feature"] == 31).cloned().expect("31");
+    let item31 = r["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|i| i["feature"] == 31)
+        .cloned()
+        .expect("31");
     assert_eq!(item31["seats"], 2, "coupon seats add to the purchase");
 
-    let again = s.api(Method::POST, "/activate", Some(json!({"regnum": regnum, "coupon": code}))).await;
+    let again = s
+        .api(
+            Method::POST,
+            "/activate",
+            Some(json!({"regnum": regnum, "coupon": code})),
+        )
+        .await;
     again.expect_error(409, 1041);
     assert!(again.body["error"]["details"]["activated_at"].is_string());
-    s.api(Method::POST, "/activate", Some(json!({"regnum": regnum, "coupon": "LICUPD-22222-22222-22222-22222"}))).await.expect_error(404, 1040);
-    s.api(Method::POST, "/activate", Some(json!({"regnum": regnum, "coupon": "garbage"}))).await.expect_error(400, 1003);
+    s.api(
+        Method::POST,
+        "/activate",
+        Some(json!({"regnum": regnum, "coupon": "LICUPD-22222-22222-22222-22222"})),
+    )
+    .await
+    .expect_error(404, 1040);
+    s.api(
+        Method::POST,
+        "/activate",
+        Some(json!({"regnum": regnum, "coupon": "garbage"})),
+    )
+    .await
+    .expect_error(400, 1003);
     let other = b["codes"][1].as_str().expect("code");
-    s.api(Method::POST, "/activate", Some(json!({"regnum": "LIC-22222-22222-22222-22222", "coupon": other}))).await.expect_error(404, 1020);
-    s.api(Method::POST, "/activate", Some(json!({"regnum": regnum}))).await.expect_error(400, 1001);
+    s.api(
+        Method::POST,
+        "/activate",
+        Some(json!({"regnum": "LIC-22222-22222-22222-22222", "coupon": other})),
+    )
+    .await
+    .expect_error(404, 1020);
+    s.api(Method::POST, "/activate", Some(json!({"regnum": regnum})))
+        .await
+        .expect_error(400, 1001);
     // The batch list shows where and when.
-    let list = s.admin(Method::GET, &format!("/coupons?batch={}", b["batch"]), None).await.expect(200);
-    let used = list.as_array().expect("list").iter().find(|c| c["code"] == code.as_str()).cloned().expect("coupon");
+    let list = s
+        .admin(Method::GET, &format!("/coupons?batch={}", b["batch"]), None)
+        .await
+        .expect(200);
+    let used = list
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|c| c["code"] == code.as_str())
+        .cloned()
+        .expect("coupon");
     assert_eq!(used["state"], "activated");
     assert_eq!(used["regnum"], regnum.as_str());
     s.stop().await;
 }
 
-async fn capture(s: &TestServer, regnum: &str, feature: u32, host: &str, user: &str, extra: Value) -> crate::kit::Resp {
+async fn capture(
+    s: &TestServer,
+    regnum: &str,
+    feature: u32,
+    host: &str,
+    user: &str,
+    extra: Value,
+) -> crate::kit::Resp {
     let mut body = json!({"regnum": regnum, "feature": feature, "host": host, "user": user});
     if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
         for (k, v) in e {
@@ -125,15 +269,27 @@ async fn capture(s: &TestServer, regnum: &str, feature: u32, host: &str, user: &
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seats_per_user_and_session() {
     let s = TestServer::start().await;
-    s.product("tel", &[(48, "user"), (50, "session"), (51, "database")]).await;
+    s.product("tel", &[(48, "user"), (50, "session"), (51, "database")])
+        .await;
     let regnum = s.key_with("tel", 48, 1).await;
-    let a = capture(&s, &regnum, 48, "pc1", "ivan", json!({"session": "1", "app": "1c", "version": "8.3"})).await.expect(201);
+    let a = capture(
+        &s,
+        &regnum,
+        48,
+        "pc1",
+        "ivan",
+        json!({"session": "1", "app": "1c", "version": "8.3"}),
+    )
+    .await
+    .expect(201);
     assert_eq!(a["feature"], 48);
     assert_eq!(a["heartbeat_s"], 30);
     assert_eq!(a["seats"], json!({"total": 1, "used": 1}));
     assert!(a["expires_at"].is_string());
     // The same user elsewhere shares the seat.
-    let b = capture(&s, &regnum, 48, "pc2", "ivan", json!({"session": "2"})).await.expect(201);
+    let b = capture(&s, &regnum, 48, "pc2", "ivan", json!({"session": "2"}))
+        .await
+        .expect(201);
     assert_ne!(a["lease"], b["lease"]);
     assert_eq!(b["seats"]["used"], 1);
     // Another user: no free seat, with the holders.
@@ -143,33 +299,79 @@ async fn seats_per_user_and_session() {
     assert_eq!(r.body["error"]["details"]["used"], 1);
     assert_eq!(r.body["error"]["details"]["holders"][0]["user"], "ivan");
     // A user feature without a user names the field.
-    let r = s.api(Method::POST, "/leases", Some(json!({"regnum": regnum, "feature": 48, "host": "pc1"}))).await;
+    let r = s
+        .api(
+            Method::POST,
+            "/leases",
+            Some(json!({"regnum": regnum, "feature": 48, "host": "pc1"})),
+        )
+        .await;
     r.expect_error(400, 1001);
     assert!(r.body["error"]["details"].get("user").is_some());
     // Heartbeat, release (idempotent), the seat frees when both sessions end.
     let lease_a = a["lease"].as_str().expect("lease");
-    let hb = s.api(Method::POST, &format!("/leases/{lease_a}/heartbeat"), None).await.expect(200);
+    let hb = s
+        .api(Method::POST, &format!("/leases/{lease_a}/heartbeat"), None)
+        .await
+        .expect(200);
     assert_eq!(hb["lease"], lease_a);
-    assert_eq!(s.api(Method::DELETE, &format!("/leases/{lease_a}"), None).await.expect(200)["released"], true);
-    assert_eq!(s.api(Method::DELETE, &format!("/leases/{lease_a}"), None).await.expect(200)["released"], false);
-    s.api(Method::POST, &format!("/leases/{lease_a}/heartbeat"), None).await.expect_error(404, 1034);
-    capture(&s, &regnum, 48, "pc3", "petr", json!({})).await.expect_error(409, 1030);
+    assert_eq!(
+        s.api(Method::DELETE, &format!("/leases/{lease_a}"), None)
+            .await
+            .expect(200)["released"],
+        true
+    );
+    assert_eq!(
+        s.api(Method::DELETE, &format!("/leases/{lease_a}"), None)
+            .await
+            .expect(200)["released"],
+        false
+    );
+    s.api(Method::POST, &format!("/leases/{lease_a}/heartbeat"), None)
+        .await
+        .expect_error(404, 1034);
+    capture(&s, &regnum, 48, "pc3", "petr", json!({}))
+        .await
+        .expect_error(409, 1030);
     let lease_b = b["lease"].as_str().expect("lease");
-    s.api(Method::DELETE, &format!("/leases/{lease_b}"), None).await.expect(200);
-    capture(&s, &regnum, 48, "pc3", "petr", json!({})).await.expect(201);
-    s.api(Method::POST, "/leases/not-a-lease/heartbeat", None).await.expect_error(404, 1034);
-    assert_eq!(s.api(Method::DELETE, "/leases/nope", None).await.expect(200)["released"], false);
+    s.api(Method::DELETE, &format!("/leases/{lease_b}"), None)
+        .await
+        .expect(200);
+    capture(&s, &regnum, 48, "pc3", "petr", json!({}))
+        .await
+        .expect(201);
+    s.api(Method::POST, "/leases/not-a-lease/heartbeat", None)
+        .await
+        .expect_error(404, 1034);
+    assert_eq!(
+        s.api(Method::DELETE, "/leases/nope", None)
+            .await
+            .expect(200)["released"],
+        false
+    );
 
     // Session features: every session a seat.
     let reg2 = s.key_with("tel", 50, 2).await;
-    capture(&s, &reg2, 50, "h", "u", json!({})).await.expect(201);
-    capture(&s, &reg2, 50, "h", "u", json!({})).await.expect(201);
-    capture(&s, &reg2, 50, "h", "u", json!({})).await.expect_error(409, 1030);
+    capture(&s, &reg2, 50, "h", "u", json!({}))
+        .await
+        .expect(201);
+    capture(&s, &reg2, 50, "h", "u", json!({}))
+        .await
+        .expect(201);
+    capture(&s, &reg2, 50, "h", "u", json!({}))
+        .await
+        .expect_error(409, 1030);
     // Database features: one seat per database.
     let reg3 = s.key_with("tel", 51, 1).await;
-    capture(&s, &reg3, 51, "h1", "u1", json!({"database": "buh"})).await.expect(201);
-    capture(&s, &reg3, 51, "h2", "u2", json!({"database": "buh"})).await.expect(201);
-    capture(&s, &reg3, 51, "h2", "u2", json!({"database": "zup"})).await.expect_error(409, 1030);
+    capture(&s, &reg3, 51, "h1", "u1", json!({"database": "buh"}))
+        .await
+        .expect(201);
+    capture(&s, &reg3, 51, "h2", "u2", json!({"database": "buh"}))
+        .await
+        .expect(201);
+    capture(&s, &reg3, 51, "h2", "u2", json!({"database": "zup"}))
+        .await
+        .expect_error(409, 1030);
     s.stop().await;
 }
 
@@ -178,28 +380,74 @@ async fn host_bindings_stay_until_unbound() {
     let s = TestServer::start().await;
     s.product("chats", &[(42, "host")]).await;
     let regnum = s.key_with("chats", 42, 1).await;
-    let a = capture(&s, &regnum, 42, "srv-1", "", json!({})).await.expect(201);
-    s.api(Method::DELETE, &format!("/leases/{}", a["lease"].as_str().expect("lease")), None).await.expect(200);
+    let a = capture(&s, &regnum, 42, "srv-1", "", json!({}))
+        .await
+        .expect(201);
+    s.api(
+        Method::DELETE,
+        &format!("/leases/{}", a["lease"].as_str().expect("lease")),
+        None,
+    )
+    .await
+    .expect(200);
     // Released, but the seat stays bound to srv-1.
-    let key = s.api(Method::GET, &format!("/keys/{regnum}"), None).await.expect(200);
+    let key = s
+        .api(Method::GET, &format!("/keys/{regnum}"), None)
+        .await
+        .expect(200);
     assert_eq!(key["items"][0]["used"], 1);
-    capture(&s, &regnum, 42, "srv-2", "", json!({})).await.expect_error(409, 1030);
+    capture(&s, &regnum, 42, "srv-2", "", json!({}))
+        .await
+        .expect_error(409, 1030);
     // srv-1 gets its seat back.
-    let again = capture(&s, &regnum, 42, "srv-1", "", json!({})).await.expect(201);
-    let leases = s.admin(Method::GET, &format!("/leases?regnum={regnum}"), None).await.expect(200);
+    let again = capture(&s, &regnum, 42, "srv-1", "", json!({}))
+        .await
+        .expect(201);
+    let leases = s
+        .admin(Method::GET, &format!("/leases?regnum={regnum}"), None)
+        .await
+        .expect(200);
     assert_eq!(leases.as_array().map(Vec::len), Some(1));
     assert_eq!(leases[0]["lease"], again["lease"]);
     assert_eq!(leases[0]["host"], "srv-1");
     // Unbinding frees it, ending the lease.
-    let removed = s.admin(Method::POST, &format!("/keys/{regnum}/unbind"), Some(json!({"host": "srv-1"}))).await.expect(200);
+    let removed = s
+        .admin(
+            Method::POST,
+            &format!("/keys/{regnum}/unbind"),
+            Some(json!({"host": "srv-1"})),
+        )
+        .await
+        .expect(200);
     assert_eq!(removed[0]["host"], "srv-1");
     assert_eq!(removed[0]["feature"], 42);
-    s.api(Method::POST, &format!("/leases/{}/heartbeat", again["lease"].as_str().expect("l")), None).await.expect_error(404, 1034);
-    let b = capture(&s, &regnum, 42, "srv-2", "", json!({})).await.expect(201);
+    s.api(
+        Method::POST,
+        &format!("/leases/{}/heartbeat", again["lease"].as_str().expect("l")),
+        None,
+    )
+    .await
+    .expect_error(404, 1034);
+    let b = capture(&s, &regnum, 42, "srv-2", "", json!({}))
+        .await
+        .expect(201);
     // Staff end a lease through the admin API; the binding stays.
-    s.admin(Method::DELETE, &format!("/leases/{}", b["lease"].as_str().expect("l")), None).await.expect(200);
-    assert_eq!(s.admin(Method::GET, &format!("/leases?regnum={regnum}"), None).await.expect(200), json!([]));
-    capture(&s, &regnum, 42, "srv-1", "", json!({})).await.expect_error(409, 1030);
+    s.admin(
+        Method::DELETE,
+        &format!("/leases/{}", b["lease"].as_str().expect("l")),
+        None,
+    )
+    .await
+    .expect(200);
+    assert_eq!(
+        s.admin(Method::GET, &format!("/leases?regnum={regnum}"), None)
+            .await
+            .expect(200),
+        json!([])
+    );
+    capture(&s, &regnum, 42, "srv-1", "", json!({}))
+        .await
+        .expect_error(409, 1030);
     s.stop().await;
 }
 
@@ -208,34 +456,75 @@ async fn lapse_expiry_block_and_denials() {
     let s = TestServer::start().await;
     s.product("tel", &[(48, "user"), (49, "user")]).await;
     let regnum = s.key_with("tel", 48, 1).await;
-    let a = capture(&s, &regnum, 48, "pc1", "ivan", json!({})).await.expect(201);
-    capture(&s, &regnum, 48, "pc2", "petr", json!({})).await.expect_error(409, 1030);
+    let a = capture(&s, &regnum, 48, "pc1", "ivan", json!({}))
+        .await
+        .expect(201);
+    capture(&s, &regnum, 48, "pc2", "petr", json!({}))
+        .await
+        .expect_error(409, 1030);
     // 3 × heartbeat_s (30 s) without a heartbeat: the lease lapses and its seat is free.
     s.clock.advance(time::Duration::seconds(91));
-    s.api(Method::POST, &format!("/leases/{}/heartbeat", a["lease"].as_str().expect("l")), None).await.expect_error(404, 1034);
-    capture(&s, &regnum, 48, "pc2", "petr", json!({})).await.expect(201);
+    s.api(
+        Method::POST,
+        &format!("/leases/{}/heartbeat", a["lease"].as_str().expect("l")),
+        None,
+    )
+    .await
+    .expect_error(404, 1034);
+    capture(&s, &regnum, 48, "pc2", "petr", json!({}))
+        .await
+        .expect(201);
 
     // The key has no such feature.
-    capture(&s, &regnum, 49, "pc2", "petr", json!({})).await.expect_error(404, 1031);
-    capture(&s, &regnum, 77, "pc2", "petr", json!({})).await.expect_error(404, 1031);
+    capture(&s, &regnum, 49, "pc2", "petr", json!({}))
+        .await
+        .expect_error(404, 1031);
+    capture(&s, &regnum, 77, "pc2", "petr", json!({}))
+        .await
+        .expect_error(404, 1031);
     // Grants that all expired.
     s.admin(Method::POST, &format!("/keys/{regnum}/items"), Some(json!({"product": "tel", "feature": 49, "seats": 3, "expires_at": "2020-01-01T00:00:00Z"})))
         .await
         .expect(201);
     let r = capture(&s, &regnum, 49, "pc2", "petr", json!({})).await;
     r.expect_error(403, 1032);
-    assert_eq!(r.body["error"]["details"]["expired_at"], "2020-01-01T00:00:00Z");
+    assert_eq!(
+        r.body["error"]["details"]["expired_at"],
+        "2020-01-01T00:00:00Z"
+    );
     // Blocked.
-    s.admin(Method::PATCH, &format!("/keys/{regnum}"), Some(json!({"blocked": true}))).await.expect(200);
-    capture(&s, &regnum, 48, "pc9", "sidor", json!({})).await.expect_error(403, 1021);
-    s.api(Method::GET, &format!("/keys/{regnum}/license"), None).await.expect_error(403, 1021);
+    s.admin(
+        Method::PATCH,
+        &format!("/keys/{regnum}"),
+        Some(json!({"blocked": true})),
+    )
+    .await
+    .expect(200);
+    capture(&s, &regnum, 48, "pc9", "sidor", json!({}))
+        .await
+        .expect_error(403, 1021);
+    s.api(Method::GET, &format!("/keys/{regnum}/license"), None)
+        .await
+        .expect_error(403, 1021);
     // Unknown key and malformed number.
-    capture(&s, "LIC-22222-22222-22222-22222", 48, "pc", "u", json!({})).await.expect_error(404, 1020);
-    capture(&s, "LIC-2", 48, "pc", "u", json!({})).await.expect_error(400, 1003);
+    capture(&s, "LIC-22222-22222-22222-22222", 48, "pc", "u", json!({}))
+        .await
+        .expect_error(404, 1020);
+    capture(&s, "LIC-2", 48, "pc", "u", json!({}))
+        .await
+        .expect_error(400, 1003);
 
     // Every refusal on a known key is a denial with its details.
-    let d = s.admin(Method::GET, &format!("/keys/{regnum}/denials"), None).await.expect(200);
-    let codes: Vec<u64> = d.as_array().expect("denials").iter().filter_map(|x| x["code"].as_u64()).collect();
+    let d = s
+        .admin(Method::GET, &format!("/keys/{regnum}/denials"), None)
+        .await
+        .expect(200);
+    let codes: Vec<u64> = d
+        .as_array()
+        .expect("denials")
+        .iter()
+        .filter_map(|x| x["code"].as_u64())
+        .collect();
     for c in [1030, 1031, 1032, 1021] {
         assert!(codes.contains(&c), "denial {c} missing: {codes:?}");
     }
@@ -256,7 +545,12 @@ async fn racing_captures_never_exceed_seats() {
         let url = format!("{}/api/v1/leases", s.url);
         let body = json!({"regnum": regnum, "feature": 50, "host": format!("h{i}"), "session": format!("s{i}")});
         tasks.push(tokio::spawn(async move {
-            http.post(url).json(&body).send().await.map(|r| r.status().as_u16()).unwrap_or(0)
+            http.post(url)
+                .json(&body)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0)
         }));
     }
     let mut ok = 0;
@@ -269,7 +563,10 @@ async fn racing_captures_never_exceed_seats() {
         }
     }
     assert_eq!((ok, full), (5, 59));
-    let key = s.api(Method::GET, &format!("/keys/{regnum}"), None).await.expect(200);
+    let key = s
+        .api(Method::GET, &format!("/keys/{regnum}"), None)
+        .await
+        .expect(200);
     assert_eq!(key["items"][0]["used"], 5);
     assert_eq!(key["items"][0]["free"], 0);
     s.stop().await;
@@ -283,24 +580,66 @@ async fn reads_diag_license_signing_and_nonce() {
     s.admin(Method::POST, &format!("/keys/{regnum}/items"), Some(json!({"product": "tel", "feature": 48, "seats": 1, "expires_at": "2099-06-01T00:00:00Z"})))
         .await
         .expect(201);
-    let d = s.api(Method::GET, &format!("/keys/{regnum}/diag?feature=48"), None).await.expect(200);
-    assert_eq!((d["ok"].clone(), d["code"].clone()), (json!(true), json!(0)));
-    capture(&s, &regnum, 48, "a", "u1", json!({})).await.expect(201);
-    capture(&s, &regnum, 48, "b", "u2", json!({})).await.expect(201);
     let d = s
-        .send(Method::GET, &format!("/api/v1/keys/{regnum}/diag?feature=48"), None, &[("Accept-Language", "ru")])
+        .api(
+            Method::GET,
+            &format!("/keys/{regnum}/diag?feature=48"),
+            None,
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        (d["ok"].clone(), d["code"].clone()),
+        (json!(true), json!(0))
+    );
+    capture(&s, &regnum, 48, "a", "u1", json!({}))
+        .await
+        .expect(201);
+    capture(&s, &regnum, 48, "b", "u2", json!({}))
+        .await
+        .expect(201);
+    let d = s
+        .send(
+            Method::GET,
+            &format!("/api/v1/keys/{regnum}/diag?feature=48"),
+            None,
+            &[("Accept-Language", "ru")],
+        )
         .await
         .expect(200);
     assert_eq!(d["ok"], false);
     assert_eq!(d["code"], 1030);
-    assert!(d["message"].as_str().is_some_and(|m| m.contains("Нет свободной")), "{d}");
+    assert!(
+        d["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("Нет свободной")),
+        "{d}"
+    );
     assert_eq!(d["holders"].as_array().map(Vec::len), Some(2));
-    let d = s.api(Method::GET, &format!("/keys/{regnum}/diag?feature=99"), None).await.expect(200);
+    let d = s
+        .api(
+            Method::GET,
+            &format!("/keys/{regnum}/diag?feature=99"),
+            None,
+        )
+        .await
+        .expect(200);
     assert_eq!(d["code"], 1031);
-    s.api(Method::GET, &format!("/keys/{regnum}/diag"), None).await.expect_error(400, 1001);
-    s.api(Method::GET, &format!("/keys/{regnum}/diag?feature=x"), None).await.expect_error(400, 1001);
+    s.api(Method::GET, &format!("/keys/{regnum}/diag"), None)
+        .await
+        .expect_error(400, 1001);
+    s.api(Method::GET, &format!("/keys/{regnum}/diag?feature=x"), None)
+        .await
+        .expect_error(400, 1001);
 
-    let key = s.api(Method::GET, &format!("/keys/{}", regnum.to_lowercase()), None).await.expect(200);
+    let key = s
+        .api(
+            Method::GET,
+            &format!("/keys/{}", regnum.to_lowercase()),
+            None,
+        )
+        .await
+        .expect(200);
     assert_eq!(key["regnum"], regnum.as_str());
     assert_eq!(key["items"][0]["seats"], 2);
     assert_eq!(key["items"][0]["used"], 2);
@@ -308,29 +647,74 @@ async fn reads_diag_license_signing_and_nonce() {
     assert_eq!(key["items"][0]["expires_at"], Value::Null);
 
     // Offline license: 7 days by default, never past an item's expiry.
-    let lic = s.api(Method::GET, &format!("/keys/{regnum}/license"), None).await.expect(200);
-    let issued = time::OffsetDateTime::parse(lic["issued_at"].as_str().expect("t"), &time::format_description::well_known::Rfc3339).expect("time");
-    let until = time::OffsetDateTime::parse(lic["valid_until"].as_str().expect("t"), &time::format_description::well_known::Rfc3339).expect("time");
+    let lic = s
+        .api(Method::GET, &format!("/keys/{regnum}/license"), None)
+        .await
+        .expect(200);
+    let issued = time::OffsetDateTime::parse(
+        lic["issued_at"].as_str().expect("t"),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .expect("time");
+    let until = time::OffsetDateTime::parse(
+        lic["valid_until"].as_str().expect("t"),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .expect("time");
     assert_eq!((until - issued).whole_days(), 7);
     let short = s.key_with("tel", 48, 1).await;
     let soon = s.clock.now() + time::Duration::days(2);
     let soon_s = licd::clock::rfc3339(soon);
-    let short_key = s.admin(Method::GET, &format!("/keys/{short}"), None).await.expect(200);
+    let short_key = s
+        .admin(Method::GET, &format!("/keys/{short}"), None)
+        .await
+        .expect(200);
     let gid = short_key["grants"][0]["id"].as_u64().expect("grant");
-    s.admin(Method::PATCH, &format!("/keys/{short}/items/{gid}"), Some(json!({"expires_at": soon_s}))).await.expect(200);
-    let lic = s.api(Method::GET, &format!("/keys/{short}/license"), None).await.expect(200);
+    s.admin(
+        Method::PATCH,
+        &format!("/keys/{short}/items/{gid}"),
+        Some(json!({"expires_at": soon_s})),
+    )
+    .await
+    .expect(200);
+    let lic = s
+        .api(Method::GET, &format!("/keys/{short}/license"), None)
+        .await
+        .expect(200);
     assert_eq!(lic["valid_until"], soon_s.as_str());
 
     // Signing key; the nonce is echoed into signed bodies, errors included.
     let sk = s.api(Method::GET, "/signing-key", None).await.expect(200);
     assert_eq!(sk["algorithm"], "ed25519");
-    let r = s.send(Method::GET, &format!("/api/v1/keys/{regnum}"), None, &[("Licd-Nonce", "n-123")]).await.expect(200);
+    let r = s
+        .send(
+            Method::GET,
+            &format!("/api/v1/keys/{regnum}"),
+            None,
+            &[("Licd-Nonce", "n-123")],
+        )
+        .await
+        .expect(200);
     assert_eq!(r["nonce"], "n-123");
-    let r = s.send(Method::GET, "/api/v1/keys/LIC-22222-22222-22222-22222", None, &[("Licd-Nonce", "n-456")]).await;
+    let r = s
+        .send(
+            Method::GET,
+            "/api/v1/keys/LIC-22222-22222-22222-22222",
+            None,
+            &[("Licd-Nonce", "n-456")],
+        )
+        .await;
     assert_eq!(r.body["nonce"], "n-456");
     r.expect_error(404, 1020);
     let long = "x".repeat(65);
-    s.send(Method::GET, "/api/v1/signing-key", None, &[("Licd-Nonce", &long)]).await.expect_error(400, 1001);
+    s.send(
+        Method::GET,
+        "/api/v1/signing-key",
+        None,
+        &[("Licd-Nonce", &long)],
+    )
+    .await
+    .expect_error(400, 1001);
     s.stop().await;
 }
 
@@ -339,7 +723,9 @@ async fn abuse_limits_hit_guessers_not_heartbeats() {
     let s = TestServer::start().await;
     s.product("tel", &[(48, "user")]).await;
     let regnum = s.key_with("tel", 48, 1).await;
-    let lease = capture(&s, &regnum, 48, "pc", "ivan", json!({})).await.expect(201);
+    let lease = capture(&s, &regnum, 48, "pc", "ivan", json!({}))
+        .await
+        .expect(201);
     let mut limited = None;
     for i in 0..200 {
         let r = s
@@ -353,12 +739,22 @@ async fn abuse_limits_hit_guessers_not_heartbeats() {
     }
     let r = limited.expect("200 wrong coupons must hit the limit");
     r.expect_error(429, 1002);
-    assert!(r.body["error"]["details"]["retry_after_s"].as_u64().is_some_and(|s| s >= 1));
+    assert!(
+        r.body["error"]["details"]["retry_after_s"]
+            .as_u64()
+            .is_some_and(|s| s >= 1)
+    );
     assert!(r.headers.get("retry-after").is_some());
     // Unknown registration numbers are limited too.
     let mut hit = false;
     for i in 0..100 {
-        let r = s.api(Method::GET, &format!("/keys/LIC-22222-22222-22222-{:05}", 30000 + i), None).await;
+        let r = s
+            .api(
+                Method::GET,
+                &format!("/keys/LIC-22222-22222-22222-{:05}", 30000 + i),
+                None,
+            )
+            .await;
         if r.status == 429 {
             hit = true;
             break;
@@ -368,7 +764,9 @@ async fn abuse_limits_hit_guessers_not_heartbeats() {
     // A protected app's heartbeats are never limited.
     let l = lease["lease"].as_str().expect("lease");
     for _ in 0..300 {
-        s.api(Method::POST, &format!("/leases/{l}/heartbeat"), None).await.expect(200);
+        s.api(Method::POST, &format!("/leases/{l}/heartbeat"), None)
+            .await
+            .expect(200);
     }
     s.stop().await;
 }
@@ -378,14 +776,27 @@ async fn outbox_survives_restart() {
     // No SMTP configured: the mail waits in the outbox.
     let s = TestServer::start_with(|a| a.smtp = None).await;
     s.product("telephony", &[(48, "user")]).await;
-    let r = s.api(Method::POST, "/trial", Some(trial_body("late@mail.test", "h1"))).await.expect(201);
+    let r = s
+        .api(
+            Method::POST,
+            "/trial",
+            Some(trial_body("late@mail.test", "h1")),
+        )
+        .await
+        .expect(201);
     let regnum = r["regnum"].as_str().expect("regnum").to_owned();
     let dir = s.stop_keep().await;
     // Restart with SMTP: it goes out.
     let s = TestServer::start_in(dir, |_| {}).await;
-    let m = s.smtp.wait_for("late@mail.test", 20).await.expect("mail sent after restart");
+    let m = s
+        .smtp
+        .wait_for("late@mail.test", 20)
+        .await
+        .expect("mail sent after restart");
     assert!(m.data.contains(&regnum));
     // The data survived too.
-    s.api(Method::GET, &format!("/keys/{regnum}"), None).await.expect(200);
+    s.api(Method::GET, &format!("/keys/{regnum}"), None)
+        .await
+        .expect(200);
     s.stop().await;
 }

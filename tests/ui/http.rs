@@ -17,19 +17,39 @@ async fn sign_in_sets_strict_cookies_and_every_form_needs_its_csrf_token() {
     let form = h.get("/login").await;
     assert_eq!(form.status, 200);
     assert!(form.body.contains("Вход"), "Russian from Accept-Language");
-    let csp = form.headers.get("content-security-policy").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let csp = form
+        .headers
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     assert_eq!(csp, licd::http::ui::UI_CSP);
     assert!(!csp.contains("unsafe-inline"));
-    let pre = form.headers.get("set-cookie").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let pre = form
+        .headers
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     for flag in ["Secure", "HttpOnly", "SameSite=Strict"] {
         assert!(pre.contains(flag), "{pre}");
     }
 
     // No token, a wrong token: refused with a page that says why.
-    let p = h.post("/login", &[("login", "admin"), ("password", "password123")]).await;
+    let p = h
+        .post("/login", &[("login", "admin"), ("password", "password123")])
+        .await;
     assert_eq!(p.status, 403);
     assert!(p.body.contains("Форма устарела"), "{}", p.body);
-    let p = h.post("/login", &[("csrf", "nope"), ("login", "admin"), ("password", "password123")]).await;
+    let p = h
+        .post(
+            "/login",
+            &[
+                ("csrf", "nope"),
+                ("login", "admin"),
+                ("password", "password123"),
+            ],
+        )
+        .await;
     assert_eq!(p.status, 403);
 
     let p = h.login("admin", "password123").await;
@@ -51,18 +71,38 @@ async fn sign_in_sets_strict_cookies_and_every_form_needs_its_csrf_token() {
     let csrf = list.csrf();
     let bad = h.post("/clients/new", &[("company", "Без токена")]).await;
     assert_eq!(bad.status, 403);
-    let bad = h.post("/clients/new", &[("csrf", "x"), ("company", "Чужой токен")]).await;
+    let bad = h
+        .post("/clients/new", &[("csrf", "x"), ("company", "Чужой токен")])
+        .await;
     assert_eq!(bad.status, 403);
-    assert!(clients::list(s.app(), &clients::ListQuery { q: None, crm_id1: None, crm_id2: None, limit: 10, offset: 0 })
+    assert!(
+        clients::list(
+            s.app(),
+            &clients::ListQuery {
+                q: None,
+                crm_id1: None,
+                crm_id2: None,
+                limit: 10,
+                offset: 0
+            }
+        )
         .expect("list")
         .0
-        .is_empty());
-    let ok = h.post("/clients/new", &[("csrf", &csrf), ("company", "С токеном")]).await;
+        .is_empty()
+    );
+    let ok = h
+        .post("/clients/new", &[("csrf", &csrf), ("company", "С токеном")])
+        .await;
     assert_eq!(ok.status, 303);
     assert!(ok.location().starts_with("/clients/"));
 
     // User data is escaped.
-    let evil = h.post("/clients/new", &[("csrf", &csrf), ("company", "<script>alert(1)</script>")]).await;
+    let evil = h
+        .post(
+            "/clients/new",
+            &[("csrf", &csrf), ("company", "<script>alert(1)</script>")],
+        )
+        .await;
     let card = h.get(evil.location()).await;
     assert!(card.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     assert!(!card.body.contains("<script>"));
@@ -82,13 +122,31 @@ async fn repeated_failures_lock_the_login_out() {
     let mut h = Http::new(&s);
     let csrf = h.get("/login").await.csrf();
     for _ in 0..licd::service::sessions::FREE_FAILURES {
-        let p = h.post("/login", &[("csrf", &csrf), ("login", "admin"), ("password", "wrong-password")]).await;
+        let p = h
+            .post(
+                "/login",
+                &[
+                    ("csrf", &csrf),
+                    ("login", "admin"),
+                    ("password", "wrong-password"),
+                ],
+            )
+            .await;
         assert_eq!(p.status, 401);
         assert!(p.body.contains("Неверный логин или пароль."));
     }
     // Now even the right password waits.
     let csrf = h.get("/login").await.csrf();
-    let p = h.post("/login", &[("csrf", &csrf), ("login", "admin"), ("password", "password123")]).await;
+    let p = h
+        .post(
+            "/login",
+            &[
+                ("csrf", &csrf),
+                ("login", "admin"),
+                ("password", "password123"),
+            ],
+        )
+        .await;
     assert_eq!(p.status, 429, "{}", p.body);
     assert!(p.body.contains("Слишком много неудачных попыток"));
     s.stop().await;
@@ -100,14 +158,27 @@ async fn roles_are_enforced_on_every_page_and_action() {
     s.user("admin", Role::Admin, "").await;
     s.user("man", Role::Manager, "").await;
     s.user("dist", Role::Distributor, "south").await;
-    let mine = clients::create(s.app(), ClientInput { company: Some("Свой".into()), distributor: Some("south".into()), ..Default::default() })
-        .await
-        .expect("client")
-        .id;
-    let other = clients::create(s.app(), ClientInput { company: Some("Чужой".into()), ..Default::default() })
-        .await
-        .expect("client")
-        .id;
+    let mine = clients::create(
+        s.app(),
+        ClientInput {
+            company: Some("Свой".into()),
+            distributor: Some("south".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("client")
+    .id;
+    let other = clients::create(
+        s.app(),
+        ClientInput {
+            company: Some("Чужой".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("client")
+    .id;
 
     let mut m = Http::new(&s);
     m.login("man", "password123").await;
@@ -118,10 +189,28 @@ async fn roles_are_enforced_on_every_page_and_action() {
         assert!(p.body.contains("Доступ запрещён"), "{page}");
     }
     for (action, form) in [
-        ("/users", vec![("login", "x1"), ("role", "admin"), ("password", "password123")]),
+        (
+            "/users",
+            vec![
+                ("login", "x1"),
+                ("role", "admin"),
+                ("password", "password123"),
+            ],
+        ),
         ("/tokens", vec![("name", "t"), ("role", "admin")]),
-        ("/settings", vec![("vendor_name", "X"), ("regnum_prefix", "X"), ("offline_license_days", "7"), ("mail_from", "a@b.c")]),
-        ("/products", vec![("code", "P"), ("name", "P"), ("features", "1; a; user")]),
+        (
+            "/settings",
+            vec![
+                ("vendor_name", "X"),
+                ("regnum_prefix", "X"),
+                ("offline_license_days", "7"),
+                ("mail_from", "a@b.c"),
+            ],
+        ),
+        (
+            "/products",
+            vec![("code", "P"), ("name", "P"), ("features", "1; a; user")],
+        ),
     ] {
         let mut f = vec![("csrf", csrf.as_str())];
         f.extend(form);
@@ -138,12 +227,29 @@ async fn roles_are_enforced_on_every_page_and_action() {
     let csrf = list.csrf();
     assert_eq!(d.get(&format!("/clients/{mine}")).await.status, 200);
     assert_eq!(d.get(&format!("/clients/{other}")).await.status, 403);
-    let p = d.post(&format!("/clients/{other}"), &[("csrf", &csrf), ("company", "Захвачен")]).await;
+    let p = d
+        .post(
+            &format!("/clients/{other}"),
+            &[("csrf", &csrf), ("company", "Захвачен")],
+        )
+        .await;
     assert_eq!(p.status, 403);
-    let p = d.post(&format!("/clients/{other}/keys"), &[("csrf", &csrf)]).await;
+    let p = d
+        .post(&format!("/clients/{other}/keys"), &[("csrf", &csrf)])
+        .await;
     assert_eq!(p.status, 403);
     // A distributor cannot move its client to someone else.
-    let p = d.post(&format!("/clients/{mine}"), &[("csrf", &csrf), ("company", "Свой"), ("distributor", "north"), ("manager", "man")]).await;
+    let p = d
+        .post(
+            &format!("/clients/{mine}"),
+            &[
+                ("csrf", &csrf),
+                ("company", "Свой"),
+                ("distributor", "north"),
+                ("manager", "man"),
+            ],
+        )
+        .await;
     assert_eq!(p.status, 303);
     let tx = s.app().store.read().expect("read");
     let c = clients::load(&tx, mine).expect("load").expect("client");
@@ -152,8 +258,25 @@ async fn roles_are_enforced_on_every_page_and_action() {
     for page in ["/coupons", "/products", "/users", "/coupons.csv"] {
         assert_eq!(d.get(page).await.status, 403, "distributor on {page}");
     }
-    assert_eq!(d.post("/clients/merge", &[("csrf", &csrf), ("into", &mine.to_string()), ("from", &other.to_string())]).await.status, 403);
-    assert_eq!(d.post(&format!("/clients/{mine}/delete"), &[("csrf", &csrf)]).await.status, 403);
+    assert_eq!(
+        d.post(
+            "/clients/merge",
+            &[
+                ("csrf", &csrf),
+                ("into", &mine.to_string()),
+                ("from", &other.to_string())
+            ]
+        )
+        .await
+        .status,
+        403
+    );
+    assert_eq!(
+        d.post(&format!("/clients/{mine}/delete"), &[("csrf", &csrf)])
+            .await
+            .status,
+        403
+    );
     s.stop().await;
 }
 
@@ -161,21 +284,48 @@ async fn roles_are_enforced_on_every_page_and_action() {
 async fn the_setup_link_works_once_and_only_before_staff_exist() {
     let s = Server::start().await;
     let mut h = Http::new(&s);
-    let token = licd::service::sessions::issue_setup_token(s.app()).await.expect("token");
+    let token = licd::service::sessions::issue_setup_token(s.app())
+        .await
+        .expect("token");
     assert_eq!(h.get("/setup/not-the-token").await.status, 404);
     let form = h.get(&format!("/setup/{token}")).await;
     assert_eq!(form.status, 200);
     let csrf = form.csrf();
-    let short = h.post(&format!("/setup/{token}"), &[("csrf", &csrf), ("login", "root"), ("password", "short"), ("password2", "short")]).await;
+    let short = h
+        .post(
+            &format!("/setup/{token}"),
+            &[
+                ("csrf", &csrf),
+                ("login", "root"),
+                ("password", "short"),
+                ("password2", "short"),
+            ],
+        )
+        .await;
     assert_eq!(short.status, 400);
     assert!(short.body.contains("Не короче 8 символов"));
-    assert!(short.body.contains("value=\"root\""), "the login typed is kept");
+    assert!(
+        short.body.contains("value=\"root\""),
+        "the login typed is kept"
+    );
     let ok = h
-        .post(&format!("/setup/{token}"), &[("csrf", &csrf), ("login", "root"), ("password", "long enough"), ("password2", "long enough")])
+        .post(
+            &format!("/setup/{token}"),
+            &[
+                ("csrf", &csrf),
+                ("login", "root"),
+                ("password", "long enough"),
+                ("password2", "long enough"),
+            ],
+        )
         .await;
     assert_eq!((ok.status, ok.location()), (303, "/login"));
     assert_eq!(h.get(&format!("/setup/{token}")).await.status, 404);
-    assert!(licd::service::sessions::issue_setup_token(s.app()).await.is_err());
+    assert!(
+        licd::service::sessions::issue_setup_token(s.app())
+            .await
+            .is_err()
+    );
     h.login("root", "long enough").await;
     assert!(h.get("/users").await.body.contains("root"));
     s.stop().await;
@@ -201,9 +351,18 @@ async fn coupons_export_as_csv() {
     h.login("admin", "password123").await;
     let csv = h.get(&format!("/coupons.csv?batch={}", batch.batch)).await;
     assert_eq!(csv.status, 200);
-    assert!(csv.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").starts_with("text/csv"));
+    assert!(
+        csv.headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .starts_with("text/csv")
+    );
     let lines: Vec<&str> = csv.body.lines().collect();
-    assert_eq!(lines[0], "coupon,batch,state,regnum,activated_at,created_at,items");
+    assert_eq!(
+        lines[0],
+        "coupon,batch,state,regnum,activated_at,created_at,items"
+    );
     assert_eq!(lines.len(), 4);
     for code in &batch.codes {
         assert!(csv.body.contains(code.as_str()));

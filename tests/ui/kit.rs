@@ -47,9 +47,16 @@ impl Server {
 
     /// Adds a staff user directly (the UI makes them too; this is for setup).
     pub async fn user(&self, login: &str, role: licd::domain::Role, distributor: &str) {
-        licd::service::auth::add_user(&self.app().store, login, role, "password123", distributor, self.app().now())
-            .await
-            .expect("add user");
+        licd::service::auth::add_user(
+            &self.app().store,
+            login,
+            role,
+            "password123",
+            distributor,
+            self.app().now(),
+        )
+        .await
+        .expect("add user");
     }
 }
 
@@ -68,11 +75,17 @@ pub struct Page {
 
 impl Page {
     pub fn location(&self) -> &str {
-        self.headers.get("location").and_then(|v| v.to_str().ok()).unwrap_or("")
+        self.headers
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
     }
     /// The value of `<input type="hidden" name="csrf" value="…">` on the page.
     pub fn csrf(&self) -> String {
-        let at = self.body.find("name=\"csrf\" value=\"").expect("a csrf field");
+        let at = self
+            .body
+            .find("name=\"csrf\" value=\"")
+            .expect("a csrf field");
         let rest = &self.body[at + 19..];
         rest[..rest.find('"').expect("end of value")].to_owned()
     }
@@ -107,7 +120,11 @@ impl Http {
     }
 
     fn cookie_header(&self) -> String {
-        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 
     pub async fn get(&mut self, path: &str) -> Page {
@@ -125,7 +142,13 @@ impl Http {
     pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
         let body: String = form
             .iter()
-            .map(|(k, v)| format!("{}={}", licd::ui::clients::urlencode(k), licd::ui::clients::urlencode(v)))
+            .map(|(k, v)| {
+                format!(
+                    "{}={}",
+                    licd::ui::clients::urlencode(k),
+                    licd::ui::clients::urlencode(v)
+                )
+            })
             .collect::<Vec<_>>()
             .join("&");
         let r = self
@@ -146,15 +169,29 @@ impl Http {
         let headers = r.headers().clone();
         self.keep(&headers);
         let body = r.text().await.expect("body");
-        Page { status, headers, body }
+        Page {
+            status,
+            headers,
+            body,
+        }
     }
 
     /// Signs in through the login form; panics unless it lands on /clients.
     pub async fn login(&mut self, login: &str, password: &str) -> Page {
         let form = self.get("/login").await;
         let csrf = form.csrf();
-        let p = self.post("/login", &[("csrf", &csrf), ("login", login), ("password", password)]).await;
-        assert_eq!((p.status, p.location()), (303, "/clients"), "login of {login}: {}", p.body);
+        let p = self
+            .post(
+                "/login",
+                &[("csrf", &csrf), ("login", login), ("password", password)],
+            )
+            .await;
+        assert_eq!(
+            (p.status, p.location()),
+            (303, "/clients"),
+            "login of {login}: {}",
+            p.body
+        );
         p
     }
 }

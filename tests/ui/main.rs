@@ -40,7 +40,9 @@ async fn back_office_in_a_browser() {
     let b = driver.browser("en-US").await;
 
     // First start: the one-time setup link creates the first admin.
-    let token = licd::service::sessions::issue_setup_token(s.app()).await.expect("setup token");
+    let token = licd::service::sessions::issue_setup_token(s.app())
+        .await
+        .expect("setup token");
     b.go(&format!("{url}/setup/{token}")).await;
     b.see("Create the first administrator").await;
     b.screenshot("01-setup").await;
@@ -57,14 +59,19 @@ async fn back_office_in_a_browser() {
     // Sign in (English from the browser), then choose Russian for this user.
     login(&b, &url, "boss", "wrong password").await;
     b.see("Wrong login or password.").await;
-    assert_eq!(b.value("input[name=login]").await, "boss", "the login typed is kept");
+    assert_eq!(
+        b.value("input[name=login]").await,
+        "boss",
+        "the login typed is kept"
+    );
     b.screenshot("02-login-error").await;
     login(&b, &url, "boss", "correct horse").await;
     b.see("No clients match.").await;
     assert!(b.url().await.ends_with("/clients"));
     b.go(&format!("{url}/account")).await;
     b.click("select[name=lang] option[value=ru]").await;
-    b.click("form[action='/account/lang'] button[type=submit]").await;
+    b.click("form[action='/account/lang'] button[type=submit]")
+        .await;
     b.see("Сохранено.").await;
     b.see("Клиенты").await;
 
@@ -74,8 +81,13 @@ async fn back_office_in_a_browser() {
     b.type_in("input[name=name]", "Интеграция с 1С").await;
     b.type_in("input[name=heartbeat_s]", "30").await;
     b.type_in("input[name=trial_days]", "14").await;
-    b.type_in("textarea[name=features]", "48; Сеанс PROF в 1С; user; 2\n49; Внешняя панель; host; 1").await;
-    b.click("form[action='/products'] button[type=submit]").await;
+    b.type_in(
+        "textarea[name=features]",
+        "48; Сеанс PROF в 1С; user; 2\n49; Внешняя панель; host; 1",
+    )
+    .await;
+    b.click("form[action='/products'] button[type=submit]")
+        .await;
     b.see("Сеанс PROF в 1С").await;
     b.see("на компьютер").await;
     b.screenshot("03-products").await;
@@ -87,14 +99,23 @@ async fn back_office_in_a_browser() {
     b.type_in("input[name=contact]", "Иван Петров").await;
     b.type_in("input[name=phone]", "+7 495 123-45-67").await;
     b.type_in("input[name=email]", "ivan@").await;
-    b.click("form[action='/clients/new'] button[type=submit]").await;
+    b.click("form[action='/clients/new'] button[type=submit]")
+        .await;
     b.see("Это не адрес e-mail").await;
     assert_eq!(b.value("input[name=company]").await, "ООО «Ромашка»");
     b.screenshot("04-client-form-error").await;
     b.type_in("input[name=email]", "ivan@romashka.ru").await;
-    b.click("form[action='/clients/new'] button[type=submit]").await;
+    b.click("form[action='/clients/new'] button[type=submit]")
+        .await;
     b.see("Клиент создан.").await;
-    let romashka: u64 = b.url().await.rsplit('/').next().and_then(|t| t.split('?').next()).and_then(|t| t.parse().ok()).expect("client id in the url");
+    let romashka: u64 = b
+        .url()
+        .await
+        .rsplit('/')
+        .next()
+        .and_then(|t| t.split('?').next())
+        .and_then(|t| t.parse().ok())
+        .expect("client id in the url");
     for i in 0..3 {
         client(&s, &format!("Другая фирма {i}")).await;
     }
@@ -112,15 +133,26 @@ async fn back_office_in_a_browser() {
     b.see("Лицензионные ключи").await;
     b.click("form[action$='/keys'] button[type=submit]").await;
     b.see("Ключ сгенерирован").await;
-    let regnum = b.url().await.rsplit('/').next().and_then(|t| t.split('?').next()).expect("regnum").to_owned();
+    let regnum = b
+        .url()
+        .await
+        .rsplit('/')
+        .next()
+        .and_then(|t| t.split('?').next())
+        .expect("regnum")
+        .to_owned();
     assert!(regnum.starts_with("LIC-"), "{regnum}");
     b.see("Ключ пуст.").await;
     b.click("select[name=feature] option[value='CRM:48']").await;
-    b.type_in("form[action$='/items'] input[name=seats]", "3").await;
+    b.type_in("form[action$='/items'] input[name=seats]", "3")
+        .await;
     b.click("form[action$='/items'] button[type=submit]").await;
     b.see("Сохранено.").await;
     b.see("Сеанс PROF в 1С").await;
-    assert_eq!(b.value("form[action*='/items/'] input[name=seats]").await, "3");
+    assert_eq!(
+        b.value("form[action*='/items/'] input[name=seats]").await,
+        "3"
+    );
     b.screenshot("06-key-card").await;
 
     // Coupons: a batch of five for feature 49, 30 days.
@@ -155,24 +187,33 @@ async fn back_office_in_a_browser() {
     b.see("BUH-PC").await;
     b.see("Активных захватов: 1").await;
     b.type_in("input[name=host]", "buh").await;
-    b.click("form[action='/sessions'] button[type=submit]").await;
+    b.click("form[action='/sessions'] button[type=submit]")
+        .await;
     b.see("BUH-PC").await;
     b.screenshot("08-sessions").await;
-    b.click("form[action='/sessions/end'] button[type=submit]").await;
+    b.click("form[action='/sessions/end'] button[type=submit]")
+        .await;
     b.see("Привязка снята.").await;
     b.see("Активных захватов: 0").await;
-    assert!(leases::list(s.app(), Some(&regnum), 10).expect("leases").is_empty());
+    assert!(
+        leases::list(s.app(), Some(&regnum), 10)
+            .expect("leases")
+            .is_empty()
+    );
 
     // Merge: main client first, then the duplicate; keys move to the main one.
     let alpha = client(&s, "Дубль Альфа").await;
     let beta = client(&s, "Дубль Бета").await;
-    let ka = keys::create_for_client(s.app(), alpha).await.expect("key a");
+    let ka = keys::create_for_client(s.app(), alpha)
+        .await
+        .expect("key a");
     let kb = keys::create_for_client(s.app(), beta).await.expect("key b");
     b.go(&format!("{url}/clients?q=дубль")).await;
     assert_eq!(b.count("tbody tr").await, 2);
     b.click(&format!("input[name=into][value='{alpha}']")).await;
     b.click(&format!("input[name=from][value='{beta}']")).await;
-    b.click("form[action='/clients/merge'] button[type=submit]").await;
+    b.click("form[action='/clients/merge'] button[type=submit]")
+        .await;
     b.see("Клиенты объединены.").await;
     b.see(&ka).await;
     b.see(&kb).await;
@@ -185,23 +226,37 @@ async fn back_office_in_a_browser() {
     b.type_in("input[name=code]", "partner").await;
     b.type_in("input[name=name]", "Партнёр-Юг").await;
     b.type_in("input[name=email]", "south@partner.test").await;
-    b.click("form[action='/distributors'] button[type=submit]").await;
+    b.click("form[action='/distributors'] button[type=submit]")
+        .await;
     b.see("Партнёр-Юг").await;
-    for (login, role, dist) in [("manager1", "manager", ""), ("dist1", "distributor", "partner")] {
+    for (login, role, dist) in [
+        ("manager1", "manager", ""),
+        ("dist1", "distributor", "partner"),
+    ] {
         b.go(&format!("{url}/users")).await;
-        b.type_in("form[action='/users'] input[name=login]", login).await;
-        b.click(&format!("form[action='/users'] select[name=role] option[value={role}]")).await;
-        b.type_in("form[action='/users'] input[name=distributor]", dist).await;
-        b.type_in("form[action='/users'] input[name=password]", "password123").await;
+        b.type_in("form[action='/users'] input[name=login]", login)
+            .await;
+        b.click(&format!(
+            "form[action='/users'] select[name=role] option[value={role}]"
+        ))
+        .await;
+        b.type_in("form[action='/users'] input[name=distributor]", dist)
+            .await;
+        b.type_in("form[action='/users'] input[name=password]", "password123")
+            .await;
         b.click("form[action='/users'] button[type=submit]").await;
         b.see(login).await;
     }
     b.screenshot("09-users").await;
     // Assign Romashka to the distributor on its card.
     b.go(&format!("{url}/clients/{romashka}")).await;
-    b.click("select[name=distributor] option[value=partner]").await;
+    b.click("select[name=distributor] option[value=partner]")
+        .await;
     b.click("select[name=manager] option[value=manager1]").await;
-    b.click(&format!("form[action='/clients/{romashka}'] button[type=submit]")).await;
+    b.click(&format!(
+        "form[action='/clients/{romashka}'] button[type=submit]"
+    ))
+    .await;
     b.see("Сохранено.").await;
     b.screenshot("10-client-card").await;
 
@@ -222,7 +277,11 @@ async fn back_office_in_a_browser() {
     let d = driver.browser("ru-RU").await;
     login(&d, &url, "dist1", "password123").await;
     d.see("ООО «Ромашка»").await;
-    assert_eq!(d.count("tbody tr").await, 1, "only the distributor's client");
+    assert_eq!(
+        d.count("tbody tr").await,
+        1,
+        "only the distributor's client"
+    );
     assert!(!d.text().await.contains("Дубль Альфа"));
     d.screenshot("12-distributor-clients").await;
     d.go(&format!("{url}/clients/{alpha}")).await;

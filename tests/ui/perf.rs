@@ -60,9 +60,18 @@ async fn check(n: u64, budget: Duration) {
     let last = n - 1;
     for (path, expect) in [
         ("/clients".to_owned(), format!("Компания {last}")),
-        (format!("/clients?offset={}", n / 2), format!("Компания {}", n - 1 - n / 2)),
-        (format!("/clients?q=c{}%40example", last - 7), format!("Компания {}", last - 7)),
-        ("/clients?q=%D0%BA%D0%BE%D0%BC%D0%BF%D0%B0%D0%BD%D0%B8%D1%8F".to_owned(), format!("из {n}")),
+        (
+            format!("/clients?offset={}", n / 2),
+            format!("Компания {}", n - 1 - n / 2),
+        ),
+        (
+            format!("/clients?q=c{}%40example", last - 7),
+            format!("Компания {}", last - 7),
+        ),
+        (
+            "/clients?q=%D0%BA%D0%BE%D0%BC%D0%BF%D0%B0%D0%BD%D0%B8%D1%8F".to_owned(),
+            format!("из {n}"),
+        ),
     ] {
         let took = timed(&mut h, &path, &expect).await;
         eprintln!("{n} clients: GET {path} took {took:?}");

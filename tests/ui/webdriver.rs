@@ -22,11 +22,17 @@ impl Drop for Driver {
 }
 
 pub fn ensure_browser() {
-    if std::path::Path::new("/usr/bin/chromium").exists() && std::path::Path::new("/usr/bin/chromedriver").exists() {
+    if std::path::Path::new("/usr/bin/chromium").exists()
+        && std::path::Path::new("/usr/bin/chromedriver").exists()
+    {
         return;
     }
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/install-browser.sh");
-    let ok = Command::new("sh").arg(script).status().expect("run install-browser.sh").success();
+    let ok = Command::new("sh")
+        .arg(script)
+        .status()
+        .expect("run install-browser.sh")
+        .success();
     assert!(ok, "installing chromium and chromium-driver failed");
 }
 
@@ -79,7 +85,10 @@ impl Driver {
             .json()
             .await
             .expect("session json");
-        let id = r["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {r}")).to_owned();
+        let id = r["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {r}"))
+            .to_owned();
         Browser {
             base: format!("{}/session/{id}", self.url),
             http: self.http.clone(),
@@ -98,7 +107,13 @@ impl Browser {
     async fn cmd(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
         let mut rb = self.http.request(method, format!("{}{path}", self.base));
         rb = rb.json(&body.unwrap_or_else(|| json!({})));
-        let v: Value = rb.send().await.expect("webdriver").json().await.expect("webdriver json");
+        let v: Value = rb
+            .send()
+            .await
+            .expect("webdriver")
+            .json()
+            .await
+            .expect("webdriver json");
         if v["value"].get("error").is_some() {
             panic!("webdriver {path}: {}", v["value"]);
         }
@@ -106,11 +121,16 @@ impl Browser {
     }
 
     pub async fn go(&self, url: &str) {
-        self.cmd(reqwest::Method::POST, "/url", Some(json!({"url": url}))).await;
+        self.cmd(reqwest::Method::POST, "/url", Some(json!({"url": url})))
+            .await;
     }
 
     pub async fn url(&self) -> String {
-        self.cmd(reqwest::Method::GET, "/url", None).await.as_str().unwrap_or("").to_owned()
+        self.cmd(reqwest::Method::GET, "/url", None)
+            .await
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
     }
 
     pub async fn find(&self, css: &str) -> String {
@@ -130,25 +150,40 @@ impl Browser {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("no element {css} on {}:\n{}", self.url().await, self.text().await);
+        panic!(
+            "no element {css} on {}:\n{}",
+            self.url().await,
+            self.text().await
+        );
     }
 
     pub async fn count(&self, css: &str) -> usize {
         let v = self
-            .cmd(reqwest::Method::POST, "/elements", Some(json!({"using": "css selector", "value": css})))
+            .cmd(
+                reqwest::Method::POST,
+                "/elements",
+                Some(json!({"using": "css selector", "value": css})),
+            )
             .await;
         v.as_array().map_or(0, Vec::len)
     }
 
     pub async fn type_in(&self, css: &str, text: &str) {
         let e = self.find(css).await;
-        self.cmd(reqwest::Method::POST, &format!("/element/{e}/clear"), None).await;
-        self.cmd(reqwest::Method::POST, &format!("/element/{e}/value"), Some(json!({"text": text}))).await;
+        self.cmd(reqwest::Method::POST, &format!("/element/{e}/clear"), None)
+            .await;
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{e}/value"),
+            Some(json!({"text": text})),
+        )
+        .await;
     }
 
     pub async fn click(&self, css: &str) {
         let e = self.find(css).await;
-        self.cmd(reqwest::Method::POST, &format!("/element/{e}/click"), None).await;
+        self.cmd(reqwest::Method::POST, &format!("/element/{e}/click"), None)
+            .await;
     }
 
     /// The visible text of the whole page.
@@ -167,7 +202,12 @@ impl Browser {
             return String::new();
         };
         // The page may be replaced between the two calls (after a click): then "".
-        let v: Value = match self.http.get(format!("{}/element/{id}/text", self.base)).send().await {
+        let v: Value = match self
+            .http
+            .get(format!("{}/element/{id}/text", self.base))
+            .send()
+            .await
+        {
             Ok(r) => r.json().await.unwrap_or(Value::Null),
             Err(_) => Value::Null,
         };
@@ -183,11 +223,20 @@ impl Browser {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let source = self.cmd(reqwest::Method::GET, "/source", None).await;
-        panic!("expected {what:?} on {}:\n{}\n{source}", self.url().await, self.text().await);
+        panic!(
+            "expected {what:?} on {}:\n{}\n{source}",
+            self.url().await,
+            self.text().await
+        );
     }
 
     pub async fn window(&self, width: u32, height: u32) {
-        self.cmd(reqwest::Method::POST, "/window/rect", Some(json!({"width": width, "height": height}))).await;
+        self.cmd(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({"width": width, "height": height})),
+        )
+        .await;
     }
 
     /// Saves a PNG screenshot under target/screenshots/.
@@ -210,10 +259,14 @@ impl Browser {
     /// The current value of a form control.
     pub async fn value(&self, css: &str) -> String {
         let e = self.find(css).await;
-        self.cmd(reqwest::Method::GET, &format!("/element/{e}/property/value"), None)
-            .await
-            .as_str()
-            .unwrap_or("")
-            .to_owned()
+        self.cmd(
+            reqwest::Method::GET,
+            &format!("/element/{e}/property/value"),
+            None,
+        )
+        .await
+        .as_str()
+        .unwrap_or("")
+        .to_owned()
     }
 }

@@ -1,0 +1,409 @@
+//! The real binary as a separate process: kill -9 in the middle of a capture load and
+//! restart, the data-directory lock, the command line, `licd diag`.
+use crate::kit::{TestServer, client_for};
+use reqwest::Method;
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_licd");
+
+fn token(dir: &Path) -> String {
+    let out = Command::new(BIN)
+        .args([
+            "token", "create", "--name", "t", "--role", "admin", "--data",
+        ])
+        .arg(dir)
+        .output()
+        .expect("token create");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let t = String::from_utf8(out.stdout)
+        .expect("utf8")
+        .trim()
+        .to_owned();
+    assert!(
+        t.starts_with("licd_") && !t.contains('\n'),
+        "token alone on stdout: {t:?}"
+    );
+    t
+}
+
+/// Starts `licd serve` on a free port; returns the child and its URL.
+fn serve(dir: &Path) -> (Child, String) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir)
+        .env("LICD_LOG", "warn")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn licd");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(i) = line.find("listening on https://") {
+                let _ = tx.send(line[i + "listening on ".len()..].trim().to_owned());
+            }
+        }
+    });
+    let url = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("server printed its URL");
+    (child, url)
+}
+
+struct Remote {
+    http: reqwest::Client,
+    url: String,
+    token: String,
+}
+
+impl Remote {
+    fn new(dir: &Path, url: String, token: String) -> Remote {
+        Remote {
+            http: client_for(&dir.join("tls/cert.pem")),
+            url,
+            token,
+        }
+    }
+    async fn call(&self, m: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut rb = self
+            .http
+            .request(m, format!("{}{}", self.url, path))
+            .bearer_auth(&self.token);
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        match rb.send().await {
+            Ok(r) => {
+                let st = r.status().as_u16();
+                (st, r.json().await.unwrap_or(Value::Null))
+            }
+            Err(_) => (0, Value::Null),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_9_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let t = token(dir.path());
+    let (mut child, url) = serve(dir.path());
+    let r = Arc::new(Remote::new(dir.path(), url, t.clone()));
+    let (st, _) = r
+        .call(Method::POST, "/api/admin/v1/products", Some(json!({"code": "p", "name": "P", "heartbeat_s": 60,
+            "features": [{"number": 1, "name": "f", "unit": "session"}], "trial": {"days": 10, "items": [{"feature": 1, "seats": 1}]}})))
+        .await;
+    assert_eq!(st, 201);
+    let (st, c) = r
+        .call(
+            Method::POST,
+            "/api/admin/v1/clients",
+            Some(json!({"company": "Crash Co"})),
+        )
+        .await;
+    assert_eq!(st, 201);
+    let (_, k) = r
+        .call(
+            Method::POST,
+            &format!("/api/admin/v1/clients/{}/keys", c["id"]),
+            None,
+        )
+        .await;
+    let regnum = k["regnum"].as_str().expect("regnum").to_owned();
+    let seats = 150;
+    r.call(
+        Method::POST,
+        &format!("/api/admin/v1/keys/{regnum}/items"),
+        Some(json!({"product": "p", "feature": 1, "seats": seats})),
+    )
+    .await;
+    // An acknowledged trial and coupon activation, too.
+    let (st, trial) = r
+        .call(Method::POST, "/api/v1/trial", Some(json!({"product": "p", "company": "T", "contact": "c", "phone": "1", "email": "t@t.test", "host": "th"})))
+        .await;
+    assert_eq!(st, 201);
+    let (_, batch) = r
+        .call(
+            Method::POST,
+            "/api/admin/v1/coupons",
+            Some(json!({"count": 1, "items": [{"product": "p", "feature": 1, "seats": 7}]})),
+        )
+        .await;
+    let coupon = batch["codes"][0].as_str().expect("code").to_owned();
+    let (st, _) = r
+        .call(
+            Method::POST,
+            "/api/v1/activate",
+            Some(json!({"regnum": trial["regnum"], "coupon": coupon})),
+        )
+        .await;
+    assert_eq!(st, 200);
+
+    // A capture load from 16 connections; kill -9 while it runs.
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked = Arc::new(parking_lot::Mutex::new(Vec::<String>::new()));
+    let mut tasks = Vec::new();
+    for w in 0..16 {
+        let (r, stop, acked, regnum) = (r.clone(), stop.clone(), acked.clone(), regnum.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut i = 0;
+            while !stop.load(Ordering::Relaxed) {
+                i += 1;
+                let (st, b) = r
+                    .call(Method::POST, "/api/v1/leases", Some(json!({"regnum": regnum, "feature": 1, "host": format!("w{w}"), "session": format!("{w}-{i}")})))
+                    .await;
+                match st {
+                    201 => acked.lock().push(b["lease"].as_str().unwrap_or_default().to_owned()),
+                    409 | 0 => tokio::time::sleep(Duration::from_millis(5)).await,
+                    other => panic!("unexpected {other}: {b}"),
+                }
+            }
+        }));
+    }
+    while acked.lock().len() < 60 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    child.kill().expect("kill -9"); // SIGKILL on unix
+    let _ = child.wait();
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        let _ = t.await;
+    }
+    let acked = acked.lock().clone();
+    assert!(acked.len() >= 60);
+
+    // Restart: every acknowledged lease is there and heartbeats; never more than the seats.
+    let (mut child, url) = serve(dir.path());
+    let r = Remote::new(dir.path(), url, t);
+    for l in &acked {
+        let (st, b) = r
+            .call(Method::POST, &format!("/api/v1/leases/{l}/heartbeat"), None)
+            .await;
+        assert_eq!(st, 200, "acknowledged lease {l} lost: {b}");
+    }
+    let (_, key) = r
+        .call(Method::GET, &format!("/api/v1/keys/{regnum}"), None)
+        .await;
+    let used = key["items"][0]["used"].as_u64().expect("used");
+    assert!(
+        used as usize >= acked.len() && used <= seats,
+        "used {used}, acked {}",
+        acked.len()
+    );
+    let (_, leases) = r
+        .call(
+            Method::GET,
+            &format!("/api/admin/v1/leases?regnum={regnum}"),
+            None,
+        )
+        .await;
+    assert_eq!(leases.as_array().map(Vec::len), Some(used as usize));
+    let (_, tk) = r
+        .call(
+            Method::GET,
+            &format!("/api/v1/keys/{}", trial["regnum"].as_str().expect("r")),
+            None,
+        )
+        .await;
+    assert_eq!(
+        tk["items"][0]["seats"], 8,
+        "trial (1) + activated coupon (7) survived"
+    );
+    let (st, _) = r
+        .call(
+            Method::POST,
+            "/api/v1/activate",
+            Some(json!({"regnum": trial["regnum"], "coupon": coupon})),
+        )
+        .await;
+    assert_eq!(st, 409, "the activation is remembered");
+
+    // A second licd on the same data directory gets a clear error, not a corrupt file.
+    let out = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.path())
+        .output()
+        .expect("second licd");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("another licd is already using"), "{err}");
+    let out = Command::new(BIN)
+        .args([
+            "token", "create", "--name", "x", "--role", "admin", "--data",
+        ])
+        .arg(dir.path())
+        .output()
+        .expect("token");
+    assert!(!out.status.success());
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diag_command_names_what_stands_between() {
+    let s = TestServer::start().await;
+    s.product("tel", &[(48, "user")]).await;
+    let regnum = s.key_with("tel", 48, 1).await;
+    let ca = s.running.as_ref().expect("running").cert_path.clone();
+    let diag = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .arg("diag")
+            .args(args)
+            .env("LANG", "C")
+            .output()
+            .expect("diag");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let ca_s = ca.to_string_lossy().into_owned();
+    let (code, out) = diag(&[
+        "48",
+        &regnum.to_lowercase(),
+        "--server",
+        &s.url,
+        "--ca",
+        &ca_s,
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("can be had") && out.contains("code 0"),
+        "{out}"
+    );
+
+    s.api(
+        Method::POST,
+        "/leases",
+        Some(json!({"regnum": regnum, "feature": 48, "host": "pc", "user": "ivan"})),
+    )
+    .await
+    .expect(201);
+    let (code, out) = diag(&["48", &regnum, "--server", &s.url, "--ca", &ca_s]);
+    assert_eq!(code, Some(1));
+    assert!(out.contains("1030") && out.contains("ivan"), "{out}");
+    let (code, out) = diag(&[
+        "48", &regnum, "--server", &s.url, "--ca", &ca_s, "--lang", "ru",
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(
+        out.contains("код 1030") && out.contains("Нет свободной"),
+        "{out}"
+    );
+    let (_, out) = diag(&["31", &regnum, "--server", &s.url, "--insecure"]);
+    assert!(out.contains("1031"), "{out}");
+    let (_, out) = diag(&[
+        "48",
+        "LIC-22222-22222-22222-22222",
+        "--server",
+        &s.url,
+        "--insecure",
+    ]);
+    assert!(out.contains("1020"), "{out}");
+    let (code, out) = diag(&["48", "bad", "--server", &s.url, "--insecure"]);
+    assert_eq!((code, out.contains("1003")), (Some(1), true), "{out}");
+
+    // Client-side failures: 1013 untrusted certificate, 1012 refused, 1011 name, 1014 time-out.
+    let (code, out) = diag(&["48", &regnum, "--server", &s.url]);
+    assert_eq!(code, Some(1));
+    assert!(out.contains("1013"), "{out}");
+    let free = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = free.local_addr().expect("addr").port();
+    drop(free);
+    let (_, out) = diag(&[
+        "48",
+        &regnum,
+        "--server",
+        &format!("https://127.0.0.1:{port}"),
+        "--insecure",
+    ]);
+    assert!(out.contains("1012"), "{out}");
+    let (_, out) = diag(&[
+        "48",
+        &regnum,
+        "--server",
+        "https://no-such-host.invalid",
+        "--insecure",
+    ]);
+    assert!(out.contains("1011"), "{out}");
+    // A listener that accepts but never speaks TLS: time-out.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let sport = silent.local_addr().expect("addr").port();
+    let (_, out) = diag(&[
+        "48",
+        &regnum,
+        "--server",
+        &format!("https://127.0.0.1:{sport}"),
+        "--insecure",
+        "--timeout",
+        "1",
+    ]);
+    assert!(out.contains("1014"), "{out}");
+    drop(silent);
+    s.stop().await;
+}
+
+#[test]
+fn help_and_bad_config_are_clear() {
+    let out = Command::new(BIN).arg("--help").output().expect("help");
+    let text = String::from_utf8_lossy(&out.stdout);
+    for c in ["serve", "token", "user", "diag"] {
+        assert!(text.contains(c), "{text}");
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("licd.toml");
+    std::fs::write(&cfg, "listen = \"127.0.0.1:0\"\nno_such_key = true\n").expect("write");
+    let out = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .output()
+        .expect("serve");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no_such_key"));
+    let out = Command::new(BIN)
+        .args(["serve", "--smtp", "ftp://x", "--data"])
+        .arg(dir.path())
+        .output()
+        .expect("serve");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--smtp"));
+    // user add reads the password from stdin; the hash, not the password, is stored.
+    let mut child = Command::new(BIN)
+        .args([
+            "user", "add", "--login", "boss", "--role", "admin", "--data",
+        ])
+        .arg(dir.path())
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("user add");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"correct horse battery\n")
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let db = std::fs::read(dir.path().join("licd.redb")).expect("db");
+    assert!(
+        !db.windows(b"correct horse".len())
+            .any(|w| w == b"correct horse")
+    );
+    assert!(db.windows(b"$argon2id$".len()).any(|w| w == b"$argon2id$"));
+}
