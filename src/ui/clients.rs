@@ -166,7 +166,11 @@ pub fn find(
     Ok((rows, None, more))
 }
 
-fn people(app: &App, l: Lang) -> AppResult<(Vec<(String, String)>, Vec<(String, String)>)> {
+/// Choices of a select: (value, text).
+type Options = Vec<(String, String)>;
+
+/// The managers and distributors a client can be assigned to.
+fn people(app: &App, l: Lang) -> AppResult<(Options, Options)> {
     let tx = app.store.read()?;
     let mut managers = vec![(
         String::new(),
