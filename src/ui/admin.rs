@@ -709,6 +709,36 @@ pub async fn settings_save(p: Post) -> UiResult {
 
 // ---------- Audit log ----------
 
+/// What an audit action code means, in the reader's language.
+fn action_name(l: Lang, code: &str) -> String {
+    let (en, ru) = match code {
+        "sign_in" => ("Signed in", "Вход"),
+        "setup_first_admin" => ("First admin created", "Создан первый администратор"),
+        "change_own_password" => ("Changed own password", "Смена своего пароля"),
+        "client_create" => ("Client created", "Создан клиент"),
+        "client_update" => ("Client changed", "Изменён клиент"),
+        "client_delete" => ("Client deleted", "Удалён клиент"),
+        "client_merge" => ("Clients merged", "Объединены клиенты"),
+        "key_create" => ("Key generated", "Сгенерирован ключ"),
+        "key_add_item" => ("Item added", "Добавлена позиция"),
+        "key_change_item" => ("Item changed", "Изменена позиция"),
+        "key_remove_item" => ("Item removed", "Удалена позиция"),
+        "key_block" => ("Key blocked", "Ключ заблокирован"),
+        "key_unblock" => ("Key unblocked", "Ключ разблокирован"),
+        "unbind" => ("Unbound", "Снята привязка"),
+        "coupons_create" => ("Coupons generated", "Сгенерированы купоны"),
+        "product_create" => ("Product created", "Создан продукт"),
+        "distributor_create" => ("Distributor added", "Добавлен дистрибьютор"),
+        "user_create" => ("User added", "Добавлен пользователь"),
+        "user_change" => ("User changed", "Изменён пользователь"),
+        "token_create" => ("API token created", "Создан API-токен"),
+        "token_revoke" => ("API token revoked", "Отозван API-токен"),
+        "settings_change" => ("Settings changed", "Изменены настройки"),
+        other => return other.to_owned(),
+    };
+    format!("{} ({code})", t(l, en, ru))
+}
+
 pub async fn audit_list(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResult {
     me.require(Role::Admin)?;
     let l = me.lang;
@@ -736,7 +766,7 @@ pub async fn audit_list(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResul
         div.table-wrap { table {
             thead { tr { th { (t(l, "When (UTC)", "Когда (UTC)")) } th { (t(l, "Who", "Кто")) } th { (t(l, "Action", "Действие")) } th { (t(l, "Object", "Объект")) } th { (t(l, "Details", "Подробности")) } } }
             tbody { @for e in &rows { tr {
-                td { (when(&crate::clock::rfc3339(e.at))) } td { (e.actor) } td.mono { (e.action) } td { (e.target) } td.muted { (e.detail) }
+                td { (when(&crate::clock::rfc3339(e.at))) } td { (e.actor) } td { (action_name(l, &e.action)) } td { (e.target) } td.muted { (e.detail) }
             } } }
         }
         @if rows.is_empty() { p.empty { (t(l, "No entries.", "Записей нет.")) } } }

@@ -26,6 +26,27 @@ fn visible(me: &Me, regnum: &str) -> Result<crate::service::views::KeyView, UiEr
     Ok(k)
 }
 
+const KEY_PAGE: usize = 50;
+
+type KeyRow = (crate::domain::Key, Option<(u64, String)>);
+
+/// A page of keys in registration-number order with their clients, and the total.
+fn key_page(me: &Me, offset: usize) -> crate::error::AppResult<(Vec<KeyRow>, usize)> {
+    use crate::store::{Snapshot, tables};
+    use redb::{ReadableTable, ReadableTableMetadata};
+    let tx = me.app.store.read()?;
+    let t = tx.table(tables::KEYS.def)?;
+    let total = t.len()? as usize;
+    let mut out = Vec::new();
+    for row in t.iter()?.skip(offset).take(KEY_PAGE) {
+        let (_, v) = row?;
+        let k: crate::domain::Key = crate::store::codec::decode(v.value())?;
+        let client = crate::service::clients::load(&tx, k.client_id)?.map(|c| (c.id, c.company));
+        out.push((k, client));
+    }
+    Ok((out, total))
+}
+
 pub async fn list(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResult {
     let l = me.lang;
     let typed = q
@@ -40,6 +61,18 @@ pub async fn list(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResult {
             _ => not_found = true,
         }
     }
+    let offset: usize = q
+        .iter()
+        .find(|(k, _)| k == "offset")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    // Staff see every key, a page at a time in registration-number order; a distributor
+    // opens its keys from its clients' cards.
+    let (rows, total) = if me.user.role >= Role::Manager {
+        key_page(&me, offset).map_err(|e| me.err(e))?
+    } else {
+        (Vec::new(), 0)
+    };
     let ctx = me.ctx("keys", None);
     let body = html! {
         h1 { (t(l, "License keys", "Лицензионные ключи")) }
@@ -51,7 +84,25 @@ pub async fn list(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResult {
             }
             button type="submit" { (t(l, "Open", "Открыть")) }
         }
-        p.muted { (t(l, "Keys are also listed on each client's card.", "Ключи также видны в карточке каждого клиента.")) }
+        @if me.user.role >= Role::Manager {
+            div.table-wrap { table {
+                thead { tr {
+                    th { (t(l, "Registration number", "Регистрационный номер")) } th { (t(l, "Client", "Клиент")) }
+                    th { (t(l, "State", "Состояние")) } th.num { (t(l, "Items", "Позиций")) } th.hide-sm { (t(l, "Created", "Создан")) }
+                } }
+                tbody { @for (k, client) in &rows { tr {
+                    td.mono { a href=(format!("/keys/{}", k.regnum)) { (k.regnum) } }
+                    td { @if let Some((id, company)) = client { a href=(format!("/clients/{id}")) { (company) } } }
+                    td { @if k.blocked { span.badge.bad { (t(l, "blocked", "заблокирован")) } } @else { span.badge.ok { (t(l, "active", "активен")) } } }
+                    td.num { (k.grants.len()) }
+                    td.hide-sm { (super::when_t(k.created_at)) }
+                } } }
+            }
+            @if rows.is_empty() { p.empty { (t(l, "No keys yet.", "Ключей пока нет.")) } } }
+            (super::pager(l, offset, rows.len(), Some(total), offset + rows.len() < total, KEY_PAGE, &|o| format!("/keys?offset={o}")))
+        } @else {
+            p.muted { (t(l, "Keys are also listed on each client's card.", "Ключи также видны в карточке каждого клиента.")) }
+        }
     };
     Ok(html_page(
         if not_found {
