@@ -121,7 +121,7 @@ pub async fn card(
 ) -> UiResult {
     let l = me.lang;
     let k = visible(&me, &path)?;
-    let lease_rows = leases::list(&me.app, Some(&k.regnum), 500).map_err(|e| me.err(e))?;
+    let lease_rows = super::sessions::rows(&me.app, Some(&k.regnum), 500).map_err(|e| me.err(e))?;
     let tx = me.app.store.read().map_err(|e| me.err(e))?;
     let prods = products::list(&tx).map_err(|e| me.err(e))?;
     drop(tx);
@@ -262,7 +262,8 @@ pub fn lease_table(
                     td { (s.feature) @if s.bound { " " span.badge { (t(l, "bound", "привязан")) } } }
                     td { (s.host) } td.hide-sm { (s.database) } td { (s.user) }
                     td.hide-sm { (s.app) " " (s.version) }
-                    td { (when(&s.since)) } td.hide-sm { (when(&s.expires_at)) }
+                    td { (when(&s.since)) }
+                    td.hide-sm { @if s.expires_at.is_empty() { span.muted { (t(l, "bound, idle", "привязан, не используется")) } } @else { (when(&s.expires_at)) } }
                     td { form.inline method="post" action="/sessions/end" {
                         (csrf_field(ctx))
                         input type="hidden" name="regnum" value=(s.regnum);

@@ -11,6 +11,55 @@ use std::collections::HashMap;
 
 const LIMIT: usize = 2000;
 
+/// Live leases plus host bindings that outlived their leases (a `host` seat stays bound
+/// until unbound), of one key or all, at most `limit` rows.
+pub fn rows(
+    app: &crate::service::App,
+    regnum: Option<&str>,
+    limit: usize,
+) -> crate::error::AppResult<Vec<leases::LeaseView>> {
+    use crate::domain::seats::SeatBook;
+    use crate::store::{Snapshot, tables};
+    let mut out = leases::list(app, regnum, limit)?;
+    let tx = app.store.read()?;
+    let t = tx.table(tables::SEATS.def)?;
+    let range = match regnum {
+        Some(r) => t.range((r, 0u32)..=(r, u32::MAX))?,
+        None => t.range::<(&str, u32)>(..)?,
+    };
+    let now = app.now();
+    for row in range {
+        if out.len() >= limit {
+            break;
+        }
+        let (k, v) = row?;
+        let (r, f) = k.value();
+        let book: SeatBook = crate::store::codec::decode(v.value())?;
+        let term_s = crate::service::products::by_feature(&tx, f)?
+            .map_or(crate::domain::DEFAULT_HEARTBEAT_S, |p| p.heartbeat_s);
+        for h in book.holders.iter().filter(|h| h.bound) {
+            let live = h.leases.iter().any(|l| app.leases.expiry(l, term_s) > now);
+            if !live {
+                out.push(leases::LeaseView {
+                    lease: String::new(),
+                    regnum: r.to_owned(),
+                    feature: f,
+                    host: h.host.clone(),
+                    database: h.database.clone(),
+                    user: h.user.clone(),
+                    session: String::new(),
+                    app: String::new(),
+                    version: String::new(),
+                    since: crate::clock::rfc3339(h.since),
+                    expires_at: String::new(),
+                    bound: true,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
 pub async fn monitor(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResult {
     let l = me.lang;
     let get = |k: &str| {
@@ -32,7 +81,7 @@ pub async fn monitor(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResult {
     let mut rows = if !regnum.is_empty() && key_filter.is_none() {
         Vec::new()
     } else {
-        leases::list(&me.app, key_filter.as_deref(), LIMIT).map_err(|e| me.err(e))?
+        rows(&me.app, key_filter.as_deref(), LIMIT).map_err(|e| me.err(e))?
     };
     // Who owns each key, to filter by client and to keep distributors to their own.
     let tx = me.app.store.read().map_err(|e| me.err(e))?;
@@ -82,7 +131,7 @@ pub async fn monitor(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResult {
             label.field { span.label { (t(l, "User", "Пользователь")) } input type="search" name="user" value=(user); }
             button type="submit" { (t(l, "Filter", "Отобрать")) }
         }
-        p.muted { (t(l, "Live leases: ", "Активных захватов: ")) (rows.len()) }
+        p.muted { (t(l, "Leases and bindings: ", "Захватов и привязок: ")) (rows.len()) }
         (super::keys::lease_table(&ctx, &rows, &names))
     };
     Ok(html_page(

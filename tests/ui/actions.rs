@@ -269,3 +269,81 @@ async fn tokens_are_shown_once_and_extra_fields_come_from_settings() {
     );
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_host_binding_outlives_its_lease_in_the_monitor_until_unbound() {
+    let s = Server::start().await;
+    s.user("admin", Role::Admin, "").await;
+    licd::service::products::create(
+        s.app(),
+        serde_json::from_value(
+            serde_json::json!({"code": "P", "name": "P", "heartbeat_s": 30, "features": [
+            {"number": 49, "name": "Панель", "unit": "host"}]}),
+        )
+        .expect("product"),
+    )
+    .await
+    .expect("product");
+    let id = clients::create(
+        s.app(),
+        ClientInput {
+            company: Some("Хост".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("client")
+    .id;
+    let regnum = licd::service::keys::create_for_client(s.app(), id)
+        .await
+        .expect("key");
+    licd::service::keys::add_grant(
+        s.app(),
+        &regnum,
+        serde_json::from_value(serde_json::json!({"product": "P", "feature": 49, "seats": 1}))
+            .expect("grant"),
+    )
+    .await
+    .expect("grant");
+    licd::service::leases::capture(
+        s.app(),
+        serde_json::from_value(
+            serde_json::json!({"regnum": regnum, "feature": 49, "host": "KASSA-1"}),
+        )
+        .expect("capture"),
+    )
+    .await
+    .expect("capture");
+    s.clock.advance(time::Duration::hours(2));
+    let mut h = Http::new(&s);
+    h.login("admin", "password123").await;
+    let page = h.get("/sessions").await;
+    assert!(
+        page.body.contains("KASSA-1") && page.body.contains("привязан, не используется"),
+        "{}",
+        page.body
+    );
+    let card = h.get(&format!("/clients/{id}")).await;
+    assert!(
+        card.body.contains("KASSA-1"),
+        "the card lists current sessions"
+    );
+    let csrf = page.csrf();
+    let done = h
+        .post(
+            "/sessions/end",
+            &[
+                ("csrf", &csrf),
+                ("regnum", &regnum),
+                ("host", "KASSA-1"),
+                ("feature", "49"),
+                ("lease", ""),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, 303);
+    let page = h.get("/sessions").await;
+    assert!(!page.body.contains("KASSA-1"));
+    assert!(page.body.contains("Захватов и привязок: 0"));
+    s.stop().await;
+}

@@ -11,6 +11,7 @@ pub struct Server {
     pub url: String,
     pub dir: tempfile::TempDir,
     pub cert: std::path::PathBuf,
+    pub clock: Clock,
 }
 
 impl Server {
@@ -23,7 +24,8 @@ impl Server {
             ..Default::default()
         };
         let config = Config::resolve(&args).expect("config");
-        let mut running = licd::server::start(config, Clock::system()).expect("start");
+        let clock = Clock::system();
+        let mut running = licd::server::start(config, clock.clone()).expect("start");
         running.spawn();
         let url = format!("https://127.0.0.1:{}", running.addr.port());
         let cert = running.cert_path.clone();
@@ -32,6 +34,7 @@ impl Server {
             url,
             dir,
             cert,
+            clock,
         }
     }
 

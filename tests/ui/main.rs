@@ -186,7 +186,7 @@ async fn back_office_in_a_browser() {
     .expect("capture");
     b.go(&format!("{url}/sessions")).await;
     b.see("BUH-PC").await;
-    b.see("Активных захватов: 1").await;
+    b.see("Захватов и привязок: 1").await;
     b.type_in("input[name=host]", "buh").await;
     b.click("form[action='/sessions'] button[type=submit]")
         .await;
@@ -195,7 +195,7 @@ async fn back_office_in_a_browser() {
     b.click("form[action='/sessions/end'] button[type=submit]")
         .await;
     b.see("Привязка снята.").await;
-    b.see("Активных захватов: 0").await;
+    b.see("Захватов и привязок: 0").await;
     assert!(
         leases::list(s.app(), Some(&regnum), 10)
             .expect("leases")
