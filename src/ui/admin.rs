@@ -324,8 +324,15 @@ fn users_page(
     let l = me.lang;
     let tx = me.app.store.read().map_err(|e| me.err(e))?;
     let list = users::list(&tx).map_err(|e| me.err(e))?;
+    let dists = distributors::list(&tx).map_err(|e| me.err(e))?;
     drop(tx);
     let ctx = me.ctx("users", flash);
+    let mut dist_options = vec![(String::new(), "—".to_owned())];
+    dist_options.extend(
+        dists
+            .iter()
+            .map(|d| (d.code.clone(), format!("{} ({})", d.name, d.code))),
+    );
     let body = html! {
         h1 { (t(l, "Users", "Пользователи")) }
         @if let Some(e) = errors.get("role") { p.alert role="alert" { (e) } }
@@ -336,7 +343,11 @@ fn users_page(
                 td { form.inline method="post" action=(format!("/users/{}", u.login)) {
                     (csrf_field(&ctx))
                     select name="role" aria-label=(t(l, "Role", "Роль")) { @for (v, n) in roles(l) { option value=(v) selected[v == u.role.as_str()] { (n) } } }
-                    input type="text" name="distributor" value=(u.distributor) placeholder=(t(l, "distributor code", "код дистрибьютора")) size="12";
+                    select name="distributor" aria-label=(t(l, "Distributor", "Дистрибьютор")) {
+                        option value="" { "—" }
+                        @for d in &dists { option value=(d.code) selected[d.code == u.distributor] { (d.name) } }
+                        @if !u.distributor.is_empty() && !dists.iter().any(|d| d.code == u.distributor) { option value=(u.distributor) selected { (u.distributor) } }
+                    }
                     label.field.check { input type="checkbox" name="disabled" value="1" checked[u.disabled]; (t(l, "disabled", "отключён")) }
                     input type="password" name="password" placeholder=(t(l, "new password", "новый пароль")) size="12" autocomplete="new-password";
                     button.small type="submit" { (t(l, "Save", "Сохранить")) }
@@ -350,7 +361,8 @@ fn users_page(
                 (csrf_field(&ctx))
                 (field(t(l, "Login", "Логин"), "login", "text", typed.get("login"), errors))
                 (select(t(l, "Role", "Роль"), "role", if typed.has("role") { typed.get("role") } else { "manager" }, &roles(l)))
-                (field(t(l, "Distributor code (for the distributor role)", "Код дистрибьютора (для роли дистрибьютора)"), "distributor", "text", typed.get("distributor"), errors))
+                (select(t(l, "Distributor (for the distributor role)", "Дистрибьютор (для роли дистрибьютора)"), "distributor", typed.get("distributor"), &dist_options))
+                @if let Some(e) = errors.get("distributor") { span.error { (e) } }
                 (field(t(l, "Password", "Пароль"), "password", "password", "", errors))
                 div.actions { button type="submit" { (t(l, "Add user", "Добавить пользователя")) } }
             }
@@ -467,6 +479,7 @@ pub async fn users_change(p: Post, path: web::Path<String>) -> UiResult {
 fn tokens_page(
     me: &Me,
     shown: Option<(&str, &str)>,
+    typed_name: &str,
     errors: &FieldErrors,
     flash: Option<String>,
 ) -> Result<Markup, crate::http::ui::UiError> {
@@ -502,7 +515,7 @@ fn tokens_page(
             h2 { (t(l, "New token", "Новый токен")) }
             form.grid method="post" action="/tokens" {
                 (csrf_field(&ctx))
-                (field(t(l, "Name", "Название"), "name", "text", "", errors))
+                (field(t(l, "Name", "Название"), "name", "text", typed_name, errors))
                 (select(t(l, "Role", "Роль"), "role", "manager", &[
                     ("manager".into(), role_name(l, Role::Manager).into()),
                     ("admin".into(), role_name(l, Role::Admin).into()),
@@ -519,7 +532,7 @@ pub async fn tokens_list(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResu
     let flash = done(me.lang, &q);
     Ok(html_page(
         StatusCode::OK,
-        tokens_page(&me, None, &FieldErrors::new(), flash)?,
+        tokens_page(&me, None, "", &FieldErrors::new(), flash)?,
     ))
 }
 
@@ -537,13 +550,13 @@ pub async fn tokens_create(p: Post) -> UiResult {
                 .await?;
             Ok(html_page(
                 StatusCode::OK,
-                tokens_page(me, Some((&tk.name, &secret)), &FieldErrors::new(), None)?,
+                tokens_page(me, Some((&tk.name, &secret)), "", &FieldErrors::new(), None)?,
             ))
         }
         Err(e) => match bad(me.lang, &e) {
             Some(errors) => Ok(html_page(
                 StatusCode::BAD_REQUEST,
-                tokens_page(me, None, &errors, None)?,
+                tokens_page(me, None, p.form.get("name"), &errors, None)?,
             )),
             None => Err(me.err(e)),
         },

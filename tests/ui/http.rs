@@ -370,3 +370,60 @@ async fn coupons_export_as_csv() {
     assert!(lines[1].contains(",new,") && lines[1].contains("P/7x2/30d"));
     s.stop().await;
 }
+
+#[tokio::test]
+async fn changing_the_own_password_ends_other_sessions() {
+    let s = Server::start().await;
+    s.user("man", Role::Manager, "").await;
+    let mut a = Http::new(&s);
+    let mut b = Http::new(&s);
+    a.login("man", "password123").await;
+    b.login("man", "password123").await;
+    let csrf = a.get("/account").await.csrf();
+    let wrong = a
+        .post(
+            "/account/password",
+            &[
+                ("csrf", &csrf),
+                ("current", "nope"),
+                ("new", "new password 1"),
+                ("new2", "new password 1"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, 400);
+    assert!(wrong.body.contains("Неверный пароль"));
+    let differ = a
+        .post(
+            "/account/password",
+            &[
+                ("csrf", &csrf),
+                ("current", "password123"),
+                ("new", "new password 1"),
+                ("new2", "other"),
+            ],
+        )
+        .await;
+    assert!(differ.body.contains("Пароли не совпадают"));
+    let ok = a
+        .post(
+            "/account/password",
+            &[
+                ("csrf", &csrf),
+                ("current", "password123"),
+                ("new", "new password 1"),
+                ("new2", "new password 1"),
+            ],
+        )
+        .await;
+    assert_eq!((ok.status, ok.location()), (303, "/account?done=password"));
+    assert_eq!(a.get("/clients").await.status, 200, "this session stays");
+    assert_eq!(
+        b.get("/clients").await.location(),
+        "/login",
+        "the other session ended"
+    );
+    let mut c = Http::new(&s);
+    c.login("man", "new password 1").await;
+    s.stop().await;
+}

@@ -241,8 +241,10 @@ async fn back_office_in_a_browser() {
             "form[action='/users'] select[name=role] option[value={role}]"
         ))
         .await;
-        b.type_in("form[action='/users'] input[name=distributor]", dist)
-            .await;
+        b.click(&format!(
+            "form[action='/users'] select[name=distributor] option[value='{dist}']"
+        ))
+        .await;
         b.type_in("form[action='/users'] input[name=password]", "password123")
             .await;
         b.click("form[action='/users'] button[type=submit]").await;
