@@ -121,7 +121,6 @@ pub fn browser_lang(req: &HttpRequest) -> Lang {
 }
 
 /// What went wrong, shown as a page in the user's language.
-#[derive(Debug)]
 pub enum UiError {
     /// No (live) session: go sign in.
     SignIn,
@@ -129,6 +128,21 @@ pub enum UiError {
     NotFound(Lang),
     BadCsrf(Lang),
     App(AppError, Lang),
+    /// An error met by a signed-in user: shown inside the usual page, with navigation.
+    InPage(Box<Ctx>, Box<UiError>),
+}
+
+impl std::fmt::Debug for UiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UiError::SignIn => write!(f, "SignIn"),
+            UiError::Forbidden(_) => write!(f, "Forbidden"),
+            UiError::NotFound(_) => write!(f, "NotFound"),
+            UiError::BadCsrf(_) => write!(f, "BadCsrf"),
+            UiError::App(e, _) => write!(f, "App({e:?})"),
+            UiError::InPage(_, e) => write!(f, "{e:?}"),
+        }
+    }
 }
 
 impl std::fmt::Display for UiError {
@@ -144,11 +158,19 @@ impl ResponseError for UiError {
             UiError::Forbidden(_) | UiError::BadCsrf(_) => StatusCode::FORBIDDEN,
             UiError::NotFound(_) => StatusCode::NOT_FOUND,
             UiError::App(e, _) => e.status(),
+            UiError::InPage(_, e) => e.status_code(),
         }
     }
 
     fn error_response(&self) -> HttpResponse {
+        self.render(None)
+    }
+}
+
+impl UiError {
+    fn render(&self, page_ctx: Option<&Ctx>) -> HttpResponse {
         let (l, title, text) = match self {
+            UiError::InPage(ctx, e) => return e.render(Some(ctx)),
             UiError::SignIn => {
                 return HttpResponse::SeeOther()
                     .insert_header((header::LOCATION, "/login"))
@@ -182,9 +204,9 @@ impl ResponseError for UiError {
                 ),
             ),
             UiError::App(e, l) => {
-                let ctx = bare_ctx(*l);
+                let bare = bare_ctx(*l);
                 let body = ui::message_page(
-                    &ctx,
+                    page_ctx.unwrap_or(&bare),
                     t(*l, "Something went wrong", "Что-то пошло не так"),
                     &e.message(*l),
                 );
@@ -193,10 +215,10 @@ impl ResponseError for UiError {
                     .body(body.into_string());
             }
         };
-        let ctx = bare_ctx(l);
+        let bare = bare_ctx(l);
         HttpResponse::build(self.status_code())
             .content_type("text/html; charset=utf-8")
-            .body(ui::message_page(&ctx, title, text).into_string())
+            .body(ui::message_page(page_ctx.unwrap_or(&bare), title, text).into_string())
     }
 }
 
@@ -260,7 +282,7 @@ impl Me {
         if self.user.role >= role {
             Ok(())
         } else {
-            Err(UiError::Forbidden(self.lang))
+            Err(self.forbidden())
         }
     }
 
@@ -277,7 +299,19 @@ impl Me {
 
     /// An `AppError` as this user's error page.
     pub fn err(&self, e: impl Into<AppError>) -> UiError {
-        UiError::App(e.into(), self.lang)
+        self.in_page(UiError::App(e.into(), self.lang))
+    }
+
+    pub fn forbidden(&self) -> UiError {
+        self.in_page(UiError::Forbidden(self.lang))
+    }
+
+    pub fn not_found(&self) -> UiError {
+        self.in_page(UiError::NotFound(self.lang))
+    }
+
+    fn in_page(&self, e: UiError) -> UiError {
+        UiError::InPage(Box::new(self.ctx("", None)), Box::new(e))
     }
 
     pub fn app(&self) -> Arc<App> {

@@ -18,7 +18,10 @@ pub async fn root(req: HttpRequest) -> UiResult {
 }
 
 pub async fn not_found(req: HttpRequest) -> UiResult {
-    Err(UiError::NotFound(browser_lang(&req)))
+    match Me::from_req(&req) {
+        Ok(me) => Err(me.not_found()),
+        Err(_) => Err(UiError::NotFound(browser_lang(&req))),
+    }
 }
 
 fn login_markup(ctx: &Ctx, login: &str, error: Option<String>) -> Markup {

@@ -418,9 +418,9 @@ fn load_visible(me: &Me, id: u64) -> Result<Client, UiError> {
     let tx = me.app.store.read().map_err(|e| me.err(e))?;
     let c = clients::load(&tx, id)
         .map_err(|e| me.err(e))?
-        .ok_or(UiError::NotFound(me.lang))?;
+        .ok_or(me.not_found())?;
     if !can_see(&me.user, &c.distributor) {
-        return Err(UiError::Forbidden(me.lang));
+        return Err(me.forbidden());
     }
     Ok(c)
 }

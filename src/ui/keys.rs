@@ -15,13 +15,13 @@ fn visible(me: &Me, regnum: &str) -> Result<crate::service::views::KeyView, UiEr
     let k = match keys::get(&me.app, regnum) {
         Ok(k) => k,
         Err(AppError::UnknownRegnum | AppError::BadNumber { .. }) => {
-            return Err(UiError::NotFound(me.lang));
+            return Err(me.not_found());
         }
         Err(e) => return Err(me.err(e)),
     };
     let dist = k.client.as_ref().map_or("", |c| c.distributor.as_str());
     if !super::clients::can_see(&me.user, dist) {
-        return Err(UiError::Forbidden(me.lang));
+        return Err(me.forbidden());
     }
     Ok(k)
 }
