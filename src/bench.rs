@@ -38,14 +38,17 @@ pub struct BenchArgs {
     pub duration: u64,
     /// Phases, comma-separated; each a mix of operations joined by `+` with optional
     /// weights, e.g. `capture=3+heartbeat=1`. Operations: noop, capture, heartbeat,
-    /// release, read.
+    /// release, read, search (admin quick search over clients).
     #[arg(long, default_value = "noop,capture,heartbeat,read,release")]
     pub phases: String,
     /// Total requests per second to aim at (all connections together); default: as fast as possible.
     #[arg(long)]
     pub rate: Option<u64>,
-    /// Seats on the throw-away key.
-    #[arg(long, default_value_t = 10_000_000)]
+    /// Throw-away keys the captures spread over (like many clients' apps).
+    #[arg(long, default_value_t = 1000)]
+    pub keys: usize,
+    /// Seats on each throw-away key.
+    #[arg(long, default_value_t = 100)]
     pub seats: u32,
     /// Print the results as JSON on stdout (progress still goes to stderr).
     #[arg(long)]
@@ -63,9 +66,30 @@ pub enum Op {
     Heartbeat,
     Release,
     Read,
+    /// Admin-API quick search over clients (one random word).
+    Search,
 }
 
-const OPS: [Op; 5] = [Op::Noop, Op::Capture, Op::Heartbeat, Op::Release, Op::Read];
+const OPS: [Op; 6] = [
+    Op::Noop,
+    Op::Capture,
+    Op::Heartbeat,
+    Op::Release,
+    Op::Read,
+    Op::Search,
+];
+const SEARCH_WORDS: &[&str] = &[
+    "ромашка",
+    "лютик",
+    "альфа",
+    "север",
+    "acme",
+    "globex",
+    "stark",
+    "hooli",
+    "контакт 12",
+    "495 00",
+];
 
 impl Op {
     fn parse(s: &str) -> Option<Op> {
@@ -78,6 +102,7 @@ impl Op {
             Op::Heartbeat => "heartbeat",
             Op::Release => "release",
             Op::Read => "read",
+            Op::Search => "search",
         }
     }
     fn index(self) -> usize {
@@ -98,7 +123,12 @@ pub fn parse_phases(s: &str) -> Result<Vec<Mix>, String> {
         let mut ops = Vec::new();
         for part in phase.split('+') {
             let (name, w) = match part.split_once('=') {
-                Some((n, w)) => (n.trim(), w.trim().parse::<u32>().map_err(|_| format!("bad weight in {part:?}"))?),
+                Some((n, w)) => (
+                    n.trim(),
+                    w.trim()
+                        .parse::<u32>()
+                        .map_err(|_| format!("bad weight in {part:?}"))?,
+                ),
                 None => (part.trim(), 1),
             };
             let op = Op::parse(name).ok_or_else(|| format!("unknown operation {name:?}"))?;
@@ -151,7 +181,8 @@ pub struct Report {
 
 struct Target {
     base: String,
-    regnum: String,
+    token: String,
+    regnums: Vec<String>,
     feature: u32,
 }
 
@@ -160,13 +191,16 @@ struct Worker {
     http: reqwest::Client,
     leases: VecDeque<String>,
     seq: u64,
+    /// Which key this connection's next capture or read goes to.
+    next_key: usize,
     hist: Vec<Histogram<u64>>,
     errors: Vec<u64>,
 }
 
 fn new_hist() -> Histogram<u64> {
     // 1 µs .. 60 s, 3 significant digits.
-    Histogram::new_with_bounds(1, 60_000_000, 3).unwrap_or_else(|_| Histogram::new(3).unwrap_or_else(|_| unreachable!()))
+    Histogram::new_with_bounds(1, 60_000_000, 3)
+        .unwrap_or_else(|_| Histogram::new(3).unwrap_or_else(|_| unreachable!()))
 }
 
 impl Worker {
@@ -177,25 +211,51 @@ impl Worker {
         };
         let r = match op {
             Op::Noop => self.http.get(format!("{}/healthz", t.base)).send().await,
-            Op::Read => self.http.get(format!("{}/api/v1/keys/{}", t.base, t.regnum)).send().await,
+            Op::Search => {
+                let w = SEARCH_WORDS[rand::thread_rng().gen_range(0..SEARCH_WORDS.len())];
+                self.http
+                    .get(format!("{}/api/admin/v1/clients", t.base))
+                    .query(&[("q", w), ("limit", "100")])
+                    .bearer_auth(&t.token)
+                    .send()
+                    .await
+            }
+            Op::Read => {
+                self.next_key = (self.next_key + 1) % t.regnums.len();
+                self.http
+                    .get(format!(
+                        "{}/api/v1/keys/{}",
+                        t.base, t.regnums[self.next_key]
+                    ))
+                    .send()
+                    .await
+            }
             Op::Capture => {
                 self.seq += 1;
+                self.next_key = (self.next_key + 1) % t.regnums.len();
                 self.http
                     .post(format!("{}/api/v1/leases", t.base))
-                    .json(&json!({"regnum": t.regnum, "feature": t.feature, "host": format!("bench-{}", self.id),
+                    .json(&json!({"regnum": t.regnums[self.next_key], "feature": t.feature, "host": format!("bench-{}", self.id),
                         "session": format!("{}-{}", self.id, self.seq), "app": "licd-bench"}))
                     .send()
                     .await
             }
             Op::Heartbeat => {
                 let l = self.leases.pop_front().unwrap_or_default();
-                let r = self.http.post(format!("{}/api/v1/leases/{l}/heartbeat", t.base)).send().await;
+                let r = self
+                    .http
+                    .post(format!("{}/api/v1/leases/{l}/heartbeat", t.base))
+                    .send()
+                    .await;
                 self.leases.push_back(l);
                 r
             }
             Op::Release => {
                 let l = self.leases.pop_back().unwrap_or_default();
-                self.http.delete(format!("{}/api/v1/leases/{l}", t.base)).send().await
+                self.http
+                    .delete(format!("{}/api/v1/leases/{l}", t.base))
+                    .send()
+                    .await
             }
         };
         let ok = match r {
@@ -224,7 +284,8 @@ impl Worker {
 }
 
 fn client(args: &BenchArgs) -> Result<reqwest::Client, String> {
-    let tls = crate::http::tls::client_config(args.ca.as_deref(), args.insecure).map_err(|e| e.to_string())?;
+    let tls = crate::http::tls::client_config(args.ca.as_deref(), args.insecure)
+        .map_err(|e| e.to_string())?;
     reqwest::Client::builder()
         .use_preconfigured_tls(tls)
         .http1_only()
@@ -234,9 +295,18 @@ fn client(args: &BenchArgs) -> Result<reqwest::Client, String> {
         .map_err(|e| e.to_string())
 }
 
-async fn admin(http: &reqwest::Client, args: &BenchArgs, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value, String> {
+async fn admin(
+    http: &reqwest::Client,
+    args: &BenchArgs,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> Result<Value, String> {
     let mut rb = http
-        .request(method, format!("{}/api/admin/v1{path}", args.server.trim_end_matches('/')))
+        .request(
+            method,
+            format!("{}/api/admin/v1{path}", args.server.trim_end_matches('/')),
+        )
         .bearer_auth(&args.token);
     if let Some(b) = body {
         rb = rb.json(&b);
@@ -244,14 +314,23 @@ async fn admin(http: &reqwest::Client, args: &BenchArgs, method: reqwest::Method
     let r = rb.send().await.map_err(|e| format!("{path}: {e}"))?;
     let st = r.status();
     let v: Value = r.json().await.unwrap_or(Value::Null);
-    if st.is_success() { Ok(v) } else { Err(format!("{path}: {st} {v}")) }
+    if st.is_success() {
+        Ok(v)
+    } else {
+        Err(format!("{path}: {st} {v}"))
+    }
 }
 
 fn percentile_ms(h: &Histogram<u64>, q: f64) -> f64 {
     h.value_at_quantile(q) as f64 / 1000.0
 }
 
-async fn run_phase(args: &BenchArgs, target: &Arc<Target>, workers: Vec<Worker>, mix: &Mix) -> (Vec<Worker>, PhaseResult) {
+async fn run_phase(
+    args: &BenchArgs,
+    target: &Arc<Target>,
+    workers: Vec<Worker>,
+    mix: &Mix,
+) -> (Vec<Worker>, PhaseResult) {
     let deadline = Instant::now() + Duration::from_secs(args.duration);
     let started = Instant::now();
     let done = Arc::new(AtomicU64::new(0));
@@ -270,7 +349,8 @@ async fn run_phase(args: &BenchArgs, target: &Arc<Target>, workers: Vec<Worker>,
                 h.reset();
             }
             w.errors.iter_mut().for_each(|e| *e = 0);
-            let mut next = Instant::now() + Duration::from_millis(rand::thread_rng().gen_range(0..20));
+            let mut next =
+                Instant::now() + Duration::from_millis(rand::thread_rng().gen_range(0..20));
             while Instant::now() < deadline {
                 if let Some(iv) = per_conn_interval {
                     let now = Instant::now();
@@ -310,7 +390,10 @@ async fn run_phase(args: &BenchArgs, target: &Arc<Target>, workers: Vec<Worker>,
             for s in 1..=secs {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 let now = done.load(Ordering::Relaxed);
-                eprint!("\r[{name}] {s}/{secs} s: {} req/s, {now} requests   ", now - last);
+                eprint!(
+                    "\r[{name}] {s}/{secs} s: {} req/s, {now} requests   ",
+                    now - last
+                );
                 last = now;
             }
             eprintln!();
@@ -368,19 +451,48 @@ pub async fn run(args: BenchArgs) -> Result<Report, String> {
     let tag: u32 = rand::thread_rng().gen_range(0..1_000_000);
     let feature = 2_000_000_000 + tag;
     let code = format!("licd-bench-{tag}");
-    admin(&admin_http, &args, reqwest::Method::POST, "/products", Some(json!({
+    admin(
+        &admin_http,
+        &args,
+        reqwest::Method::POST,
+        "/products",
+        Some(json!({
         "code": code, "name": "licd bench (throw-away)", "heartbeat_s": 600,
-        "features": [{"number": feature, "name": "bench seat", "unit": "session"}]})))
+        "features": [{"number": feature, "name": "bench seat", "unit": "session"}]})),
+    )
     .await?;
     let client_v = admin(&admin_http, &args, reqwest::Method::POST, "/clients", Some(json!({"company": format!("licd bench {tag}"), "comment": "throw-away, made by licd bench"}))).await?;
     let client_id = client_v["id"].as_u64().ok_or("no client id")?;
-    let key = admin(&admin_http, &args, reqwest::Method::POST, &format!("/clients/{client_id}/keys"), None).await?;
-    let regnum = key["regnum"].as_str().ok_or("no regnum")?.to_owned();
-    admin(&admin_http, &args, reqwest::Method::POST, &format!("/keys/{regnum}/items"),
-        Some(json!({"product": code, "feature": feature, "seats": args.seats}))).await?;
+    let mut regnums = Vec::new();
+    eprintln!(
+        "making {} throw-away keys of {} seats …",
+        args.keys.max(1),
+        args.seats
+    );
+    for _ in 0..args.keys.max(1) {
+        let key = admin(
+            &admin_http,
+            &args,
+            reqwest::Method::POST,
+            &format!("/clients/{client_id}/keys"),
+            None,
+        )
+        .await?;
+        let regnum = key["regnum"].as_str().ok_or("no regnum")?.to_owned();
+        admin(
+            &admin_http,
+            &args,
+            reqwest::Method::POST,
+            &format!("/keys/{regnum}/items"),
+            Some(json!({"product": code, "feature": feature, "seats": args.seats})),
+        )
+        .await?;
+        regnums.push(regnum);
+    }
     let target = Arc::new(Target {
         base: args.server.trim_end_matches('/').to_owned(),
-        regnum: regnum.clone(),
+        token: args.token.clone(),
+        regnums: regnums.clone(),
         feature,
     });
     let mut workers = Vec::new();
@@ -390,6 +502,7 @@ pub async fn run(args: BenchArgs) -> Result<Report, String> {
             http: client(&args)?,
             leases: VecDeque::new(),
             seq: 0,
+            next_key: id * 7919 % args.keys.max(1),
             hist: OPS.iter().map(|_| new_hist()).collect(),
             errors: vec![0; OPS.len()],
         });
@@ -406,16 +519,46 @@ pub async fn run(args: BenchArgs) -> Result<Report, String> {
         results.push(r);
     }
     if !args.keep {
-        eprintln!("cleaning up {regnum} ({code}) …");
+        eprintln!("cleaning up {} keys and product {code} …", regnums.len());
         let cleanup = async {
-            let k = admin(&admin_http, &args, reqwest::Method::GET, &format!("/keys/{regnum}"), None).await?;
-            for g in k["grants"].as_array().cloned().unwrap_or_default() {
-                if let Some(id) = g["id"].as_u64() {
-                    admin(&admin_http, &args, reqwest::Method::DELETE, &format!("/keys/{regnum}/items/{id}"), None).await?;
+            for regnum in &regnums {
+                let k = admin(
+                    &admin_http,
+                    &args,
+                    reqwest::Method::GET,
+                    &format!("/keys/{regnum}"),
+                    None,
+                )
+                .await?;
+                for g in k["grants"].as_array().cloned().unwrap_or_default() {
+                    if let Some(id) = g["id"].as_u64() {
+                        admin(
+                            &admin_http,
+                            &args,
+                            reqwest::Method::DELETE,
+                            &format!("/keys/{regnum}/items/{id}"),
+                            None,
+                        )
+                        .await?;
+                    }
                 }
             }
-            admin(&admin_http, &args, reqwest::Method::DELETE, &format!("/clients/{client_id}"), None).await?;
-            admin(&admin_http, &args, reqwest::Method::DELETE, &format!("/products/{code}"), None).await?;
+            admin(
+                &admin_http,
+                &args,
+                reqwest::Method::DELETE,
+                &format!("/clients/{client_id}"),
+                None,
+            )
+            .await?;
+            admin(
+                &admin_http,
+                &args,
+                reqwest::Method::DELETE,
+                &format!("/products/{code}"),
+                None,
+            )
+            .await?;
             Ok::<(), String>(())
         };
         if let Err(e) = cleanup.await {
@@ -438,7 +581,9 @@ pub fn print_table(r: &Report) {
         r.server,
         r.connections,
         r.duration_s,
-        r.rate.map(|x| format!(", aiming at {x} req/s")).unwrap_or_default()
+        r.rate
+            .map(|x| format!(", aiming at {x} req/s"))
+            .unwrap_or_default()
     );
     println!(
         "{:<28} {:<10} {:>9} {:>10} {:>8} {:>8} {:>8} {:>8} {:>7}",
@@ -463,7 +608,10 @@ pub fn print_table(r: &Report) {
 }
 
 pub fn main(args: BenchArgs) -> std::process::ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("licd bench: {e}");

@@ -35,6 +35,8 @@ pub enum Command {
     Diag(crate::diag::DiagArgs),
     /// Load a running server and report throughput and latency per operation.
     Bench(crate::bench::BenchArgs),
+    /// Fill a stopped server's data directory with many clients, keys and live leases (for benchmarks).
+    Seed(crate::seed::SeedArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -207,6 +209,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             eprintln!("licd: user {} ({}) added", user.login, user.role.as_str());
             Ok(())
         }
+        Command::Seed(args) => crate::seed::run(args),
         Command::Diag(_) | Command::Bench(_) => unreachable!("handled in main"),
     }
 }

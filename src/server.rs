@@ -79,6 +79,9 @@ impl Running {
         for j in self.jobs.drain(..) {
             let _ = j.await;
         }
+        if let Err(e) = crate::service::usage::flush(&self.app).await {
+            tracing::warn!("usage flush at shutdown: {e}");
+        }
     }
 
     /// Stops serving gracefully and stops the jobs.

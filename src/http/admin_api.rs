@@ -93,7 +93,11 @@ pub async fn get_product(
 #[utoipa::path(delete, path = "/api/admin/v1/products/{code}", tag = "admin", security(("bearer" = [])),
     params(("code" = String, Path)),
     responses((status = 200, body = ProductView), (status = 401), (status = 403), (status = 404), (status = 409)))]
-pub async fn delete_product(app: web::Data<App>, staff: Staff, code: web::Path<String>) -> AppResult<HttpResponse> {
+pub async fn delete_product(
+    app: web::Data<App>,
+    staff: Staff,
+    code: web::Path<String>,
+) -> AppResult<HttpResponse> {
     staff.require(Role::Admin)?;
     let p = products::delete(&app, &code).await?;
     Ok(HttpResponse::Ok().json(ProductView::from(&p)))

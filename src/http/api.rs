@@ -152,7 +152,7 @@ pub async fn get_key(
             .map(|c| c.company)
             .unwrap_or_default();
         Ok(PublicKey {
-            items: keys::items(&tx, &key, &app.leases, app.now())?,
+            items: keys::items(&app, &tx, &key, app.now())?,
             regnum: key.regnum,
             company,
             blocked: key.blocked,
@@ -219,7 +219,7 @@ pub async fn get_license(
             .offline_license_days
             .max(1);
         let mut until = now + time::Duration::days(i64::from(days));
-        let items: Vec<ItemView> = keys::items(&tx, &key, &app.leases, now)?
+        let items: Vec<ItemView> = keys::items(&app, &tx, &key, now)?
             .into_iter()
             .filter(|i| i.seats > 0)
             .collect();

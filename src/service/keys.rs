@@ -4,7 +4,7 @@ use crate::domain::seats::SeatBook;
 use crate::domain::{Grant, GrantSource, Key, NumberKind, generate_number, normalize_number};
 use crate::error::{AppError, AppResult};
 use crate::service::views::{ItemView, KeyView, grant_views};
-use crate::service::{App, clients, leases::LeaseClock, products, settings};
+use crate::service::{App, clients, products, settings};
 use crate::store::{Snapshot, StoreError, tables};
 use redb::{ReadableTable, WriteTransaction};
 use serde::Deserialize;
@@ -83,7 +83,7 @@ pub fn used_seats(
     regnum: &str,
     feature: u32,
     term_s: u32,
-    clock: &LeaseClock,
+    clock: &crate::service::leases::LeaseClock,
     now: OffsetDateTime,
 ) -> Result<u32, StoreError> {
     let t = tx.table(tables::SEATS.def)?;
@@ -96,9 +96,9 @@ pub fn used_seats(
 
 /// One item per feature the key has held: seats of live grants, in use, free.
 pub fn items(
+    app: &App,
     tx: &impl Snapshot,
     key: &Key,
-    clock: &LeaseClock,
     now: OffsetDateTime,
 ) -> Result<Vec<ItemView>, StoreError> {
     let mut out = Vec::new();
@@ -106,7 +106,7 @@ pub fn items(
         let Some(fg) = key.feature_grant(feature, now) else {
             continue;
         };
-        let product = products::by_feature(tx, feature)?;
+        let product = app.catalog.by_feature(feature);
         let (name, term) = match &product {
             Some(p) => (
                 p.feature(feature)
@@ -116,9 +116,9 @@ pub fn items(
             ),
             None => (String::new(), crate::domain::DEFAULT_HEARTBEAT_S),
         };
-        let used = used_seats(tx, &key.regnum, feature, term, clock, now)?;
+        let used = used_seats(tx, &key.regnum, feature, term, &app.leases, now)?;
         out.push(ItemView {
-            product: product.map(|p| p.code).unwrap_or(fg.product),
+            product: product.map(|p| p.code.clone()).unwrap_or(fg.product),
             feature,
             name,
             seats: fg.seats,
@@ -142,7 +142,7 @@ pub fn view(app: &App, tx: &impl Snapshot, key: &Key) -> AppResult<KeyView> {
         blocked: key.blocked,
         created_at: rfc3339(key.created_at),
         client,
-        items: items(tx, key, &app.leases, now)?,
+        items: items(app, tx, key, now)?,
         grants: grant_views(key),
     })
 }

@@ -14,7 +14,7 @@ use crate::clock::rfc3339;
 use crate::domain::Denial;
 use crate::domain::seats::{Claimant, Decision, LeaseSlot, SeatBook, unit_key};
 use crate::error::{AppError, AppResult, HolderView};
-use crate::service::{App, keys, products, usage};
+use crate::service::{App, keys, usage};
 use crate::store::{Snapshot, StoreError, tables};
 use dashmap::DashMap;
 use rand::RngCore;
@@ -70,7 +70,7 @@ pub fn lease_life(term_s: u32) -> Duration {
     Duration::seconds(TERMS * i64::from(term_s))
 }
 
-fn new_lease_id() -> String {
+pub fn new_lease_id() -> String {
     let mut b = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut b);
     hex::encode(b)
@@ -149,10 +149,14 @@ struct Judgement {
 
 /// The counting unit and heartbeat interval of a feature, and its product.
 fn feature_info(
-    tx: &impl Snapshot,
+    app: &App,
     feature: u32,
-) -> Result<(Option<crate::domain::Product>, crate::domain::Unit, u32), StoreError> {
-    let product = products::by_feature(tx, feature)?;
+) -> (
+    Option<std::sync::Arc<crate::domain::Product>>,
+    crate::domain::Unit,
+    u32,
+) {
+    let product = app.catalog.by_feature(feature);
     let unit = product
         .as_ref()
         .and_then(|p| p.feature(feature))
@@ -160,7 +164,7 @@ fn feature_info(
     let term_s = product
         .as_ref()
         .map_or(crate::domain::DEFAULT_HEARTBEAT_S, |p| p.heartbeat_s);
-    Ok((product, unit, term_s))
+    (product, unit, term_s)
 }
 
 /// One question to `judge`: may this unit have a seat of this feature on this key?
@@ -240,7 +244,7 @@ fn remove_leases(tx: &WriteTransaction, ids: &[String]) -> Result<(), StoreError
     Ok(())
 }
 
-fn save_book(
+pub fn store_book(
     tx: &WriteTransaction,
     regnum: &str,
     feature: u32,
@@ -279,7 +283,7 @@ pub async fn capture(app: &std::sync::Arc<App>, input: CaptureInput) -> AppResul
                 user: &user,
                 session: &session,
             };
-            let (product, unit, term_s) = feature_info(tx, feature)?;
+            let (product, unit, term_s) = feature_info(&a, feature);
             let known = product
                 .as_ref()
                 .is_some_and(|p| p.feature(feature).is_some());
@@ -313,8 +317,9 @@ pub async fn capture(app: &std::sync::Arc<App>, input: CaptureInput) -> AppResul
             remove_leases(tx, &lapsed)?;
             if let Err(e) = verdict {
                 if !lapsed.is_empty() {
-                    save_book(tx, &regnum, feature, &book)?;
+                    store_book(tx, &regnum, feature, &book)?;
                 }
+                a.usage.denial(&regnum, feature, now);
                 usage::record_denial(
                     tx,
                     &Denial {
@@ -345,7 +350,7 @@ pub async fn capture(app: &std::sync::Arc<App>, input: CaptureInput) -> AppResul
                     expires_at,
                 },
             );
-            save_book(tx, &regnum, feature, &book)?;
+            store_book(tx, &regnum, feature, &book)?;
             tx.open_table(tables::LEASES)?.insert(
                 lease_id.as_str(),
                 (
@@ -355,7 +360,7 @@ pub async fn capture(app: &std::sync::Arc<App>, input: CaptureInput) -> AppResul
                     expires_at.unix_timestamp(),
                 ),
             )?;
-            usage::record_capture(tx, &regnum, feature, now, book.used())?;
+            a.usage.capture(&regnum, feature, now, book.used());
             Ok(Ok(Captured {
                 lease: lease_id.clone(),
                 feature,
@@ -423,7 +428,7 @@ pub async fn release(app: &std::sync::Arc<App>, lease: &str) -> AppResult<bool> 
                     .unwrap_or_default()
             };
             book.release(&l2);
-            save_book(tx, &regnum, feature, &book)?;
+            store_book(tx, &regnum, feature, &book)?;
             remove_leases(tx, std::slice::from_ref(&l2))?;
             Ok(true)
         })
@@ -476,7 +481,7 @@ pub async fn unbind(
                 if gone.is_empty() {
                     continue;
                 }
-                save_book(tx, &regnum, f, &book)?;
+                store_book(tx, &regnum, f, &book)?;
                 for h in gone {
                     let ids: Vec<String> = h.leases.iter().map(|l| l.id.clone()).collect();
                     remove_leases(tx, &ids)?;
@@ -533,8 +538,7 @@ pub fn list(app: &App, regnum: Option<&str>, limit: usize) -> AppResult<Vec<Leas
         let (k, v) = row?;
         let (r, f) = k.value();
         let book: SeatBook = crate::store::codec::decode(v.value())?;
-        let term_s = products::by_feature(&tx, f)?
-            .map_or(crate::domain::DEFAULT_HEARTBEAT_S, |p| p.heartbeat_s);
+        let term_s = app.catalog.term_s(f);
         for h in &book.holders {
             for l in &h.leases {
                 let exp = app.leases.expiry(l, term_s);
@@ -589,7 +593,7 @@ pub fn diagnose(
     let Some(key) = keys::load(&tx, &regnum)? else {
         return Err(AppError::UnknownRegnum);
     };
-    let (product, _, term_s) = feature_info(&tx, feature)?;
+    let (product, _, term_s) = feature_info(app, feature);
     let known = product
         .as_ref()
         .is_some_and(|p| p.feature(feature).is_some());
@@ -668,8 +672,7 @@ pub async fn reap(app: &std::sync::Arc<App>) -> AppResult<usize> {
                 let now = a.now();
                 let mut gone = Vec::new();
                 for (regnum, feature) in &chunk {
-                    let term_s = products::by_feature(tx, *feature)?
-                        .map_or(crate::domain::DEFAULT_HEARTBEAT_S, |p| p.heartbeat_s);
+                    let term_s = a.catalog.term_s(*feature);
                     let mut book = {
                         let t = tx.open_table(tables::SEATS.def)?;
                         tables::SEATS
@@ -678,7 +681,7 @@ pub async fn reap(app: &std::sync::Arc<App>) -> AppResult<usize> {
                     };
                     let ids = book.prune(now, |l| a.leases.expiry(l, term_s));
                     if !ids.is_empty() {
-                        save_book(tx, regnum, *feature, &book)?;
+                        store_book(tx, regnum, *feature, &book)?;
                     }
                     gone.extend(ids);
                 }

@@ -33,6 +33,10 @@ pub struct App {
     pub signer: signing::Signer,
     pub leases: leases::LeaseClock,
     pub search: search::SearchIndex,
+    /// Products by feature number (a cache of the products table).
+    pub catalog: products::Catalog,
+    /// Usage counters not yet written (flushed every few seconds).
+    pub usage: usage::UsageBuffer,
     pub limits: limits::Limiter,
     /// Wakes the outbox sender when new mail is queued.
     pub mail_queued: tokio::sync::Notify,
@@ -58,6 +62,7 @@ impl App {
         let signer = signing::Signer::load_or_create(&config.data_dir)
             .map_err(|e| StartError::Signing(e.to_string()))?;
         let search = search::SearchIndex::load(&store)?;
+        let catalog = products::Catalog::load(&store)?;
         let now = clock.now();
         let limits = limits::Limiter::new(config.abuse_per_minute);
         Ok(Arc::new(App {
@@ -67,6 +72,8 @@ impl App {
             config,
             signer,
             search,
+            catalog,
+            usage: usage::UsageBuffer::default(),
             limits,
             mail_queued: tokio::sync::Notify::new(),
             started_at: now,

@@ -119,7 +119,8 @@ fn validate(input: &NewProduct) -> AppResult<()> {
 pub async fn create(app: &App, input: NewProduct) -> AppResult<Product> {
     validate(&input)?;
     let now = app.now();
-    app.store
+    let p = app
+        .store
         .write(move |tx| {
             let code_key = input.code.trim().to_lowercase();
             {
@@ -178,14 +179,17 @@ pub async fn create(app: &App, input: NewProduct) -> AppResult<Product> {
             }
             Ok(product)
         })
-        .await
+        .await?;
+    app.catalog.reload(&app.store)?;
+    Ok(p)
 }
 
 /// Deletes a product while no key holds a grant of it (a full scan of keys: rare, staff
 /// only).
 pub async fn delete(app: &App, code: &str) -> AppResult<Product> {
     let code = code.trim().to_owned();
-    app.store
+    let p = app
+        .store
         .write(move |tx| {
             let p = by_code(tx, &code)?.ok_or(AppError::NotFound { what: "product" })?;
             {
@@ -193,7 +197,11 @@ pub async fn delete(app: &App, code: &str) -> AppResult<Product> {
                 for row in keys.iter()? {
                     let (k, v) = row?;
                     let key: crate::domain::Key = crate::store::codec::decode(v.value())?;
-                    if key.grants.iter().any(|g| g.product.eq_ignore_ascii_case(&p.code)) {
+                    if key
+                        .grants
+                        .iter()
+                        .any(|g| g.product.eq_ignore_ascii_case(&p.code))
+                    {
                         return Err(AppError::Conflict {
                             reason: "product_in_use",
                             details: serde_json::json!({ "regnum": k.value() }),
@@ -210,5 +218,45 @@ pub async fn delete(app: &App, code: &str) -> AppResult<Product> {
             }
             Ok(p)
         })
-        .await
+        .await?;
+    app.catalog.reload(&app.store)?;
+    Ok(p)
+}
+
+/// Every product by feature number, in memory: products are few and change rarely, and
+/// every capture and key read needs its feature's product. Reloaded after each change.
+#[derive(Default)]
+pub struct Catalog {
+    by_feature: parking_lot::RwLock<std::collections::HashMap<u32, std::sync::Arc<Product>>>,
+}
+
+impl Catalog {
+    pub fn load(store: &crate::store::Store) -> Result<Catalog, StoreError> {
+        let c = Catalog::default();
+        c.reload(store)?;
+        Ok(c)
+    }
+
+    pub fn reload(&self, store: &crate::store::Store) -> Result<(), StoreError> {
+        let tx = store.read()?;
+        let mut map = std::collections::HashMap::new();
+        for p in list(&tx)? {
+            let p = std::sync::Arc::new(p);
+            for f in &p.features {
+                map.insert(f.number, p.clone());
+            }
+        }
+        *self.by_feature.write() = map;
+        Ok(())
+    }
+
+    pub fn by_feature(&self, feature: u32) -> Option<std::sync::Arc<Product>> {
+        self.by_feature.read().get(&feature).cloned()
+    }
+
+    /// The heartbeat interval of a feature's product (the default when unknown).
+    pub fn term_s(&self, feature: u32) -> u32 {
+        self.by_feature(feature)
+            .map_or(DEFAULT_HEARTBEAT_S, |p| p.heartbeat_s)
+    }
 }

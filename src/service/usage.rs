@@ -18,44 +18,90 @@ pub fn day_number(t: OffsetDateTime) -> i32 {
     t.unix_timestamp().div_euclid(86_400) as i32
 }
 
-fn bump(
-    tx: &WriteTransaction,
-    regnum: &str,
-    feature: u32,
-    now: OffsetDateTime,
-    f: impl FnOnce(&mut (u32, u32, u32)),
-) -> Result<(), StoreError> {
-    let mut t = tx.open_table(tables::USAGE)?;
-    let k = (regnum, feature, day_number(now));
-    let mut v = t.get(k)?.map(|v| v.value()).unwrap_or((0, 0, 0));
-    f(&mut v);
-    t.insert(k, v)?;
-    Ok(())
+/// Usage counters gathered in memory and added to the `usage` table every few seconds
+/// (and at shutdown), so a capture's commit writes no statistics row. A crash loses at
+/// most the last few seconds of counts — statistics, never a seat or a lease.
+#[derive(Default)]
+pub struct UsageBuffer {
+    pending: dashmap::DashMap<(String, u32, i32), (u32, u32, u32)>,
 }
 
-/// A granted capture: one more capture that day, and the peak of seats in use.
-pub fn record_capture(
-    tx: &WriteTransaction,
-    regnum: &str,
-    feature: u32,
-    now: OffsetDateTime,
-    used: u32,
-) -> Result<(), StoreError> {
-    bump(tx, regnum, feature, now, |v| {
-        v.0 = v.0.saturating_add(1);
-        v.2 = v.2.max(used);
-    })
+impl UsageBuffer {
+    /// A granted capture; `used` seats are in use after it.
+    pub fn capture(&self, regnum: &str, feature: u32, now: OffsetDateTime, used: u32) {
+        let mut e = self
+            .pending
+            .entry((regnum.to_owned(), feature, day_number(now)))
+            .or_default();
+        e.0 = e.0.saturating_add(1);
+        e.2 = e.2.max(used);
+    }
+
+    pub fn denial(&self, regnum: &str, feature: u32, now: OffsetDateTime) {
+        let mut e = self
+            .pending
+            .entry((regnum.to_owned(), feature, day_number(now)))
+            .or_default();
+        e.1 = e.1.saturating_add(1);
+    }
+
+    /// Takes what is pending (to be written).
+    pub fn take(&self) -> Vec<((String, u32, i32), (u32, u32, u32))> {
+        let keys: Vec<_> = self.pending.iter().map(|e| e.key().clone()).collect();
+        keys.into_iter()
+            .filter_map(|k| self.pending.remove(&k))
+            .collect()
+    }
+
+    /// Puts back what could not be written.
+    pub fn restore(&self, rows: Vec<((String, u32, i32), (u32, u32, u32))>) {
+        for (k, v) in rows {
+            let mut e = self.pending.entry(k).or_default();
+            e.0 = e.0.saturating_add(v.0);
+            e.1 = e.1.saturating_add(v.1);
+            e.2 = e.2.max(v.2);
+        }
+    }
 }
 
+/// Adds pending counts to the `usage` table in one write.
+pub async fn flush(app: &crate::service::App) -> crate::error::AppResult<usize> {
+    let rows = app.usage.take();
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let n = rows.len();
+    let rows2 = rows.clone();
+    let r = app
+        .store
+        .write(move |tx| {
+            let mut t = tx.open_table(tables::USAGE)?;
+            for ((regnum, feature, day), (c, d, p)) in &rows2 {
+                let k = (regnum.as_str(), *feature, *day);
+                let mut v = t.get(k)?.map(|v| v.value()).unwrap_or((0, 0, 0));
+                v.0 = v.0.saturating_add(*c);
+                v.1 = v.1.saturating_add(*d);
+                v.2 = v.2.max(*p);
+                t.insert(k, v)?;
+            }
+            Ok(())
+        })
+        .await;
+    match r {
+        Ok(()) => Ok(n),
+        Err(e) => {
+            app.usage.restore(rows);
+            Err(e)
+        }
+    }
+}
+
+/// Records a refused capture (its per-day count goes through `UsageBuffer`).
 pub fn record_denial(tx: &WriteTransaction, d: &Denial) -> Result<(), StoreError> {
     let seq = DENIAL_SEQ.fetch_add(1, Ordering::Relaxed);
     let ms = (d.at.unix_timestamp_nanos() / 1_000_000) as i64;
     let mut t = tx.open_table(tables::DENIALS.def)?;
-    tables::DENIALS.put(&mut t, (d.regnum.as_str(), ms, seq), d)?;
-    drop(t);
-    bump(tx, &d.regnum, d.feature, d.at, |v| {
-        v.1 = v.1.saturating_add(1)
-    })
+    tables::DENIALS.put(&mut t, (d.regnum.as_str(), ms, seq), d)
 }
 
 /// Denials of a key, newest first.

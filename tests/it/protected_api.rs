@@ -531,6 +531,15 @@ async fn lapse_expiry_block_and_denials() {
     assert_eq!(d[0]["code"], 1021, "newest first");
     assert_eq!(d[0]["user"], "sidor");
     assert_eq!(d[0]["host"], "pc9");
+
+    // Per key, feature and day: captures, denials and the peak of seats in use.
+    licd::service::usage::flush(s.app()).await.expect("flush");
+    let tx = s.app().store.read().expect("read");
+    let rows = licd::service::usage::usage_of(&tx, &regnum, 48).expect("usage");
+    let (captures, denials, peak) = rows
+        .iter()
+        .fold((0, 0, 0), |a, r| (a.0 + r.1, a.1 + r.2, a.2.max(r.3)));
+    assert_eq!((captures, denials, peak), (2, 2, 1), "{rows:?}");
     s.stop().await;
 }
 
