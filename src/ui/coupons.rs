@@ -51,18 +51,23 @@ fn render(
             form.grid method="post" action="/coupons" {
                 (csrf_field(&ctx))
                 fieldset.wide.invalid[errors.contains_key("feature")] {
-                    legend { (t(l, "Features", "Функции")) }
+                    legend { (t(l, "Features and seats of each", "Функции и число мест каждой")) }
                     @for p in &prods { div {
                         strong { (p.code) } " " span.muted { (p.name) } br;
                         @for f in &p.features {
                             @let v = format!("{}:{}", p.code, f.number);
-                            label.field.check { input type="checkbox" name="feature" value=(v) checked[chosen.contains(&v.as_str())]; (f.number) " " (f.name) }
+                            @let seats_name = format!("seats:{v}");
+                            span.feature-pick {
+                                label.field.check { input type="checkbox" name="feature" value=(v) checked[chosen.contains(&v.as_str())]; (f.number) " " (f.name) }
+                                input type="number" name=(seats_name) min="1" value=(if typed.has(&seats_name) { typed.get(&seats_name) } else { "1" })
+                                    aria-label=(t(l, "Seats", "Мест")) title=(t(l, "Seats", "Мест"));
+                            }
                         }
                     } }
                     @if prods.is_empty() { p.muted { (t(l, "Create a product first.", "Сначала создайте продукт.")) } }
                     @if let Some(e) = errors.get("feature") { span.error { (e) } }
+                    @if let Some(e) = errors.get("seats") { span.error { (e) } }
                 }
-                (super::field(t(l, "Seats of each feature", "Мест каждой функции"), "seats", "number", if typed.has("seats") { typed.get("seats") } else { "1" }, errors))
                 (super::field(t(l, "Term in days (empty: no limit)", "Срок в днях (пусто — бессрочно)"), "days", "number", typed.get("days"), errors))
                 (super::field(t(l, "How many coupons", "Сколько купонов"), "count", "number", if typed.has("count") { typed.get("count") } else { "10" }, errors))
                 div.actions { button type="submit" { (t(l, "Generate", "Сгенерировать")) } }
@@ -125,10 +130,6 @@ pub async fn create(p: Post) -> UiResult {
     let l = me.lang;
     let f = &p.form;
     let mut errors = FieldErrors::new();
-    let seats = f.get("seats").trim().parse::<u32>().ok().filter(|s| *s > 0);
-    if seats.is_none() {
-        errors.insert("seats".into(), t(l, "At least 1", "Не меньше 1").into());
-    }
     let days = match f.get("days").trim() {
         "" => Some(None),
         d => d.parse::<u32>().ok().filter(|d| *d > 0).map(Some),
@@ -153,15 +154,33 @@ pub async fn create(p: Post) -> UiResult {
         if let Some((product, n)) = v.split_once(':')
             && let Ok(feature) = n.parse()
         {
+            let Some(seats) = f
+                .get(&format!("seats:{v}"))
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|s| *s > 0)
+            else {
+                errors.insert(
+                    "seats".into(),
+                    t(
+                        l,
+                        "Seats: at least 1 for each chosen feature",
+                        "Мест — не меньше 1 для каждой выбранной функции",
+                    )
+                    .into(),
+                );
+                continue;
+            };
             items.push(NewCouponItem {
                 product: product.to_owned(),
                 feature,
-                seats: seats.unwrap_or(1),
+                seats,
                 days: days.flatten(),
             });
         }
     }
-    if items.is_empty() {
+    if items.is_empty() && !errors.contains_key("seats") {
         errors.insert(
             "feature".into(),
             t(

@@ -349,6 +349,42 @@ async fn coupons_export_as_csv() {
     .expect("batch");
     let mut h = Http::new(&s);
     h.login("admin", "password123").await;
+    // A batch with no feature chosen is refused; what was typed stays.
+    let csrf = h.get("/coupons").await.csrf();
+    let bad = h
+        .post(
+            "/coupons",
+            &[
+                ("csrf", &csrf),
+                ("seats:P:7", "3"),
+                ("days", "45"),
+                ("count", "12"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("Выберите хотя бы одну функцию"));
+    assert!(
+        bad.body.contains("value=\"45\"")
+            && bad.body.contains("value=\"12\"")
+            && bad.body.contains("value=\"3\"")
+    );
+    let bad = h
+        .post(
+            "/coupons",
+            &[
+                ("csrf", &csrf),
+                ("feature", "P:7"),
+                ("seats:P:7", "0"),
+                ("days", ""),
+                ("count", "2"),
+            ],
+        )
+        .await;
+    assert!(
+        bad.body
+            .contains("Мест — не меньше 1 для каждой выбранной функции")
+    );
     let csv = h.get(&format!("/coupons.csv?batch={}", batch.batch)).await;
     assert_eq!(csv.status, 200);
     assert!(

@@ -159,13 +159,14 @@ async fn back_office_in_a_browser() {
     // Coupons: a batch of five for feature 49, 30 days.
     b.go(&format!("{url}/coupons")).await;
     b.click("input[name=feature][value='CRM:49']").await;
-    b.type_in("input[name=seats]", "1").await;
+    b.type_in("input[name='seats:CRM:49']", "2").await;
     b.type_in("input[name=days]", "30").await;
     b.type_in("input[name=count]", "5").await;
     b.click("form[action='/coupons'] button[type=submit]").await;
     b.see("Партия 1 создана: купонов — 5.").await;
     assert_eq!(b.count("tbody tr").await, 5);
     b.see("новый").await;
+    b.see("49 × 2 / 30 дн.").await;
     b.screenshot("07-coupons").await;
 
     // A capture shows in the session monitor; unbinding it frees the seat.
