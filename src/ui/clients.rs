@@ -32,6 +32,8 @@ pub struct Filter {
     pub manager: String,
     pub distributor: String,
     pub old_first: bool,
+    /// By company name, A to Z (for result sets up to `SORT_LIMIT`).
+    pub by_company: bool,
     pub offset: usize,
 }
 
@@ -48,6 +50,7 @@ impl Filter {
             manager: get("manager"),
             distributor: get("distributor"),
             old_first: get("sort") == "old",
+            by_company: get("sort") == "company",
             offset: get("offset").parse().unwrap_or(0),
         };
         if get("mine") == "1" {
@@ -72,6 +75,9 @@ impl Filter {
         }
         if self.old_first {
             s.push_str("&sort=old");
+        }
+        if self.by_company {
+            s.push_str("&sort=company");
         }
         s
     }
@@ -98,6 +104,11 @@ pub fn find(
     f: &Filter,
     limit: usize,
 ) -> AppResult<(Vec<ClientView>, Option<usize>, bool)> {
+    if f.by_company {
+        if let Some(found) = by_company(app, f, limit)? {
+            return Ok(found);
+        }
+    }
     if f.manager.is_empty() && f.distributor.is_empty() && f.q.is_empty() {
         // Every client: a slice of the table in id order; the count comes from the
         // in-memory search index (counting the table would walk all of it).
@@ -191,6 +202,63 @@ pub fn find(
 type Options = Vec<(String, String)>;
 
 /// The managers and distributors a client can be assigned to.
+/// Most matches sorted by company name; beyond it the list stays in id order.
+pub const SORT_LIMIT: usize = 20_000;
+
+/// The page sorted by company, when the matches are few enough to sort (`None` when
+/// they are not: the caller lists them newest first instead).
+fn by_company(
+    app: &App,
+    f: &Filter,
+    limit: usize,
+) -> AppResult<Option<(Vec<ClientView>, Option<usize>, bool)>> {
+    let ids: Vec<u64> = if !f.q.is_empty() {
+        let (ids, total) = app.search.find(&f.q, 0, SORT_LIMIT + 1);
+        if total > SORT_LIMIT {
+            return Ok(None);
+        }
+        ids
+    } else if f.manager.is_empty() && f.distributor.is_empty() {
+        if app.search.len() > SORT_LIMIT {
+            return Ok(None);
+        }
+        app.search.find("", 0, SORT_LIMIT).0
+    } else {
+        // Filtered: collect every match, then sort.
+        let all = Filter {
+            by_company: false,
+            offset: 0,
+            ..f.clone()
+        };
+        let (rows, _, more) = find(app, &all, SORT_LIMIT)?;
+        if more {
+            return Ok(None);
+        }
+        let mut rows = rows;
+        rows.sort_by_cached_key(|c| (crate::domain::fold(&c.company), c.id));
+        let total = rows.len();
+        let page: Vec<ClientView> = rows.into_iter().skip(f.offset).take(limit).collect();
+        let more = f.offset + page.len() < total;
+        return Ok(Some((page, Some(total), more)));
+    };
+    let tx = app.store.read()?;
+    let t = tx.table(tables::CLIENTS.def)?;
+    let mut named = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(c) = tables::CLIENTS.get(&t, id)? {
+            named.push((crate::domain::fold(&c.company), id, c));
+        }
+    }
+    named.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    let total = named.len();
+    let mut page = Vec::new();
+    for (_, _, c) in named.into_iter().skip(f.offset).take(limit) {
+        page.push(clients::view(&tx, &c)?);
+    }
+    let more = f.offset + page.len() < total;
+    Ok(Some((page, Some(total), more)))
+}
+
 fn people(app: &App, l: Lang) -> AppResult<(Options, Options)> {
     let tx = app.store.read()?;
     let mut managers = vec![(
@@ -234,12 +302,17 @@ pub async fn list(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResult {
                 (select(t(l, "Manager", "Менеджер"), "manager", &f.manager, &with_any(l, &managers)))
                 (select(t(l, "Distributor", "Дистрибьютор"), "distributor", &f.distributor, &with_any(l, &dists)))
             }
-            (select(t(l, "Order", "Порядок"), "sort", if f.old_first { "old" } else { "new" },
-                &[("new".into(), t(l, "Newest first", "Сначала новые").into()), ("old".into(), t(l, "Oldest first", "Сначала старые").into())]))
+            (select(t(l, "Order", "Порядок"), "sort", if f.by_company { "company" } else if f.old_first { "old" } else { "new" },
+                &[("new".into(), t(l, "Newest first", "Сначала новые").into()), ("old".into(), t(l, "Oldest first", "Сначала старые").into()),
+                  ("company".into(), t(l, "Company A–Z", "Компания А–Я").into())]))
             button type="submit" { (t(l, "Find", "Найти")) }
             @if me.user.role >= Role::Manager {
                 a.button.ghost href=(format!("/clients?mine=1")) { (t(l, "My clients", "Мои клиенты")) }
             }
+        }
+        @if f.by_company && total.is_none_or(|n| n > SORT_LIMIT) {
+            p.muted { (t(l, "Too many matches to sort by company: narrow the search; shown newest first.",
+                         "Слишком много совпадений для сортировки по компании: уточните поиск; показаны сначала новые.")) }
         }
         form method="post" action="/clients/merge" {
             (csrf_field(&ctx))

@@ -347,3 +347,53 @@ async fn a_host_binding_outlives_its_lease_in_the_monitor_until_unbound() {
     assert!(page.body.contains("Захватов и привязок: 0"));
     s.stop().await;
 }
+
+#[tokio::test]
+async fn clients_sort_by_company_and_filter_by_manager() {
+    let s = Server::start().await;
+    s.user("admin", Role::Admin, "").await;
+    s.user("olga", Role::Manager, "").await;
+    for (name, manager) in [
+        ("Яблоко", "olga"),
+        ("Абрикос", ""),
+        ("малина", "olga"),
+        ("Банан", ""),
+    ] {
+        clients::create(
+            s.app(),
+            ClientInput {
+                company: Some(name.into()),
+                manager: Some(manager.into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("client");
+    }
+    let mut h = Http::new(&s);
+    h.login("admin", "password123").await;
+    let pos = |body: &str, what: &str| {
+        body.find(&format!(">{what}<"))
+            .unwrap_or_else(|| panic!("{what} listed"))
+    };
+    let newest = h.get("/clients").await.body;
+    assert!(
+        pos(&newest, "Банан") < pos(&newest, "Яблоко"),
+        "newest first by default"
+    );
+    let sorted = h.get("/clients?sort=company").await.body;
+    assert!(pos(&sorted, "Абрикос") < pos(&sorted, "Банан"));
+    assert!(
+        pos(&sorted, "Банан") < pos(&sorted, "малина"),
+        "case does not matter"
+    );
+    assert!(pos(&sorted, "малина") < pos(&sorted, "Яблоко"));
+    let olga = h.get("/clients?manager=olga&sort=company").await.body;
+    assert!(pos(&olga, "малина") < pos(&olga, "Яблоко"));
+    assert!(!olga.contains(">Абрикос<") && !olga.contains(">Банан<"));
+    assert!(olga.contains("1–2 из 2"));
+    let old = h.get("/clients?sort=old&q=%D0%BE").await.body;
+    assert!(pos(&old, "Яблоко") < pos(&old, "Абрикос"), "oldest first");
+    assert!(!old.contains(">Банан<"));
+    s.stop().await;
+}
