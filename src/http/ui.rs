@@ -230,6 +230,7 @@ pub fn bare_ctx(l: Lang) -> Ctx {
         vendor: "licd".into(),
         nav: "",
         flash: None,
+        back: String::new(),
     }
 }
 
@@ -241,6 +242,8 @@ pub struct Me {
     pub secret: String,
     pub lang: Lang,
     pub vendor: String,
+    /// The page's path and query when it was a GET (for the language switch).
+    pub back: String,
 }
 
 impl Me {
@@ -267,7 +270,16 @@ impl Me {
             "en" => Lang::En,
             _ => lang0,
         };
+        let back = if req.method() == actix_web::http::Method::GET {
+            req.uri()
+                .path_and_query()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
         Ok(Me {
+            back,
             app,
             user,
             session,
@@ -294,6 +306,7 @@ impl Me {
             vendor: self.vendor.clone(),
             nav,
             flash,
+            back: self.back.clone(),
         }
     }
 

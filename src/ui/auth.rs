@@ -327,5 +327,10 @@ pub async fn change_lang(p: Post) -> UiResult {
     crate::service::users::set_lang(&p.me.app, &p.me.user.login, p.form.get("lang"))
         .await
         .map_err(|e| p.me.err(e))?;
+    // Back to the page the switch was pressed on (a local path only).
+    let back = p.form.get("back");
+    if back.starts_with('/') && !back.starts_with("//") && !back.contains('\\') {
+        return Ok(see_other(back));
+    }
     Ok(see_other("/account?done=lang"))
 }

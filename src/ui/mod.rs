@@ -33,6 +33,8 @@ pub struct Ctx {
     pub nav: &'static str,
     /// A short message after a change (already translated).
     pub flash: Option<String>,
+    /// This page's path (GET pages), to come back to after switching the language.
+    pub back: String,
 }
 
 impl Ctx {
@@ -153,6 +155,16 @@ pub fn page(ctx: &Ctx, title: &str, body: Markup) -> Markup {
                         div.me {
                             a.current[ctx.nav == "account"] href="/account" title=(t(l, "My account", "Мой профиль")) {
                                 (u.login) " · " span.role { (role_name(l, u.role)) }
+                            }
+                            @if !ctx.back.is_empty() {
+                                form method="post" action="/account/lang" {
+                                    (csrf_field(ctx))
+                                    input type="hidden" name="back" value=(ctx.back);
+                                    @match l {
+                                        Lang::En => { button.link type="submit" name="lang" value="ru" lang="ru" title="Русский" { "RU" } }
+                                        Lang::Ru => { button.link type="submit" name="lang" value="en" lang="en" title="English" { "EN" } }
+                                    }
+                                }
                             }
                             form method="post" action="/logout" {
                                 (csrf_field(ctx))

@@ -69,9 +69,18 @@ async fn back_office_in_a_browser() {
     login(&b, &url, "boss", "correct horse").await;
     b.see("No clients match.").await;
     assert!(b.url().await.ends_with("/clients"));
+    // The header's switch changes the language and stays on the page.
+    b.click("header form[action='/account/lang'] button[value=ru]")
+        .await;
+    b.see("Подходящих клиентов нет.").await;
+    assert!(b.url().await.ends_with("/clients"));
+    b.click("header form[action='/account/lang'] button[value=en]")
+        .await;
+    b.see("No clients match.").await;
+    // And the account page saves it for this user, whatever the browser says.
     b.go(&format!("{url}/account")).await;
     b.click("select[name=lang] option[value=ru]").await;
-    b.click("form[action='/account/lang'] button[type=submit]")
+    b.click("main form[action='/account/lang'] button[type=submit]")
         .await;
     b.see("Сохранено.").await;
     b.see("Клиенты").await;
