@@ -11,11 +11,28 @@ const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 pub struct Driver {
     child: Child,
     pub url: String,
+    port: u16,
     http: reqwest::Client,
+    /// Browser sessions still open, ended on drop (also when a test panics), so no
+    /// chromium outlives the test.
+    open: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        use std::io::{Read, Write};
+        let open = self.open.lock().map(|v| v.clone()).unwrap_or_default();
+        for id in open {
+            if let Ok(mut sock) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
+                let _ = sock.set_read_timeout(Some(Duration::from_secs(10)));
+                let req = format!(
+                    "DELETE /session/{id} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+                let _ = sock.write_all(req.as_bytes());
+                let mut buf = Vec::new();
+                let _ = sock.read_to_end(&mut buf);
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -57,7 +74,13 @@ impl Driver {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Driver { child, url, http }
+        Driver {
+            child,
+            url,
+            port,
+            http,
+            open: Default::default(),
+        }
     }
 
     /// A fresh browser with its own profile (so its own cookies).
@@ -89,10 +112,15 @@ impl Driver {
             .as_str()
             .unwrap_or_else(|| panic!("no session: {r}"))
             .to_owned();
+        if let Ok(mut open) = self.open.lock() {
+            open.push(id.clone());
+        }
         Browser {
             base: format!("{}/session/{id}", self.url),
             http: self.http.clone(),
             _profile: profile,
+            id,
+            open: self.open.clone(),
         }
     }
 }
@@ -101,6 +129,8 @@ pub struct Browser {
     base: String,
     http: reqwest::Client,
     _profile: tempfile::TempDir,
+    id: String,
+    open: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Browser {
@@ -252,6 +282,9 @@ impl Browser {
 
     pub async fn close(self) {
         let _ = self.http.delete(&self.base).send().await;
+        if let Ok(mut open) = self.open.lock() {
+            open.retain(|i| *i != self.id);
+        }
     }
 }
 
