@@ -347,3 +347,26 @@ impl From<crate::store::StoreError> for AppError {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_carry_only_an_incident() {
+        let e = AppError::internal("redb: page 42 checksum mismatch at /var/lib/licd/licd.redb");
+        let body = e.body(Lang::En).to_string();
+        assert!(
+            !body.contains("redb") && !body.contains("/var/lib"),
+            "{body}"
+        );
+        let AppError::Internal { incident } = &e else {
+            panic!("not internal")
+        };
+        assert_eq!(incident.len(), 12);
+        assert!(body.contains(incident.as_str()));
+        assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(e.code(), 1500);
+        assert!(e.message(Lang::Ru).contains("инцидент"));
+    }
+}

@@ -20,5 +20,18 @@ pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
             Err(e) => tracing::warn!("lease reaper: {e}"),
         }
         app.limits.sweep();
+        let st = &app.store.stats;
+        let (c, j) = (
+            st.commits.load(std::sync::atomic::Ordering::Relaxed),
+            st.jobs.load(std::sync::atomic::Ordering::Relaxed),
+        );
+        tracing::debug!(
+            commits = c,
+            writes = j,
+            avg_batch = j as f64 / c.max(1) as f64,
+            avg_run_us = st.run_us.load(std::sync::atomic::Ordering::Relaxed) / c.max(1),
+            avg_commit_us = st.commit_us.load(std::sync::atomic::Ordering::Relaxed) / c.max(1),
+            "writer"
+        );
     }
 }

@@ -292,6 +292,6 @@ pub async fn activate(app: &App, input: ActivateInput) -> AppResult<Activated> {
     Ok(Activated {
         regnum,
         added,
-        items: keys::items(&app, &tx, &key, app.now())?,
+        items: keys::items(app, &tx, &key, app.now())?,
     })
 }

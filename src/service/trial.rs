@@ -186,7 +186,7 @@ pub async fn register(app: &App, input: TrialInput) -> AppResult<TrialGranted> {
         app.search.put(&c);
     }
     Ok(TrialGranted {
-        items: keys::items(&app, &tx, &key, app.now())?,
+        items: keys::items(app, &tx, &key, app.now())?,
         regnum,
         new_client,
     })

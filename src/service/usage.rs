@@ -21,6 +21,9 @@ pub fn day_number(t: OffsetDateTime) -> i32 {
 /// Usage counters gathered in memory and added to the `usage` table every few seconds
 /// (and at shutdown), so a capture's commit writes no statistics row. A crash loses at
 /// most the last few seconds of counts — statistics, never a seat or a lease.
+/// (registration number, feature, day) → (captures, denials, peak seats).
+pub type UsageRow = ((String, u32, i32), (u32, u32, u32));
+
 #[derive(Default)]
 pub struct UsageBuffer {
     pending: dashmap::DashMap<(String, u32, i32), (u32, u32, u32)>,
@@ -46,7 +49,7 @@ impl UsageBuffer {
     }
 
     /// Takes what is pending (to be written).
-    pub fn take(&self) -> Vec<((String, u32, i32), (u32, u32, u32))> {
+    pub fn take(&self) -> Vec<UsageRow> {
         let keys: Vec<_> = self.pending.iter().map(|e| e.key().clone()).collect();
         keys.into_iter()
             .filter_map(|k| self.pending.remove(&k))
@@ -54,7 +57,7 @@ impl UsageBuffer {
     }
 
     /// Puts back what could not be written.
-    pub fn restore(&self, rows: Vec<((String, u32, i32), (u32, u32, u32))>) {
+    pub fn restore(&self, rows: Vec<UsageRow>) {
         for (k, v) in rows {
             let mut e = self.pending.entry(k).or_default();
             e.0 = e.0.saturating_add(v.0);

@@ -40,3 +40,34 @@ pub fn migrate(tx: &WriteTransaction) -> Result<u64, StoreError> {
     }
     Ok(v)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    #[test]
+    fn fresh_is_stamped_and_newer_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.redb");
+        {
+            let store = Store::open(&path).expect("open");
+            let v = store
+                .write_blocking(|tx| Ok(meta::get_u64(tx, "schema_version")?))
+                .expect("read");
+            assert_eq!(v, Some(CURRENT));
+            // Pretend a later licd wrote this file.
+            store
+                .write_blocking(|tx| Ok(meta::put_u64(tx, "schema_version", CURRENT + 1)?))
+                .expect("write");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        match Store::open(&path) {
+            Err(StoreError::TooNew { found, supported }) => {
+                assert_eq!((found, supported), (CURRENT + 1, CURRENT));
+            }
+            Err(e) => panic!("wrong error: {e}"),
+            Ok(_) => panic!("a newer schema must be refused"),
+        }
+    }
+}

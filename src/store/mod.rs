@@ -94,6 +94,7 @@ pub struct Store {
     db: Arc<Database>,
     writer: mpsc::Sender<Box<dyn Job>>,
     path: PathBuf,
+    pub stats: Arc<WriterStats>,
 }
 
 impl Store {
@@ -104,7 +105,7 @@ impl Store {
         let mut tries = 0;
         let db = loop {
             match redb::Builder::new()
-                .set_cache_size(256 * 1024 * 1024)
+                .set_cache_size(64 * 1024 * 1024)
                 .create(path)
             {
                 Ok(db) => break db,
@@ -125,14 +126,17 @@ impl Store {
 
         let (sender, receiver) = mpsc::channel::<Box<dyn Job>>();
         let wdb = db.clone();
+        let stats = Arc::new(WriterStats::default());
+        let wstats = stats.clone();
         std::thread::Builder::new()
             .name("licd-writer".into())
-            .spawn(move || writer_loop(&wdb, receiver))
+            .spawn(move || writer_loop(&wdb, receiver, &wstats))
             .map_err(|e| StoreError::Codec(format!("cannot start the writer: {e}")))?;
         Ok(Store {
             db,
             writer: sender,
             path: path.to_owned(),
+            stats,
         })
     }
 
@@ -192,7 +196,17 @@ impl Store {
     }
 }
 
-fn writer_loop(db: &Database, receiver: mpsc::Receiver<Box<dyn Job>>) {
+/// Counters of the writer since start: how well group commit batches.
+#[derive(Default, Debug)]
+pub struct WriterStats {
+    pub commits: std::sync::atomic::AtomicU64,
+    pub jobs: std::sync::atomic::AtomicU64,
+    pub run_us: std::sync::atomic::AtomicU64,
+    pub commit_us: std::sync::atomic::AtomicU64,
+}
+
+fn writer_loop(db: &Database, receiver: mpsc::Receiver<Box<dyn Job>>, stats: &WriterStats) {
+    use std::sync::atomic::Ordering::Relaxed;
     while let Ok(first) = receiver.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -209,11 +223,15 @@ fn writer_loop(db: &Database, receiver: mpsc::Receiver<Box<dyn Job>>) {
                 Ok(tx) => tx,
                 Err(e) => break Err(e.to_string()),
             };
+            let t0 = std::time::Instant::now();
             let bad = batch
                 .iter_mut()
                 .enumerate()
                 .filter(|(i, _)| !failed[*i])
                 .find_map(|(i, job)| (!job.run(&tx)).then_some(i));
+            stats
+                .run_us
+                .fetch_add(t0.elapsed().as_micros() as u64, Relaxed);
             match bad {
                 Some(i) => {
                     failed[i] = true;
@@ -222,7 +240,16 @@ fn writer_loop(db: &Database, receiver: mpsc::Receiver<Box<dyn Job>>) {
                         break Ok(());
                     }
                 }
-                None => break tx.commit().map_err(|e| e.to_string()),
+                None => {
+                    let t1 = std::time::Instant::now();
+                    let r = tx.commit().map_err(|e| e.to_string());
+                    stats
+                        .commit_us
+                        .fetch_add(t1.elapsed().as_micros() as u64, Relaxed);
+                    stats.commits.fetch_add(1, Relaxed);
+                    stats.jobs.fetch_add(batch.len() as u64, Relaxed);
+                    break r;
+                }
             }
         };
         for job in batch {

@@ -245,6 +245,27 @@ async fn kill_9_loses_nothing_acknowledged() {
         .output()
         .expect("token");
     assert!(!out.status.success());
+    // SIGTERM: a clean stop.
+    #[cfg(unix)]
+    {
+        let st = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(st.success());
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                assert!(status.success(), "licd exits cleanly on SIGTERM: {status}");
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "licd did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
     let _ = child.kill();
     let _ = child.wait();
 }
