@@ -214,7 +214,8 @@ fn by_company(
 ) -> AppResult<Option<(Vec<ClientView>, Option<usize>, bool)>> {
     let ids: Vec<u64> = if !f.q.is_empty() {
         let (ids, total) = app.search.find(&f.q, 0, SORT_LIMIT + 1);
-        if total > SORT_LIMIT {
+        // The index counts at most MAX_MATCHES: at the cap, the matches are incomplete.
+        if total > SORT_LIMIT || total >= crate::service::search::MAX_MATCHES {
             return Ok(None);
         }
         ids
@@ -222,7 +223,13 @@ fn by_company(
         if app.search.len() > SORT_LIMIT {
             return Ok(None);
         }
-        app.search.find("", 0, SORT_LIMIT).0
+        let tx = app.store.read()?;
+        let t = tx.table(tables::CLIENTS.def)?;
+        let mut ids = Vec::new();
+        for row in t.iter()? {
+            ids.push(row?.0.value());
+        }
+        ids
     } else {
         // Filtered: collect every match, then sort.
         let all = Filter {
@@ -309,6 +316,10 @@ pub async fn list(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResult {
             @if me.user.role >= Role::Manager {
                 a.button.ghost href=(format!("/clients?mine=1")) { (t(l, "My clients", "Мои клиенты")) }
             }
+        }
+        @if !f.q.is_empty() && total.is_some_and(|n| n >= crate::service::search::MAX_MATCHES) {
+            p.muted { (t(l, "Very many matches: the newest 10,000 are shown; refine the search to see others.",
+                         "Очень много совпадений: показаны 10 000 самых новых; уточните поиск, чтобы увидеть остальные.")) }
         }
         @if f.by_company && total.is_none_or(|n| n > SORT_LIMIT) {
             p.muted { (t(l, "Too many matches to sort by company: narrow the search; shown newest first.",
