@@ -99,11 +99,7 @@ pub fn urlencode(s: &str) -> String {
 /// common case (newest first, maybe a quick search) pages through the in-memory search
 /// index or the table's id order without reading other rows; filters scan lazily and
 /// stop after the page.
-pub fn find(
-    app: &App,
-    f: &Filter,
-    limit: usize,
-) -> AppResult<(Vec<ClientView>, Option<usize>, bool)> {
+pub fn find(app: &App, f: &Filter, limit: usize) -> AppResult<ClientPage> {
     if f.by_company {
         if let Some(found) = by_company(app, f, limit)? {
             return Ok(found);
@@ -202,16 +198,15 @@ pub fn find(
 type Options = Vec<(String, String)>;
 
 /// The managers and distributors a client can be assigned to.
+/// A page of clients: rows, the total when known, whether more follow.
+pub type ClientPage = (Vec<ClientView>, Option<usize>, bool);
+
 /// Most matches sorted by company name; beyond it the list stays in id order.
 pub const SORT_LIMIT: usize = 20_000;
 
 /// The page sorted by company, when the matches are few enough to sort (`None` when
 /// they are not: the caller lists them newest first instead).
-fn by_company(
-    app: &App,
-    f: &Filter,
-    limit: usize,
-) -> AppResult<Option<(Vec<ClientView>, Option<usize>, bool)>> {
+fn by_company(app: &App, f: &Filter, limit: usize) -> AppResult<Option<ClientPage>> {
     let ids: Vec<u64> = if !f.q.is_empty() {
         let (ids, total) = app.search.find(&f.q, 0, SORT_LIMIT + 1);
         // The index counts at most MAX_MATCHES: at the cap, the matches are incomplete.
