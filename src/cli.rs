@@ -245,13 +245,28 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         err,
         "  protected-app API: {url}/api/v1   admin API: {url}/api/admin/v1   OpenAPI: {url}/api/openapi.json"
     );
-    if !has_users {
-        let _ = writeln!(
-            err,
-            "  no staff yet: stop licd, then run\n    licd user add --data {d} --login admin --role admin\n    licd token create --data {d} --name admin --role admin",
-            d = data_dir.display()
-        );
-    }
     drop(err);
+    if !has_users {
+        // A one-time link to create the first admin; no default password exists.
+        let setup = crate::service::sessions::issue_setup_token(&running.app).await;
+        let mut err = std::io::stderr().lock();
+        match setup {
+            Ok(secret) => {
+                let _ = writeln!(
+                    err,
+                    "  no staff yet: create the first administrator (this link works once):\n    {url}/setup/{secret}\n  or stop licd and run\n    licd user add --data {d} --login admin --role admin",
+                    d = data_dir.display()
+                );
+            }
+            Err(e) => {
+                let _ = writeln!(
+                    err,
+                    "  no staff yet ({}): stop licd, then run\n    licd user add --data {d} --login admin --role admin",
+                    e.message(crate::i18n::Lang::En),
+                    d = data_dir.display()
+                );
+            }
+        }
+    }
     running.wait().await
 }

@@ -17,3 +17,4 @@ pub mod seed;
 pub mod server;
 pub mod service;
 pub mod store;
+pub mod ui;

@@ -339,3 +339,49 @@ impl Default for Settings {
         }
     }
 }
+
+/// A staff member's signed-in browser session. Kept under the SHA-256 of the cookie's
+/// secret, so the database never holds a usable cookie.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StaffSession {
+    pub login: String,
+    /// The per-session CSRF token every form carries.
+    pub csrf: String,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+/// Failed sign-ins of one login, for lockout with growing waits.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LoginFailures {
+    pub count: u32,
+    pub last_at: Option<OffsetDateTime>,
+}
+
+/// A staff member's preferences (kept apart from `User`, whose shape is stored).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StaffPrefs {
+    /// "en", "ru", or empty: from the browser.
+    pub lang: String,
+}
+
+/// One staff change: who did what to what, and when.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: u64,
+    pub at: OffsetDateTime,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+}
+
+/// A partner that resells and supports some clients.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Distributor {
+    /// Short code, the value of `Client::distributor` and `User::distributor`.
+    pub code: String,
+    pub name: String,
+    pub email: String,
+    pub created_at: OffsetDateTime,
+}

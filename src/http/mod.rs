@@ -6,6 +6,7 @@ pub mod api;
 pub mod extract;
 pub mod openapi;
 pub mod tls;
+pub mod ui;
 
 use crate::error::{AppError, ErrorCarrier};
 use crate::i18n::Lang;
@@ -33,7 +34,9 @@ pub fn configure(app: Arc<App>) -> impl FnOnce(&mut web::ServiceConfig) {
                     .service(api::scope())
                     .service(admin_api::scope())
                     .default_service(web::to(not_found)),
-            );
+            )
+            // The back office (HTML, its own CSP); after /api so it never shadows it.
+            .service(ui::scope());
     }
 }
 

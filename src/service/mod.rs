@@ -1,18 +1,22 @@
 //! Use cases. Each write is one closure run by the store's writer in one transaction,
 //! mail queued in that same transaction; reads use a read snapshot.
+pub mod audit;
 pub mod auth;
 pub mod clients;
 pub mod coupons;
+pub mod distributors;
 pub mod keys;
 pub mod leases;
 pub mod limits;
 pub mod mail;
 pub mod products;
 pub mod search;
+pub mod sessions;
 pub mod settings;
 pub mod signing;
 pub mod trial;
 pub mod usage;
+pub mod users;
 pub mod views;
 
 use crate::clock::Clock;

@@ -10,6 +10,7 @@ use std::borrow::Borrow;
 use std::marker::PhantomData;
 
 use crate::domain::seats::SeatBook;
+use crate::domain::{AuditEntry, Distributor, LoginFailures, StaffPrefs, StaffSession};
 use crate::domain::{Client, Coupon, Denial, Key as LicenseKey, Mail, Product, Token, User};
 
 /// A table of records of type `V`, encoded by `codec`.
@@ -92,6 +93,17 @@ pub const TOKENS: RecTable<&str, Token> = RecTable::new("tokens");
 pub const USERS: RecTable<&str, User> = RecTable::new("users");
 pub const OUTBOX: RecTable<u64, Mail> = RecTable::new("outbox");
 
+/// SHA-256 (hex) of a web UI session cookie's secret → the session.
+pub const STAFF_SESSIONS: RecTable<&str, StaffSession> = RecTable::new("staff_sessions");
+/// Login → its recent failed sign-ins.
+pub const LOGIN_FAILURES: RecTable<&str, LoginFailures> = RecTable::new("login_failures");
+/// Login → the staff member's UI preferences.
+pub const STAFF_PREFS: RecTable<&str, StaffPrefs> = RecTable::new("staff_prefs");
+/// Sequence number → one staff change.
+pub const AUDIT: RecTable<u64, AuditEntry> = RecTable::new("audit");
+/// Distributor code → the distributor.
+pub const DISTRIBUTORS: RecTable<&str, Distributor> = RecTable::new("distributors");
+
 /// Opens (creating if needed) every table, so readers never meet a missing one.
 pub fn create_all(tx: &redb::WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(META)?;
@@ -114,5 +126,10 @@ pub fn create_all(tx: &redb::WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(TOKENS.def)?;
     tx.open_table(USERS.def)?;
     tx.open_table(OUTBOX.def)?;
+    tx.open_table(STAFF_SESSIONS.def)?;
+    tx.open_table(LOGIN_FAILURES.def)?;
+    tx.open_table(STAFF_PREFS.def)?;
+    tx.open_table(AUDIT.def)?;
+    tx.open_table(DISTRIBUTORS.def)?;
     Ok(())
 }

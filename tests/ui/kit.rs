@@ -1,0 +1,200 @@
+//! The UI test kit: the real server (real TLS, temp data dir) and a plain HTTPS client
+//! that keeps cookies by hand, for the checks that need no browser.
+#![allow(dead_code)]
+use licd::clock::Clock;
+use licd::config::{Config, ServeArgs};
+use licd::server::Running;
+use std::sync::Arc;
+
+pub struct Server {
+    pub running: Option<Running>,
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    pub cert: std::path::PathBuf,
+    pub clock: Clock,
+}
+
+impl Server {
+    pub async fn start() -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let args = ServeArgs {
+            data: Some(dir.path().to_owned()),
+            listen: Some("127.0.0.1:0".into()),
+            workers: Some(2),
+            ..Default::default()
+        };
+        let config = Config::resolve(&args).expect("config");
+        let clock = Clock::system();
+        let mut running = licd::server::start(config, clock.clone()).expect("start");
+        running.spawn();
+        let url = format!("https://127.0.0.1:{}", running.addr.port());
+        let cert = running.cert_path.clone();
+        Server {
+            running: Some(running),
+            url,
+            dir,
+            cert,
+            clock,
+        }
+    }
+
+    pub fn app(&self) -> &Arc<licd::service::App> {
+        &self.running.as_ref().expect("running").app
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop().await;
+        }
+    }
+
+    /// Adds a staff user directly (the UI makes them too; this is for setup).
+    pub async fn user(&self, login: &str, role: licd::domain::Role, distributor: &str) {
+        licd::service::auth::add_user(
+            &self.app().store,
+            login,
+            role,
+            "password123",
+            distributor,
+            self.app().now(),
+        )
+        .await
+        .expect("add user");
+    }
+}
+
+/// A browser-less client: keeps the cookies it is given, follows no redirects.
+pub struct Http {
+    pub client: reqwest::Client,
+    pub base: String,
+    pub cookies: Vec<(String, String)>,
+}
+
+pub struct Page {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    pub fn location(&self) -> &str {
+        self.headers
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+    /// The value of `<input type="hidden" name="csrf" value="…">` on the page.
+    pub fn csrf(&self) -> String {
+        let at = self
+            .body
+            .find("name=\"csrf\" value=\"")
+            .expect("a csrf field");
+        let rest = &self.body[at + 19..];
+        rest[..rest.find('"').expect("end of value")].to_owned()
+    }
+}
+
+impl Http {
+    pub fn new(s: &Server) -> Http {
+        let tls = licd::http::tls::client_config(Some(&s.cert), false).expect("client tls");
+        let client = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        Http {
+            client,
+            base: s.url.clone(),
+            cookies: Vec::new(),
+        }
+    }
+
+    fn keep(&mut self, headers: &reqwest::header::HeaderMap) {
+        for v in headers.get_all("set-cookie") {
+            let Ok(v) = v.to_str() else { continue };
+            let first = v.split(';').next().unwrap_or("");
+            if let Some((k, val)) = first.split_once('=') {
+                self.cookies.retain(|(n, _)| n != k);
+                if !val.is_empty() && !v.contains("Max-Age=0") {
+                    self.cookies.push((k.to_owned(), val.to_owned()));
+                }
+            }
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    pub async fn get(&mut self, path: &str) -> Page {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header("Cookie", self.cookie_header())
+            .header("Accept-Language", "ru-RU,ru;q=0.9")
+            .send()
+            .await
+            .expect("get");
+        self.page(r).await
+    }
+
+    pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let body: String = form
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{}={}",
+                    licd::ui::clients::urlencode(k),
+                    licd::ui::clients::urlencode(v)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("&");
+        let r = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("Cookie", self.cookie_header())
+            .header("Accept-Language", "ru-RU,ru;q=0.9")
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .expect("post");
+        self.page(r).await
+    }
+
+    async fn page(&mut self, r: reqwest::Response) -> Page {
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        self.keep(&headers);
+        let body = r.text().await.expect("body");
+        Page {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// Signs in through the login form; panics unless it lands on /clients.
+    pub async fn login(&mut self, login: &str, password: &str) -> Page {
+        let form = self.get("/login").await;
+        let csrf = form.csrf();
+        let p = self
+            .post(
+                "/login",
+                &[("csrf", &csrf), ("login", login), ("password", password)],
+            )
+            .await;
+        assert_eq!(
+            (p.status, p.location()),
+            (303, "/clients"),
+            "login of {login}: {}",
+            p.body
+        );
+        p
+    }
+}
