@@ -27,11 +27,11 @@ bench() { $B bench --server https://127.0.0.1:$PORT --token "$T" --insecure "$@"
 echo "== empty store"
 T=$($B token create --data "$W/empty" --name bench --role admin 2>/dev/null)
 serve "$W/empty" > /dev/null
-bench -c 64 -d 10 --keys 1000 --seats 100 --phases noop,capture,heartbeat,read,release --json > "$W/empty.json"
-bench -c 64 -d 10 --keys 1000 --seats 100 --phases noop,capture,heartbeat,read,release
+bench -c 64 -d 10 --phases noop,ping,capture,heartbeat,read,release --json > "$W/empty.json"
+bench -c 64 -d 10 --phases noop,ping,capture,heartbeat,read,release
 PEAK=$(python3 -c "import json;r=json.load(open('$W/empty.json'));print(int([o for p in r['phases'] for o in p['ops'] if p['phase']=='capture' and o['op']=='capture'][0]['rps']))")
 echo "== captures at half of their peak ($PEAK/2 req/s)"
-bench -c 64 -d 10 --keys 1000 --seats 100 --phases capture --rate $((PEAK / 2))
+bench -c 64 -d 10 --phases capture --rate $((PEAK / 2))
 stop
 
 echo "== seeding 1,000,000 clients, keys and leases"
@@ -40,6 +40,6 @@ ls -l "$W/scale/licd.redb" | awk '{printf "database file: %.0f MiB\n", $5/104857
 T=$($B token create --data "$W/scale" --name bench --role admin 2>/dev/null)
 echo "start at 1M: $(serve "$W/scale") s, RSS $(rss)"
 bench -c 4 -d 10 --keys 10 --phases search
-bench -c 64 -d 10 --keys 1000 --seats 100 --phases noop,capture,heartbeat
+bench -c 64 -d 10 --phases noop,ping,capture,heartbeat
 echo "RSS after load: $(rss)"
 stop

@@ -37,18 +37,18 @@ pub struct BenchArgs {
     #[arg(short, long, default_value_t = 10)]
     pub duration: u64,
     /// Phases, comma-separated; each a mix of operations joined by `+` with optional
-    /// weights, e.g. `capture=3+heartbeat=1`. Operations: noop, capture, heartbeat,
-    /// release, read, search (admin quick search over clients).
-    #[arg(long, default_value = "noop,capture,heartbeat,read,release")]
+    /// weights, e.g. `capture=3+heartbeat=1`. Operations: noop (/healthz), ping (the
+    /// signed API no-op), capture, heartbeat, release, read, search (admin quick search).
+    #[arg(long, default_value = "noop,ping,capture,heartbeat,read,release")]
     pub phases: String,
     /// Total requests per second to aim at (all connections together); default: as fast as possible.
     #[arg(long)]
     pub rate: Option<u64>,
     /// Throw-away keys the captures spread over (like many clients' apps).
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 2000)]
     pub keys: usize,
     /// Seats on each throw-away key.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 50)]
     pub seats: u32,
     /// Print the results as JSON on stdout (progress still goes to stderr).
     #[arg(long)]
@@ -68,9 +68,13 @@ pub enum Op {
     Read,
     /// Admin-API quick search over clients (one random word).
     Search,
+    /// `GET /api/v1/signing-key`: the protected-app API's no-op (signed, like every
+    /// `/api/v1` answer), the baseline for the API's own operations.
+    Ping,
 }
 
-const OPS: [Op; 6] = [
+const OPS: [Op; 7] = [
+    Op::Ping,
     Op::Noop,
     Op::Capture,
     Op::Heartbeat,
@@ -103,6 +107,7 @@ impl Op {
             Op::Release => "release",
             Op::Read => "read",
             Op::Search => "search",
+            Op::Ping => "ping",
         }
     }
     fn index(self) -> usize {
@@ -211,6 +216,12 @@ impl Worker {
         };
         let r = match op {
             Op::Noop => self.http.get(format!("{}/healthz", t.base)).send().await,
+            Op::Ping => {
+                self.http
+                    .get(format!("{}/api/v1/signing-key", t.base))
+                    .send()
+                    .await
+            }
             Op::Search => {
                 let w = SEARCH_WORDS[rand::thread_rng().gen_range(0..SEARCH_WORDS.len())];
                 self.http

@@ -34,6 +34,8 @@ pub fn start(config: Config, clock: Clock) -> anyhow::Result<Running> {
             .configure(http::configure(factory_app.clone()))
     })
     .workers(workers)
+    // Small answers go out at once (no Nagle wait for the peer's delayed ACK).
+    .tcp_nodelay(true)
     .shutdown_timeout(10)
     .bind_rustls_0_23(listen, tls)?;
     let addr = server
