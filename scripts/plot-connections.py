@@ -14,14 +14,14 @@ p.add_argument("--token", required=True)
 p.add_argument("--insecure", action="store_true")
 p.add_argument("--duration", type=int, default=5)
 p.add_argument("--connections", default="1,2,4,8,16,32,64,128")
-p.add_argument("--phases", default="noop,capture,heartbeat,release")
+p.add_argument("--phases", default="noop,ping,capture,heartbeat")
 p.add_argument("--out", default="docs")
 a = p.parse_args()
 
 rows = []
 for c in [int(x) for x in a.connections.split(",")]:
     cmd = [a.licd, "bench", "--server", a.server, "--token", a.token, "--json",
-           "-c", str(c), "-d", str(a.duration), "--phases", a.phases, "--keys", "200", "--seats", "1000"]
+           "-c", str(c), "-d", str(a.duration), "--phases", a.phases, "--keys", "1000", "--seats", "50"]
     if a.insecure:
         cmd.append("--insecure")
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
