@@ -126,10 +126,12 @@ fn index_keys(
 ) -> [(
     redb::MultimapTableDefinition<'static, &'static str, u64>,
     String,
-); 3] {
+); 5] {
     [
         (tables::CLIENT_EMAILS, c.email.trim().to_lowercase()),
         (tables::CLIENT_CRM1, c.crm_id1.trim().to_owned()),
+        (tables::CLIENT_MANAGERS, c.manager.trim().to_owned()),
+        (tables::CLIENT_DISTRIBUTORS, c.distributor.trim().to_owned()),
         (tables::CLIENT_CRM2, c.crm_id2.trim().to_owned()),
     ]
 }
@@ -144,16 +146,21 @@ fn unindex(tx: &WriteTransaction, c: &Client) -> Result<(), StoreError> {
 }
 
 /// Writes a client record and its lookup indexes (after `unindex` of its old self).
-pub fn save(tx: &WriteTransaction, c: &Client) -> Result<(), StoreError> {
-    let mut t = tx.open_table(tables::CLIENTS.def)?;
-    tables::CLIENTS.put(&mut t, c.id, c)?;
-    drop(t);
+/// Adds a client's lookup entries (used by `save` and by the schema-2 migration).
+pub fn index(tx: &WriteTransaction, c: &Client) -> Result<(), StoreError> {
     for (def, k) in index_keys(c) {
         if !k.is_empty() {
             tx.open_multimap_table(def)?.insert(k.as_str(), c.id)?;
         }
     }
     Ok(())
+}
+
+pub fn save(tx: &WriteTransaction, c: &Client) -> Result<(), StoreError> {
+    let mut t = tx.open_table(tables::CLIENTS.def)?;
+    tables::CLIENTS.put(&mut t, c.id, c)?;
+    drop(t);
+    index(tx, c)
 }
 
 pub fn load(tx: &impl Snapshot, id: u64) -> Result<Option<Client>, StoreError> {
@@ -171,6 +178,16 @@ pub fn keys_of(tx: &impl Snapshot, id: u64) -> Result<Vec<String>, StoreError> {
 }
 
 /// Ids of clients whose e-mail is `email` (case-insensitive).
+/// Ids of the clients of a responsible manager, ascending.
+pub fn ids_by_manager(tx: &impl Snapshot, login: &str) -> Result<Vec<u64>, StoreError> {
+    ids_by(tx, tables::CLIENT_MANAGERS, login.trim())
+}
+
+/// Ids of the clients assigned to a distributor, ascending.
+pub fn ids_by_distributor(tx: &impl Snapshot, distributor: &str) -> Result<Vec<u64>, StoreError> {
+    ids_by(tx, tables::CLIENT_DISTRIBUTORS, distributor.trim())
+}
+
 pub fn ids_by_email(tx: &impl Snapshot, email: &str) -> Result<Vec<u64>, StoreError> {
     ids_by(tx, tables::CLIENT_EMAILS, &email.trim().to_lowercase())
 }

@@ -4,12 +4,36 @@ use super::{StoreError, meta, tables};
 use redb::WriteTransaction;
 
 /// The schema this build writes.
-pub const CURRENT: u64 = 1;
+pub const CURRENT: u64 = 2;
 
 type Step = fn(&WriteTransaction) -> Result<(), StoreError>;
 
 /// `STEPS[i]` moves a database from version `i + 1` to `i + 2`.
-const STEPS: &[Step] = &[];
+const STEPS: &[Step] = &[v1_to_v2];
+
+/// 2: clients are also indexed by responsible manager and by distributor.
+fn v1_to_v2(tx: &WriteTransaction) -> Result<(), StoreError> {
+    use redb::ReadableTable;
+    let clients: Vec<crate::domain::Client> = {
+        let t = tx.open_table(tables::CLIENTS.def)?;
+        let mut v = Vec::new();
+        for row in t.iter()? {
+            v.push(super::codec::decode(row?.1.value())?);
+        }
+        v
+    };
+    let mut managers = tx.open_multimap_table(tables::CLIENT_MANAGERS)?;
+    let mut dists = tx.open_multimap_table(tables::CLIENT_DISTRIBUTORS)?;
+    for c in &clients {
+        if !c.manager.trim().is_empty() {
+            managers.insert(c.manager.trim(), c.id)?;
+        }
+        if !c.distributor.trim().is_empty() {
+            dists.insert(c.distributor.trim(), c.id)?;
+        }
+    }
+    Ok(())
+}
 
 /// Brings a database to `CURRENT`. A fresh file is stamped; an older one is stepped up;
 /// a newer one (written by a later licd) is refused rather than misread.
@@ -45,6 +69,45 @@ pub fn migrate(tx: &WriteTransaction) -> Result<u64, StoreError> {
 mod tests {
     use super::*;
     use crate::store::Store;
+
+    #[test]
+    fn version_1_gets_the_manager_and_distributor_indexes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("v1.redb");
+        {
+            // A database as schema 1 left it: a client, no manager/distributor index.
+            let db = redb::Database::create(&path).expect("create");
+            let tx = db.begin_write().expect("tx");
+            tables::create_all(&tx).expect("tables");
+            meta::put_u64(&tx, "schema_version", 1).expect("version");
+            let c = crate::domain::Client {
+                id: 7,
+                company: "Старый".into(),
+                manager: "anna".into(),
+                distributor: "Partner".into(),
+                ..Default::default()
+            };
+            let mut t = tx.open_table(tables::CLIENTS.def).expect("clients");
+            tables::CLIENTS.put(&mut t, 7u64, &c).expect("put");
+            drop(t);
+            tx.commit().expect("commit");
+        }
+        let store = Store::open(&path).expect("open migrates");
+        let tx = store.read().expect("read");
+        assert_eq!(
+            crate::service::clients::ids_by_manager(&tx, "anna").expect("ids"),
+            vec![7]
+        );
+        assert_eq!(
+            crate::service::clients::ids_by_distributor(&tx, "Partner").expect("ids"),
+            vec![7]
+        );
+        drop(tx);
+        let v = store
+            .write_blocking(|tx| Ok(meta::get_u64(tx, "schema_version")?))
+            .expect("version");
+        assert_eq!(v, Some(CURRENT));
+    }
 
     #[test]
     fn fresh_is_stamped_and_newer_is_refused() {

@@ -64,6 +64,12 @@ pub const CLIENT_EMAILS: MultimapTableDefinition<&str, u64> =
     MultimapTableDefinition::new("client_emails");
 pub const CLIENT_CRM1: MultimapTableDefinition<&str, u64> =
     MultimapTableDefinition::new("client_crm1");
+/// Responsible manager's login → client ids (schema 2).
+pub const CLIENT_MANAGERS: MultimapTableDefinition<&str, u64> =
+    MultimapTableDefinition::new("client_managers");
+/// Distributor → client ids (schema 2).
+pub const CLIENT_DISTRIBUTORS: MultimapTableDefinition<&str, u64> =
+    MultimapTableDefinition::new("client_distributors");
 pub const CLIENT_CRM2: MultimapTableDefinition<&str, u64> =
     MultimapTableDefinition::new("client_crm2");
 /// Client id → its keys' registration numbers.
@@ -114,6 +120,8 @@ pub fn create_all(tx: &redb::WriteTransaction) -> Result<(), StoreError> {
     tx.open_multimap_table(CLIENT_EMAILS)?;
     tx.open_multimap_table(CLIENT_CRM1)?;
     tx.open_multimap_table(CLIENT_CRM2)?;
+    tx.open_multimap_table(CLIENT_MANAGERS)?;
+    tx.open_multimap_table(CLIENT_DISTRIBUTORS)?;
     tx.open_multimap_table(CLIENT_KEYS)?;
     tx.open_table(KEYS.def)?;
     tx.open_table(COUPONS.def)?;

@@ -141,6 +141,38 @@ pub fn find(app: &App, f: &Filter, limit: usize) -> AppResult<ClientPage> {
         return Ok((rows, Some(total), more));
     }
     let tx = app.store.read()?;
+    if f.q.is_empty() {
+        // Manager and/or distributor alone: straight from their indexes.
+        let mut ids: Option<Vec<u64>> = None;
+        for (v, by) in [
+            (&f.manager, clients::ids_by_manager as fn(&_, &str) -> _),
+            (&f.distributor, clients::ids_by_distributor),
+        ] {
+            if !v.is_empty() {
+                let found: Vec<u64> = by(&tx, v)?;
+                ids = Some(match ids {
+                    None => found,
+                    Some(prev) => prev
+                        .into_iter()
+                        .filter(|i| found.binary_search(i).is_ok())
+                        .collect(),
+                });
+            }
+        }
+        let mut ids = ids.unwrap_or_default();
+        if !f.old_first {
+            ids.reverse();
+        }
+        let total = ids.len();
+        let mut rows = Vec::with_capacity(limit);
+        for id in ids.iter().skip(f.offset).take(limit) {
+            if let Some(c) = clients::load(&tx, *id)? {
+                rows.push(clients::view(&tx, &c)?);
+            }
+        }
+        let more = f.offset + rows.len() < total;
+        return Ok((rows, Some(total), more));
+    }
     let t = tx.table(tables::CLIENTS.def)?;
     let keep = |c: &Client| {
         (f.manager.is_empty() || c.manager == f.manager)
