@@ -157,6 +157,7 @@ fn run(command: Command) -> anyhow::Result<()> {
                 token.role.as_str()
             );
             println!("{secret}");
+            app.store.close();
             Ok(())
         }
         Command::Token(TokenCommand::List { data }) => {
@@ -182,6 +183,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             rt.block_on(auth::revoke_token(&app.store, id, app.now()))
                 .map_err(|e| anyhow::anyhow!(e.message(crate::i18n::Lang::En)))?;
             eprintln!("licd: token {id} revoked");
+            app.store.close();
             Ok(())
         }
         Command::User(UserCommand::Add {
@@ -207,6 +209,7 @@ fn run(command: Command) -> anyhow::Result<()> {
                 ))
                 .map_err(|e| anyhow::anyhow!(e.message(crate::i18n::Lang::En)))?;
             eprintln!("licd: user {} ({}) added", user.login, user.role.as_str());
+            app.store.close();
             Ok(())
         }
         Command::Seed(args) => crate::seed::run(args),

@@ -210,5 +210,6 @@ pub fn run(args: SeedArgs) -> anyhow::Result<()> {
         size as f64 / 1048576.0,
         size as f64 / 1048576.0 / (rows as f64 / 1e6)
     );
+    app.store.close();
     Ok(())
 }

@@ -84,6 +84,8 @@ impl Running {
         if let Err(e) = crate::service::usage::flush(&self.app).await {
             tracing::warn!("usage flush at shutdown: {e}");
         }
+        let app = self.app.clone();
+        let _ = tokio::task::spawn_blocking(move || app.store.close()).await;
     }
 
     /// Stops serving gracefully and stops the jobs.

@@ -84,3 +84,11 @@ impl App {
         self.clock.now()
     }
 }
+
+impl Drop for App {
+    /// The last handle closes the store cleanly (writer stopped, file closed), also on
+    /// the error paths of command-line tools.
+    fn drop(&mut self) {
+        self.store.close();
+    }
+}

@@ -15,6 +15,18 @@ use std::collections::HashMap;
 /// Separates texts in the arena; never part of a query word.
 const SEP: u8 = b'\n';
 
+fn load_range(store: &Store, ids: std::ops::RangeInclusive<u64>) -> Result<Arena, StoreError> {
+    let tx = store.read()?;
+    let t = tx.open_table(tables::CLIENTS.def)?;
+    let mut arena = Arena::default();
+    for row in t.range(ids)? {
+        let (k, v) = row?;
+        let c: Client = crate::store::codec::decode(v.value())?;
+        arena.push(k.value(), &c.search_text());
+    }
+    Ok(arena)
+}
+
 #[derive(Default)]
 struct Arena {
     bytes: Vec<u8>,
@@ -40,6 +52,19 @@ impl Arena {
             .extend(text.bytes().map(|b| if b == SEP { b' ' } else { b }));
         self.bytes.push(SEP);
         self.slot.insert(id, self.starts.len() - 1);
+    }
+
+    /// Appends another arena's texts (of other clients) after this one's.
+    fn append(&mut self, other: Arena) {
+        let base = self.bytes.len();
+        let first = self.starts.len();
+        self.bytes.extend_from_slice(&other.bytes);
+        self.starts.extend(other.starts.iter().map(|s| s + base));
+        self.owners.extend_from_slice(&other.owners);
+        for (id, i) in other.slot {
+            self.slot.insert(id, i + first);
+        }
+        self.dead_bytes += other.dead_bytes;
     }
 
     fn remove(&mut self, id: u64) {
@@ -81,15 +106,24 @@ pub struct SearchIndex {
 }
 
 impl SearchIndex {
+    /// Loads every client's text, the two halves of the id range on two threads (the
+    /// biggest part of a start at a million clients).
     pub fn load(store: &Store) -> Result<SearchIndex, StoreError> {
-        let tx = store.read()?;
-        let t = tx.open_table(tables::CLIENTS.def)?;
-        let mut arena = Arena::default();
-        for row in t.iter()? {
-            let (k, v) = row?;
-            let c: Client = crate::store::codec::decode(v.value())?;
-            arena.push(k.value(), &c.search_text());
-        }
+        let last = {
+            let tx = store.read()?;
+            let t = tx.open_table(tables::CLIENTS.def)?;
+            t.last()?.map(|(k, _)| k.value()).unwrap_or(0)
+        };
+        let mid = last / 2 + 1;
+        let upper = {
+            let store = store.clone();
+            std::thread::spawn(move || load_range(&store, mid..=u64::MAX))
+        };
+        let mut arena = load_range(store, 0..=mid - 1)?;
+        let high = upper
+            .join()
+            .map_err(|_| StoreError::Codec("search index loader panicked".into()))??;
+        arena.append(high);
         Ok(SearchIndex {
             arena: RwLock::new(arena),
         })
@@ -201,6 +235,25 @@ mod tests {
         idx.put(&client(5, "def"));
         assert_eq!(idx.find("cd", 0, 10).1, 0);
         assert_eq!(idx.len(), 4);
+    }
+
+    #[test]
+    fn loads_both_halves_from_the_store() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("s.redb")).expect("open");
+        store
+            .write_blocking(|tx| {
+                for i in 0..7 {
+                    crate::service::clients::insert(tx, client(0, &format!("Фирма {i} общая")))?;
+                }
+                Ok(())
+            })
+            .expect("insert");
+        let idx = SearchIndex::load(&store).expect("load");
+        assert_eq!(idx.len(), 7);
+        assert_eq!(idx.find("общая", 0, 100), (vec![7, 6, 5, 4, 3, 2, 1], 7));
+        assert_eq!(idx.find("фирма 2", 0, 100), (vec![3], 1));
+        assert_eq!(idx.find("фирма 6", 0, 100), (vec![7], 1));
     }
 
     #[test]

@@ -61,6 +61,23 @@ trait Job: Send {
     fn run(&mut self, tx: &WriteTransaction) -> bool;
     /// Answers the caller once the batch is committed (or has failed as a whole).
     fn finish(self: Box<Self>, committed: Result<(), String>);
+    /// The writer stops after this batch (see `Store::close`).
+    fn closes(&self) -> bool {
+        false
+    }
+}
+
+/// Asks the writer to stop once everything queued before it is committed.
+struct CloseJob;
+
+impl Job for CloseJob {
+    fn run(&mut self, _tx: &WriteTransaction) -> bool {
+        true
+    }
+    fn finish(self: Box<Self>, _committed: Result<(), String>) {}
+    fn closes(&self) -> bool {
+        true
+    }
 }
 
 struct WriteJob<T, F> {
@@ -95,6 +112,7 @@ pub struct Store {
     writer: mpsc::Sender<Box<dyn Job>>,
     path: PathBuf,
     pub stats: Arc<WriterStats>,
+    writer_thread: Arc<parking_lot::Mutex<Option<std::thread::JoinHandle<()>>>>,
 }
 
 impl Store {
@@ -128,7 +146,7 @@ impl Store {
         let wdb = db.clone();
         let stats = Arc::new(WriterStats::default());
         let wstats = stats.clone();
-        std::thread::Builder::new()
+        let handle = std::thread::Builder::new()
             .name("licd-writer".into())
             .spawn(move || writer_loop(&wdb, receiver, &wstats))
             .map_err(|e| StoreError::Codec(format!("cannot start the writer: {e}")))?;
@@ -137,6 +155,7 @@ impl Store {
             writer: sender,
             path: path.to_owned(),
             stats,
+            writer_thread: Arc::new(parking_lot::Mutex::new(Some(handle))),
         })
     }
 
@@ -188,6 +207,16 @@ impl Store {
         answer
             .blocking_recv()
             .map_err(|_| AppError::from(StoreError::WriterGone))?
+    }
+
+    /// Commits what is queued, then stops the writer, so that when the last handle to
+    /// the database goes the file is closed cleanly (an unclean close costs a full
+    /// check of the file at the next start). Later writes fail with `WriterGone`.
+    pub fn close(&self) {
+        let _ = self.writer.send(Box::new(CloseJob));
+        if let Some(h) = self.writer_thread.lock().take() {
+            let _ = h.join();
+        }
     }
 
     /// Size of the database file in bytes.
@@ -252,8 +281,12 @@ fn writer_loop(db: &Database, receiver: mpsc::Receiver<Box<dyn Job>>, stats: &Wr
                 }
             }
         };
+        let closing = batch.iter().any(|j| j.closes());
         for job in batch {
             job.finish(committed.clone());
+        }
+        if closing {
+            return;
         }
     }
 }
