@@ -46,6 +46,16 @@ pub fn scope() -> actix_web::Scope {
         .default_service(web::to(super::not_found))
 }
 
+/// Records a staff change made through the admin API in the audit log (as the UI
+/// does, in its own commit after the change); a failure to record is logged, not
+/// returned, since the change itself is done.
+async fn audited(app: &App, staff: &Staff, action: &str, target: &str, detail: &str) {
+    let actor = format!("api:{}", staff.token.name);
+    if let Err(e) = crate::service::audit::record(app, &actor, action, target, detail).await {
+        tracing::warn!("audit record failed: {e}");
+    }
+}
+
 fn parse_id(s: &str) -> AppResult<u64> {
     s.trim()
         .parse()
@@ -63,6 +73,7 @@ pub async fn create_product(
 ) -> AppResult<HttpResponse> {
     staff.require(Role::Admin)?;
     let p = products::create(&app, body.0).await?;
+    audited(&app, &staff, "product_create", &p.code, &p.name).await;
     Ok(HttpResponse::Created().json(ProductView::from(&p)))
 }
 
@@ -100,6 +111,7 @@ pub async fn delete_product(
 ) -> AppResult<HttpResponse> {
     staff.require(Role::Admin)?;
     let p = products::delete(&app, &code).await?;
+    audited(&app, &staff, "product_delete", &p.code, &p.name).await;
     Ok(HttpResponse::Ok().json(ProductView::from(&p)))
 }
 
@@ -114,6 +126,14 @@ pub async fn create_client(
 ) -> AppResult<HttpResponse> {
     staff.require(Role::Manager)?;
     let c = clients::create(&app, body.0).await?;
+    audited(
+        &app,
+        &staff,
+        "client_create",
+        &format!("client {}", c.id),
+        &c.company,
+    )
+    .await;
     Ok(HttpResponse::Created().json(c))
 }
 
@@ -189,7 +209,16 @@ pub async fn update_client(
     body: JsonBody<ClientInput>,
 ) -> AppResult<HttpResponse> {
     staff.require(Role::Manager)?;
-    Ok(HttpResponse::Ok().json(clients::update(&app, parse_id(&id)?, body.0).await?))
+    let c = clients::update(&app, parse_id(&id)?, body.0).await?;
+    audited(
+        &app,
+        &staff,
+        "client_update",
+        &format!("client {}", c.id),
+        &c.company,
+    )
+    .await;
+    Ok(HttpResponse::Ok().json(c))
 }
 
 /// Delete a client (refused while it has keys with items).
@@ -202,7 +231,16 @@ pub async fn delete_client(
     id: web::Path<String>,
 ) -> AppResult<HttpResponse> {
     staff.require(Role::Manager)?;
-    Ok(HttpResponse::Ok().json(clients::delete(&app, parse_id(&id)?).await?))
+    let c = clients::delete(&app, parse_id(&id)?).await?;
+    audited(
+        &app,
+        &staff,
+        "client_delete",
+        &format!("client {}", c.id),
+        &c.company,
+    )
+    .await;
+    Ok(HttpResponse::Ok().json(c))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -223,7 +261,17 @@ pub async fn merge_clients(
     body: JsonBody<MergeInput>,
 ) -> AppResult<HttpResponse> {
     staff.require(Role::Manager)?;
-    Ok(HttpResponse::Ok().json(clients::merge(&app, body.0.into, body.0.from).await?))
+    let detail = format!("{:?} -> {}", body.0.from, body.0.into);
+    let c = clients::merge(&app, body.0.into, body.0.from).await?;
+    audited(
+        &app,
+        &staff,
+        "client_merge",
+        &format!("client {}", c.id),
+        &detail,
+    )
+    .await;
+    Ok(HttpResponse::Ok().json(c))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -242,6 +290,14 @@ pub async fn create_key(
 ) -> AppResult<HttpResponse> {
     staff.require(Role::Manager)?;
     let regnum = keys::create_for_client(&app, parse_id(&id)?).await?;
+    audited(
+        &app,
+        &staff,
+        "key_create",
+        &regnum,
+        &format!("client {}", id.trim()),
+    )
+    .await;
     Ok(HttpResponse::Created().json(NewKey { regnum }))
 }
 
@@ -301,7 +357,12 @@ pub async fn patch_key(
 ) -> AppResult<HttpResponse> {
     staff.require(Role::Manager)?;
     let view = match body.0.blocked {
-        Some(b) => keys::set_blocked(&app, &regnum, b).await?,
+        Some(b) => {
+            let v = keys::set_blocked(&app, &regnum, b).await?;
+            let action = if b { "key_block" } else { "key_unblock" };
+            audited(&app, &staff, action, &v.regnum, "").await;
+            v
+        }
         None => keys::get(&app, &regnum)?,
     };
     Ok(HttpResponse::Ok().json(view))
@@ -318,7 +379,10 @@ pub async fn add_item(
     body: JsonBody<NewGrant>,
 ) -> AppResult<HttpResponse> {
     staff.require(Role::Manager)?;
-    Ok(HttpResponse::Created().json(keys::add_grant(&app, &regnum, body.0).await?))
+    let detail = format!("{} / {} x {}", body.0.product, body.0.feature, body.0.seats);
+    let v = keys::add_grant(&app, &regnum, body.0).await?;
+    audited(&app, &staff, "key_add_item", &v.regnum, &detail).await;
+    Ok(HttpResponse::Created().json(v))
 }
 
 /// Change one grant's seats or expiry.
@@ -337,7 +401,16 @@ pub async fn change_item(
         .trim()
         .parse()
         .map_err(|_| AppError::NotFound { what: "item" })?;
-    Ok(HttpResponse::Ok().json(keys::change_grant(&app, &path.0, id, Some(body.0)).await?))
+    let v = keys::change_grant(&app, &path.0, id, Some(body.0)).await?;
+    audited(
+        &app,
+        &staff,
+        "key_change_item",
+        &v.regnum,
+        &format!("item {id}"),
+    )
+    .await;
+    Ok(HttpResponse::Ok().json(v))
 }
 
 /// Remove one grant.
@@ -355,7 +428,16 @@ pub async fn remove_item(
         .trim()
         .parse()
         .map_err(|_| AppError::NotFound { what: "item" })?;
-    Ok(HttpResponse::Ok().json(keys::change_grant(&app, &path.0, id, None).await?))
+    let v = keys::change_grant(&app, &path.0, id, None).await?;
+    audited(
+        &app,
+        &staff,
+        "key_remove_item",
+        &v.regnum,
+        &format!("item {id}"),
+    )
+    .await;
+    Ok(HttpResponse::Ok().json(v))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -382,6 +464,7 @@ pub async fn unbind(
         body.0.feature,
     )
     .await?;
+    audited(&app, &staff, "unbind", regnum.as_str(), &body.0.host).await;
     Ok(HttpResponse::Ok().json(removed))
 }
 
@@ -433,7 +516,17 @@ pub async fn create_coupons(
     body: JsonBody<NewCoupons>,
 ) -> AppResult<HttpResponse> {
     staff.require(Role::Manager)?;
-    Ok(HttpResponse::Created().json(coupons::create_batch(&app, body.0).await?))
+    let b = coupons::create_batch(&app, body.0).await?;
+    let detail = format!("{} coupons", b.codes.len());
+    audited(
+        &app,
+        &staff,
+        "coupons_create",
+        &format!("batch {}", b.batch),
+        &detail,
+    )
+    .await;
+    Ok(HttpResponse::Created().json(b))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -490,6 +583,9 @@ pub async fn end_lease(
 ) -> AppResult<HttpResponse> {
     staff.require(Role::Manager)?;
     let released = leases::release(&app.clone().into_inner(), &lease).await?;
+    if released {
+        audited(&app, &staff, "lease_end", lease.as_str(), "").await;
+    }
     Ok(HttpResponse::Ok().json(crate::http::api::Released { released }))
 }
 
@@ -534,6 +630,14 @@ pub async fn create_token(
     let role =
         Role::parse(&body.0.role).ok_or_else(|| AppError::malformed("role", "admin or manager"))?;
     let (secret, t) = auth::create_token(&app.store, &body.0.name, role, app.now()).await?;
+    audited(
+        &app,
+        &staff,
+        "token_create",
+        &format!("token {}", t.id),
+        &t.name,
+    )
+    .await;
     Ok(HttpResponse::Created().json(CreatedToken {
         token: secret,
         info: TokenView::from(&t),
@@ -555,6 +659,14 @@ pub async fn revoke_token(
         .parse()
         .map_err(|_| AppError::NotFound { what: "token" })?;
     let t = auth::revoke_token(&app.store, id, app.now()).await?;
+    audited(
+        &app,
+        &staff,
+        "token_revoke",
+        &format!("token {}", t.id),
+        &t.name,
+    )
+    .await;
     Ok(HttpResponse::Ok().json(TokenView::from(&t)))
 }
 
@@ -643,5 +755,7 @@ pub async fn patch_settings(
             Ok(s)
         })
         .await?;
+    let detail = format!("prefix {}", s.regnum_prefix);
+    audited(&app, &staff, "settings_change", "settings", &detail).await;
     Ok(HttpResponse::Ok().json(SettingsView::from(s)))
 }

@@ -741,6 +741,8 @@ fn action_name(l: Lang, code: &str) -> String {
         "unbind" => ("Unbound", "Снята привязка"),
         "coupons_create" => ("Coupons generated", "Сгенерированы купоны"),
         "product_create" => ("Product created", "Создан продукт"),
+        "product_delete" => ("Product deleted", "Удалён продукт"),
+        "lease_end" => ("Lease ended", "Завершён захват"),
         "distributor_create" => ("Distributor added", "Добавлен дистрибьютор"),
         "user_create" => ("User added", "Добавлен пользователь"),
         "user_change" => ("User changed", "Изменён пользователь"),
