@@ -734,7 +734,7 @@ pub async fn patch_settings(
     let s = app
         .store
         .write(move |tx| {
-            let mut s = settings::read_in(tx)?;
+            let mut s = settings::read(tx)?;
             if let Some(v) = &p.vendor_name {
                 s.vendor_name = v.trim().to_owned();
             }

@@ -82,7 +82,7 @@ pub async fn create_batch(app: &App, input: NewCoupons) -> AppResult<CouponBatch
                     days: it.days,
                 });
             }
-            let prefix = settings::read_in(tx)?.regnum_prefix;
+            let prefix = settings::read(tx)?.regnum_prefix;
             let batch = meta::next_id(tx, "coupon_batch")?;
             let mut t = tx.open_table(tables::COUPONS.def)?;
             let mut codes = Vec::with_capacity(input.count as usize);

@@ -33,7 +33,7 @@ pub fn insert_new(
     client_id: u64,
     now: OffsetDateTime,
 ) -> Result<Key, StoreError> {
-    let prefix = settings::read_in(tx)?.regnum_prefix;
+    let prefix = settings::read(tx)?.regnum_prefix;
     let regnum = loop {
         let r = generate_number(&prefix, NumberKind::Regnum);
         if load(tx, &r)?.is_none() {
@@ -216,9 +216,7 @@ pub async fn add_grant(app: &App, regnum: &str, input: NewGrant) -> AppResult<Ke
             Ok(())
         })
         .await?;
-    let tx = app.store.read()?;
-    let key = load(&tx, &regnum)?.ok_or(AppError::UnknownRegnum)?;
-    view(app, &tx, &key)
+    get(app, &regnum)
 }
 
 #[derive(Deserialize, Debug, Clone, utoipa::ToSchema)]
@@ -280,9 +278,7 @@ pub async fn change_grant(
             Ok(())
         })
         .await?;
-    let tx = app.store.read()?;
-    let key = load(&tx, &regnum)?.ok_or(AppError::UnknownRegnum)?;
-    view(app, &tx, &key)
+    get(app, &regnum)
 }
 
 pub async fn set_blocked(app: &App, regnum: &str, blocked: bool) -> AppResult<KeyView> {
@@ -296,12 +292,10 @@ pub async fn set_blocked(app: &App, regnum: &str, blocked: bool) -> AppResult<Ke
             Ok(())
         })
         .await?;
-    let tx = app.store.read()?;
-    let key = load(&tx, &regnum)?.ok_or(AppError::UnknownRegnum)?;
-    view(app, &tx, &key)
+    get(app, &regnum)
 }
 
-/// Every key, newest registration first is not kept; in registration-number order.
+/// Keys in registration-number order.
 pub fn list(app: &App, limit: usize, offset: usize) -> AppResult<Vec<KeyView>> {
     let tx = app.store.read()?;
     let t = tx.table(tables::KEYS.def)?;

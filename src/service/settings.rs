@@ -1,17 +1,12 @@
 //! Vendor settings (name, registration-number prefix, …), one record in `meta`.
 use crate::domain::Settings;
-use crate::store::{StoreError, meta, tables};
-use redb::ReadTransaction;
+use crate::store::{Snapshot, StoreError, meta, tables};
 
 const NAME: &str = "settings";
 
-pub fn read(tx: &ReadTransaction) -> Result<Settings, StoreError> {
-    let t = tx.open_table(tables::META)?;
-    Ok(meta::get_record(&t, NAME)?.unwrap_or_default())
-}
-
-pub fn read_in(tx: &redb::WriteTransaction) -> Result<Settings, StoreError> {
-    let t = tx.open_table(tables::META)?;
+/// The settings, from a read snapshot or inside a write.
+pub fn read(tx: &impl Snapshot) -> Result<Settings, StoreError> {
+    let t = tx.table(tables::META)?;
     Ok(meta::get_record(&t, NAME)?.unwrap_or_default())
 }
 

@@ -175,16 +175,7 @@ impl Store {
         T: Send + 'static,
         F: FnMut(&WriteTransaction) -> AppResult<T> + Send + 'static,
     {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        let job = Box::new(WriteJob {
-            f,
-            result: None,
-            reply,
-        });
-        self.writer
-            .send(job)
-            .map_err(|_| AppError::from(StoreError::WriterGone))?;
-        answer
+        self.enqueue(f)?
             .await
             .map_err(|_| AppError::from(StoreError::WriterGone))?
     }
@@ -195,18 +186,26 @@ impl Store {
         T: Send + 'static,
         F: FnMut(&WriteTransaction) -> AppResult<T> + Send + 'static,
     {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        let job = Box::new(WriteJob {
-            f,
-            result: None,
-            reply,
-        });
-        self.writer
-            .send(job)
-            .map_err(|_| AppError::from(StoreError::WriterGone))?;
-        answer
+        self.enqueue(f)?
             .blocking_recv()
             .map_err(|_| AppError::from(StoreError::WriterGone))?
+    }
+
+    /// Queues `f` for the writer; the receiver gets its answer after the commit.
+    fn enqueue<T, F>(&self, f: F) -> AppResult<tokio::sync::oneshot::Receiver<AppResult<T>>>
+    where
+        T: Send + 'static,
+        F: FnMut(&WriteTransaction) -> AppResult<T> + Send + 'static,
+    {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.writer
+            .send(Box::new(WriteJob {
+                f,
+                result: None,
+                reply,
+            }))
+            .map_err(|_| AppError::from(StoreError::WriterGone))?;
+        Ok(answer)
     }
 
     /// Commits what is queued, then stops the writer, so that when the last handle to
