@@ -181,7 +181,10 @@ pub fn run(args: SeedArgs) -> anyhow::Result<()> {
                                 expires_at,
                             },
                         );
-                        leases::store_book(tx, &k.regnum, FEATURE, &book)?;
+                        {
+                            let mut t = tx.open_table(crate::store::tables::SEATS.def)?;
+                            crate::store::tables::SEATS.put(&mut t, (k.regnum.as_str(), FEATURE), &book)?;
+                        }
                         tx.open_table(crate::store::tables::LEASES)?.insert(
                             id.as_str(),
                             (

@@ -18,7 +18,8 @@ use crate::service::{App, keys, usage};
 use crate::store::{Snapshot, StoreError, tables};
 use dashmap::DashMap;
 use rand::RngCore;
-use redb::{ReadableTable, WriteTransaction};
+use crate::store::Logged;
+use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
@@ -70,9 +71,14 @@ pub fn lease_life(term_s: u32) -> Duration {
     Duration::seconds(TERMS * i64::from(term_s))
 }
 
+/// A lease id: 48 bits of the time in milliseconds, then 80 random bits, in hex. New
+/// leases so sort after older ones, and a batch of captures adds to the last pages of
+/// the `leases` table instead of dirtying pages all over it; 80 bits stay unguessable.
 pub fn new_lease_id() -> String {
     let mut b = [0u8; 16];
-    rand::thread_rng().fill_bytes(&mut b);
+    let ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as u64;
+    b[..6].copy_from_slice(&ms.to_be_bytes()[2..]);
+    rand::thread_rng().fill_bytes(&mut b[6..]);
     hex::encode(b)
 }
 
@@ -233,30 +239,21 @@ fn judge(
     })
 }
 
-fn remove_leases(tx: &WriteTransaction, ids: &[String]) -> Result<(), StoreError> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let mut t = tx.open_table(tables::LEASES)?;
+fn remove_leases(tx: &Logged, ids: &[String]) -> Result<(), StoreError> {
     for id in ids {
-        t.remove(id.as_str())?;
+        tx.remove(tables::LEASES, id.as_str())?;
     }
     Ok(())
 }
 
-pub fn store_book(
-    tx: &WriteTransaction,
-    regnum: &str,
-    feature: u32,
-    book: &SeatBook,
-) -> Result<(), StoreError> {
-    let mut t = tx.open_table(tables::SEATS.def)?;
+fn store_book(tx: &Logged, regnum: &str, feature: u32, book: &SeatBook) -> Result<(), StoreError> {
     if book.holders.is_empty() {
-        t.remove((regnum, feature))?;
-        Ok(())
+        tx.remove(tables::SEATS.def, (regnum, feature))?;
     } else {
-        tables::SEATS.put(&mut t, (regnum, feature), book)
+        let bytes = crate::store::codec::encode(book)?;
+        tx.insert(tables::SEATS.def, (regnum, feature), bytes.as_slice())?;
     }
+    Ok(())
 }
 
 pub async fn capture(app: &std::sync::Arc<App>, input: CaptureInput) -> AppResult<Captured> {
@@ -274,7 +271,7 @@ pub async fn capture(app: &std::sync::Arc<App>, input: CaptureInput) -> AppResul
     let lease_id = new_lease_id();
     let a = app.clone();
     app.store
-        .write(move |tx| {
+        .write_logged(move |tx| {
             let now = a.now();
             let key = keys::load(tx, &regnum)?.ok_or(AppError::UnknownRegnum)?;
             let claimant = Claimant {
@@ -351,7 +348,8 @@ pub async fn capture(app: &std::sync::Arc<App>, input: CaptureInput) -> AppResul
                 },
             );
             store_book(tx, &regnum, feature, &book)?;
-            tx.open_table(tables::LEASES)?.insert(
+            tx.insert(
+                tables::LEASES,
                 lease_id.as_str(),
                 (
                     regnum.as_str(),
@@ -410,9 +408,9 @@ pub async fn release(app: &std::sync::Arc<App>, lease: &str) -> AppResult<bool> 
     let l2 = lease.clone();
     let released = app
         .store
-        .write(move |tx| {
+        .write_logged(move |tx| {
             let found = {
-                let t = tx.open_table(tables::LEASES)?;
+                let t = tx.table(tables::LEASES)?;
                 t.get(l2.as_str())?.map(|v| {
                     let (r, f, _, _) = v.value();
                     (r.to_owned(), f)
@@ -422,7 +420,7 @@ pub async fn release(app: &std::sync::Arc<App>, lease: &str) -> AppResult<bool> 
                 return Ok(false);
             };
             let mut book = {
-                let t = tx.open_table(tables::SEATS.def)?;
+                let t = tx.table(tables::SEATS.def)?;
                 tables::SEATS
                     .get(&t, (regnum.as_str(), feature))?
                     .unwrap_or_default()
@@ -462,7 +460,7 @@ pub async fn unbind(
     }
     let removed = app
         .store
-        .write(move |tx| {
+        .write_logged(move |tx| {
             let key = keys::load(tx, &regnum)?.ok_or(AppError::UnknownRegnum)?;
             let features = match feature {
                 Some(f) => vec![f],
@@ -471,7 +469,7 @@ pub async fn unbind(
             let mut out = Vec::new();
             for f in features {
                 let mut book = {
-                    let t = tx.open_table(tables::SEATS.def)?;
+                    let t = tx.table(tables::SEATS.def)?;
                     match tables::SEATS.get(&t, (regnum.as_str(), f))? {
                         Some(b) => b,
                         None => continue,
@@ -668,13 +666,13 @@ pub async fn reap(app: &std::sync::Arc<App>) -> AppResult<usize> {
         let a = app.clone();
         let gone = app
             .store
-            .write(move |tx| {
+            .write_logged(move |tx| {
                 let now = a.now();
                 let mut gone = Vec::new();
                 for (regnum, feature) in &chunk {
                     let term_s = a.catalog.term_s(*feature);
                     let mut book = {
-                        let t = tx.open_table(tables::SEATS.def)?;
+                        let t = tx.table(tables::SEATS.def)?;
                         tables::SEATS
                             .get(&t, (regnum.as_str(), *feature))?
                             .unwrap_or_default()

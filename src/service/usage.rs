@@ -5,7 +5,7 @@
 //! and time so a key's problems read as one range, and pruned after `RETENTION_DAYS`.
 use crate::domain::Denial;
 use crate::store::{Snapshot, StoreError, tables};
-use redb::{ReadableTable, WriteTransaction};
+use redb::ReadableTable;
 use std::sync::atomic::{AtomicU64, Ordering};
 use time::OffsetDateTime;
 
@@ -100,14 +100,20 @@ pub async fn flush(app: &crate::service::App) -> crate::error::AppResult<usize> 
 }
 
 /// Records a refused capture (its per-day count goes through `UsageBuffer`).
-pub fn record_denial(tx: &WriteTransaction, d: &Denial) -> Result<(), StoreError> {
+pub fn record_denial(tx: &crate::store::Logged, d: &Denial) -> Result<(), StoreError> {
     let seq = DENIAL_SEQ.fetch_add(1, Ordering::Relaxed);
     let ms = (d.at.unix_timestamp_nanos() / 1_000_000) as i64;
-    let mut t = tx.open_table(tables::DENIALS.def)?;
-    tables::DENIALS.put(&mut t, (d.regnum.as_str(), ms, seq), d)?;
-    drop(t);
-    tx.open_table(tables::DENIAL_DAYS)?
-        .insert((day_number(d.at), d.regnum.as_str()), ())?;
+    let bytes = crate::store::codec::encode(d)?;
+    tx.insert(
+        tables::DENIALS.def,
+        (d.regnum.as_str(), ms, seq),
+        bytes.as_slice(),
+    )?;
+    tx.insert(
+        tables::DENIAL_DAYS,
+        (day_number(d.at), d.regnum.as_str()),
+        (),
+    )?;
     Ok(())
 }
 

@@ -6,10 +6,16 @@
 //! answers each. A closure that fails makes the writer abort and rerun the batch without
 //! it, so a failed use case never leaves a partial write behind. Nothing is answered
 //! before its commit is durable.
+//!
+//! Logged writes (`write_logged`: the hot lease paths) are made durable through the redo
+//! log instead of a durable redb commit; see `redo`.
 pub mod codec;
 pub mod meta;
 pub mod migrate;
+pub mod redo;
 pub mod tables;
+
+pub use redo::Logged;
 
 use crate::error::{AppError, AppResult};
 use redb::{Database, ReadTransaction, ReadableDatabase, WriteTransaction};
@@ -59,6 +65,11 @@ trait Job: Send {
     /// Runs the use case inside the shared transaction; false if it failed (and so
     /// must not be committed).
     fn run(&mut self, tx: &WriteTransaction) -> bool;
+    /// The changes of the last run, when this job's writes are logged (else it needs a
+    /// durable commit).
+    fn redo(&self) -> Option<&[u8]> {
+        None
+    }
     /// Answers the caller once the batch is committed (or has failed as a whole).
     fn finish(self: Box<Self>, committed: Result<(), String>);
     /// The writer stops after this batch (see `Store::close`).
@@ -96,13 +107,44 @@ impl<T: Send, F: FnMut(&WriteTransaction) -> AppResult<T> + Send> Job for WriteJ
     }
 
     fn finish(self: Box<Self>, committed: Result<(), String>) {
-        let answer = match (committed, self.result) {
-            (_, Some(Err(e))) => Err(e),
-            (Ok(()), Some(Ok(v))) => Ok(v),
-            (Err(e), _) => Err(AppError::internal(format!("commit failed: {e}"))),
-            (Ok(()), None) => Err(AppError::internal("write never ran")),
-        };
-        let _ = self.reply.send(answer);
+        let _ = self.reply.send(answer(committed, self.result));
+    }
+}
+
+/// A write whose changes are recorded for the redo log.
+struct LoggedJob<T, F> {
+    f: F,
+    result: Option<AppResult<T>>,
+    redo: Vec<u8>,
+    reply: tokio::sync::oneshot::Sender<AppResult<T>>,
+}
+
+impl<T: Send, F: FnMut(&Logged) -> AppResult<T> + Send> Job for LoggedJob<T, F> {
+    fn run(&mut self, tx: &WriteTransaction) -> bool {
+        let logged = Logged::new(tx);
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (self.f)(&logged)))
+            .unwrap_or_else(|_| Err(AppError::internal("a write panicked")));
+        self.redo = logged.into_redo();
+        let ok = r.is_ok();
+        self.result = Some(r);
+        ok
+    }
+
+    fn redo(&self) -> Option<&[u8]> {
+        Some(&self.redo)
+    }
+
+    fn finish(self: Box<Self>, committed: Result<(), String>) {
+        let _ = self.reply.send(answer(committed, self.result));
+    }
+}
+
+fn answer<T>(committed: Result<(), String>, result: Option<AppResult<T>>) -> AppResult<T> {
+    match (committed, result) {
+        (_, Some(Err(e))) => Err(e),
+        (Ok(()), Some(Ok(v))) => Ok(v),
+        (Err(e), _) => Err(AppError::internal(format!("commit failed: {e}"))),
+        (Ok(()), None) => Err(AppError::internal("write never ran")),
     }
 }
 
@@ -138,9 +180,26 @@ impl Store {
             }
         };
         let db = Arc::new(db);
+        // Replay what the redo log holds beyond the last durable commit, migrate, and
+        // retire the log with a durable commit of the next epoch.
         let tx = db.begin_write()?;
+        let epoch = meta::get_u64(&tx, redo::EPOCH)?.unwrap_or(0);
+        let (mut wal, frames) = redo::Wal::open(&path.with_extension("wal"), epoch)?;
+        let mut changes = 0;
+        for f in &frames {
+            changes += redo::apply(&tx, f)?;
+        }
+        if !frames.is_empty() {
+            tracing::warn!(
+                batches = frames.len(),
+                changes,
+                "replayed the redo log after an unclean stop"
+            );
+        }
         migrate::migrate(&tx)?;
+        meta::put_u64(&tx, redo::EPOCH, epoch + 1)?;
         tx.commit()?;
+        wal.reset(epoch + 1);
 
         let (sender, receiver) = mpsc::channel::<Box<dyn Job>>();
         let wdb = db.clone();
@@ -148,7 +207,7 @@ impl Store {
         let wstats = stats.clone();
         let handle = std::thread::Builder::new()
             .name("licd-writer".into())
-            .spawn(move || writer_loop(&wdb, receiver, &wstats))
+            .spawn(move || writer_loop(&wdb, wal, receiver, &wstats))
             .map_err(|e| StoreError::Codec(format!("cannot start the writer: {e}")))?;
         Ok(Store {
             db,
@@ -176,6 +235,28 @@ impl Store {
         F: FnMut(&WriteTransaction) -> AppResult<T> + Send + 'static,
     {
         self.enqueue(f)?
+            .await
+            .map_err(|_| AppError::from(StoreError::WriterGone))?
+    }
+
+    /// `write` for a closure whose every write goes through `Logged::insert`/`remove`
+    /// (to the tables `redo` knows): it is made durable by the redo log, far cheaper
+    /// than a durable redb commit. Same rerun rule as `write`.
+    pub async fn write_logged<T, F>(&self, f: F) -> AppResult<T>
+    where
+        T: Send + 'static,
+        F: FnMut(&Logged) -> AppResult<T> + Send + 'static,
+    {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.writer
+            .send(Box::new(LoggedJob {
+                f,
+                result: None,
+                redo: Vec::new(),
+                reply,
+            }))
+            .map_err(|_| AppError::from(StoreError::WriterGone))?;
+        answer
             .await
             .map_err(|_| AppError::from(StoreError::WriterGone))?
     }
@@ -231,10 +312,22 @@ pub struct WriterStats {
     pub jobs: std::sync::atomic::AtomicU64,
     pub run_us: std::sync::atomic::AtomicU64,
     pub commit_us: std::sync::atomic::AtomicU64,
+    /// Commits made durable by the redo log rather than by redb.
+    pub logged: std::sync::atomic::AtomicU64,
 }
 
-fn writer_loop(db: &Database, receiver: mpsc::Receiver<Box<dyn Job>>, stats: &WriterStats) {
+/// While logged writes flow, a durable commit (a checkpoint that retires the redo log)
+/// is made at least this often, which bounds the replay after a crash.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+fn writer_loop(
+    db: &Database,
+    mut wal: redo::Wal,
+    receiver: mpsc::Receiver<Box<dyn Job>>,
+    stats: &WriterStats,
+) {
     use std::sync::atomic::Ordering::Relaxed;
+    let mut last_durable = std::time::Instant::now();
     while let Ok(first) = receiver.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -270,7 +363,26 @@ fn writer_loop(db: &Database, receiver: mpsc::Receiver<Box<dyn Job>>, stats: &Wr
                 }
                 None => {
                     let t1 = std::time::Instant::now();
-                    let r = tx.commit().map_err(|e| e.to_string());
+                    // The batch's changes, when every job in it is logged.
+                    let parts: Option<Vec<&[u8]>> = batch
+                        .iter()
+                        .zip(&failed)
+                        .filter(|(_, f)| !**f)
+                        .map(|(j, _)| j.redo())
+                        .collect();
+                    let bytes: usize = parts.iter().flatten().map(|p| p.len()).sum();
+                    let r = match parts {
+                        Some(parts)
+                            if wal.fits(bytes) && last_durable.elapsed() < CHECKPOINT_EVERY =>
+                        {
+                            stats.logged.fetch_add(1, Relaxed);
+                            commit_logged(db, tx, &mut wal, &parts, bytes)
+                        }
+                        _ => checkpoint(tx, &mut wal),
+                    };
+                    if wal.pos() == 0 && r.is_ok() {
+                        last_durable = std::time::Instant::now();
+                    }
                     stats
                         .commit_us
                         .fetch_add(t1.elapsed().as_micros() as u64, Relaxed);
@@ -286,6 +398,40 @@ fn writer_loop(db: &Database, receiver: mpsc::Receiver<Box<dyn Job>>, stats: &Wr
         }
         if closing {
             return;
+        }
+    }
+}
+
+/// A durable commit of `tx` that also retires the redo log (next epoch).
+fn checkpoint(tx: WriteTransaction, wal: &mut redo::Wal) -> Result<(), String> {
+    let next = wal.epoch + 1;
+    meta::put_u64(&tx, redo::EPOCH, next).map_err(|e| e.to_string())?;
+    tx.commit().map_err(|e| e.to_string())?;
+    wal.reset(next);
+    Ok(())
+}
+
+/// Commits `tx` to redb without syncing, then makes its changes durable in the log.
+fn commit_logged(
+    db: &Database,
+    mut tx: WriteTransaction,
+    wal: &mut redo::Wal,
+    parts: &[&[u8]],
+    bytes: usize,
+) -> Result<(), String> {
+    tx.set_durability(redb::Durability::None)
+        .map_err(|e| e.to_string())?;
+    tx.commit().map_err(|e| e.to_string())?;
+    if bytes == 0 {
+        return Ok(());
+    }
+    match wal.append(parts) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            // The changes are in redb, not yet durable: a checkpoint makes them so.
+            tracing::error!(error = %e, "cannot write the redo log; making a durable commit instead");
+            let tx = db.begin_write().map_err(|e| e.to_string())?;
+            checkpoint(tx, wal)
         }
     }
 }
@@ -335,6 +481,32 @@ impl Snapshot for ReadTransaction {
 impl Snapshot for WriteTransaction {
     type Table<'a, K: redb::Key + 'static, V: redb::Value + 'static> = redb::Table<'a, K, V>;
     type Multi<'a, K: redb::Key + 'static, V: redb::Key + 'static> = redb::MultimapTable<'a, K, V>;
+
+    fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &self,
+        def: redb::TableDefinition<K, V>,
+    ) -> Result<Self::Table<'_, K, V>, StoreError> {
+        Ok(self.open_table(def)?)
+    }
+
+    fn multi<K: redb::Key + 'static, V: redb::Key + 'static>(
+        &self,
+        def: redb::MultimapTableDefinition<K, V>,
+    ) -> Result<Self::Multi<'_, K, V>, StoreError> {
+        Ok(self.open_multimap_table(def)?)
+    }
+}
+
+/// Reads inside a logged write (its writes go through `Logged::insert`/`remove`).
+impl Snapshot for Logged<'_> {
+    type Table<'a, K: redb::Key + 'static, V: redb::Value + 'static>
+        = redb::Table<'a, K, V>
+    where
+        Self: 'a;
+    type Multi<'a, K: redb::Key + 'static, V: redb::Key + 'static>
+        = redb::MultimapTable<'a, K, V>
+    where
+        Self: 'a;
 
     fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
         &self,

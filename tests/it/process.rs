@@ -37,7 +37,8 @@ fn token(dir: &Path) -> String {
 }
 
 /// Starts `licd serve` on a free port; returns the child and its URL.
-fn serve(dir: &Path) -> (Child, String) {
+/// Starts `licd serve`; the server's log lines are gathered into the returned list.
+fn serve(dir: &Path) -> (Child, String, Arc<parking_lot::Mutex<Vec<String>>>) {
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(dir)
@@ -48,17 +49,20 @@ fn serve(dir: &Path) -> (Child, String) {
         .expect("spawn licd");
     let stderr = child.stderr.take().expect("stderr");
     let (tx, rx) = std::sync::mpsc::channel();
+    let log = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let log2 = log.clone();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if let Some(i) = line.find("listening on https://") {
                 let _ = tx.send(line[i + "listening on ".len()..].trim().to_owned());
             }
+            log2.lock().push(line);
         }
     });
     let url = rx
         .recv_timeout(Duration::from_secs(30))
         .expect("server printed its URL");
-    (child, url)
+    (child, url, log)
 }
 
 struct Remote {
@@ -97,7 +101,7 @@ impl Remote {
 async fn kill_9_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().expect("tempdir");
     let t = token(dir.path());
-    let (mut child, url) = serve(dir.path());
+    let (mut child, url, _) = serve(dir.path());
     let r = Arc::new(Remote::new(dir.path(), url, t.clone()));
     let (st, _) = r
         .call(Method::POST, "/api/admin/v1/products", Some(json!({"code": "p", "name": "P", "heartbeat_s": 60,
@@ -183,7 +187,14 @@ async fn kill_9_loses_nothing_acknowledged() {
     assert!(acked.len() >= 60);
 
     // Restart: every acknowledged lease is there and heartbeats; never more than the seats.
-    let (mut child, url) = serve(dir.path());
+    let (mut child, url, log) = serve(dir.path());
+    // The acknowledged captures since the last durable redb commit come back from the
+    // redo log.
+    assert!(
+        log.lock().iter().any(|l| l.contains("replayed the redo log")),
+        "no replay logged: {:?}",
+        log.lock()
+    );
     let r = Remote::new(dir.path(), url, t);
     for l in &acked {
         let (st, b) = r
