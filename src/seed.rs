@@ -183,7 +183,11 @@ pub fn run(args: SeedArgs) -> anyhow::Result<()> {
                         );
                         {
                             let mut t = tx.open_table(crate::store::tables::SEATS.def)?;
-                            crate::store::tables::SEATS.put(&mut t, (k.regnum.as_str(), FEATURE), &book)?;
+                            crate::store::tables::SEATS.put(
+                                &mut t,
+                                (k.regnum.as_str(), FEATURE),
+                                &book,
+                            )?;
                         }
                         tx.open_table(crate::store::tables::LEASES)?.insert(
                             id.as_str(),

@@ -40,6 +40,8 @@ pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
             avg_batch = j as f64 / c.max(1) as f64,
             avg_run_us = st.run_us.load(std::sync::atomic::Ordering::Relaxed) / c.max(1),
             avg_commit_us = st.commit_us.load(std::sync::atomic::Ordering::Relaxed) / c.max(1),
+            logged = st.logged.load(std::sync::atomic::Ordering::Relaxed),
+            avg_wal_us = st.wal_us.load(std::sync::atomic::Ordering::Relaxed) / c.max(1),
             "writer"
         );
     }

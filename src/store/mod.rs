@@ -314,20 +314,48 @@ pub struct WriterStats {
     pub commit_us: std::sync::atomic::AtomicU64,
     /// Commits made durable by the redo log rather than by redb.
     pub logged: std::sync::atomic::AtomicU64,
+    /// Time spent writing and syncing the redo log.
+    pub wal_us: std::sync::atomic::AtomicU64,
+    /// The redo log could not be written: every batch then gets a durable redb commit.
+    pub wal_failed: std::sync::atomic::AtomicBool,
 }
 
 /// While logged writes flow, a durable commit (a checkpoint that retires the redo log)
 /// is made at least this often, which bounds the replay after a crash.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// Work for the syncer thread, in commit order.
+enum Sync {
+    /// A batch committed to redb non-durably: log its changes, then answer its jobs.
+    Frame(Vec<u8>, Vec<Box<dyn Job>>),
+    /// A checkpoint retired the log: later frames start it over in this epoch.
+    Reset(u64),
+}
+
+/// The writer: runs batches and commits them to redb. A batch of logged jobs is committed
+/// non-durably and handed to the syncer, which makes it durable in the redo log and
+/// answers it, while the writer already runs the next batch: the log's sync never
+/// stalls the writer.
 fn writer_loop(
     db: &Database,
-    mut wal: redo::Wal,
+    wal: redo::Wal,
     receiver: mpsc::Receiver<Box<dyn Job>>,
-    stats: &WriterStats,
+    stats: &Arc<WriterStats>,
 ) {
     use std::sync::atomic::Ordering::Relaxed;
+    let mut epoch = wal.epoch;
+    // Bytes handed to the log in this epoch.
+    let mut logged_bytes = 0usize;
     let mut last_durable = std::time::Instant::now();
+    let (to_syncer, syncer_rx) = mpsc::channel::<Sync>();
+    let sstats = stats.clone();
+    let syncer = std::thread::Builder::new()
+        .name("licd-syncer".into())
+        .spawn(move || syncer_loop(wal, syncer_rx, &sstats));
+    let Ok(syncer) = syncer else {
+        tracing::error!("cannot start the redo log's syncer thread");
+        return;
+    };
     while let Ok(first) = receiver.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -337,10 +365,11 @@ fn writer_loop(
             }
         }
         let mut failed = vec![false; batch.len()];
+        let mut handed = false;
         let committed = loop {
             // One-phase commits (one fsync each); redb checks the commit's checksums
             // after a crash instead of the second fsync that quick-repair would cost.
-            let tx = match db.begin_write() {
+            let mut tx = match db.begin_write() {
                 Ok(tx) => tx,
                 Err(e) => break Err(e.to_string()),
             };
@@ -353,86 +382,143 @@ fn writer_loop(
             stats
                 .run_us
                 .fetch_add(t0.elapsed().as_micros() as u64, Relaxed);
-            match bad {
-                Some(i) => {
-                    failed[i] = true;
-                    drop(tx); // aborts: nothing of this attempt is kept
-                    if failed.iter().all(|f| *f) {
-                        break Ok(());
-                    }
+            if let Some(i) = bad {
+                failed[i] = true;
+                drop(tx); // aborts: nothing of this attempt is kept
+                if failed.iter().all(|f| *f) {
+                    break Ok(());
                 }
-                None => {
-                    let t1 = std::time::Instant::now();
-                    // The batch's changes, when every job in it is logged.
-                    let parts: Option<Vec<&[u8]>> = batch
-                        .iter()
-                        .zip(&failed)
-                        .filter(|(_, f)| !**f)
-                        .map(|(j, _)| j.redo())
-                        .collect();
-                    let bytes: usize = parts.iter().flatten().map(|p| p.len()).sum();
-                    let r = match parts {
-                        Some(parts)
-                            if wal.fits(bytes) && last_durable.elapsed() < CHECKPOINT_EVERY =>
-                        {
-                            stats.logged.fetch_add(1, Relaxed);
-                            commit_logged(db, tx, &mut wal, &parts, bytes)
-                        }
-                        _ => checkpoint(tx, &mut wal),
-                    };
-                    if wal.pos() == 0 && r.is_ok() {
-                        last_durable = std::time::Instant::now();
-                    }
-                    stats
-                        .commit_us
-                        .fetch_add(t1.elapsed().as_micros() as u64, Relaxed);
-                    stats.commits.fetch_add(1, Relaxed);
-                    stats.jobs.fetch_add(batch.len() as u64, Relaxed);
-                    break r;
-                }
+                continue;
             }
+            let t1 = std::time::Instant::now();
+            stats.commits.fetch_add(1, Relaxed);
+            stats.jobs.fetch_add(batch.len() as u64, Relaxed);
+            // The batch's changes, when every job in it is logged.
+            let redo: Option<Vec<u8>> = batch
+                .iter()
+                .zip(&failed)
+                .filter(|(_, f)| !**f)
+                .map(|(j, _)| j.redo())
+                .collect::<Option<Vec<&[u8]>>>()
+                .map(|parts| parts.concat());
+            let r = match redo {
+                Some(redo)
+                    if redo::fits(logged_bytes, redo.len())
+                        && last_durable.elapsed() < CHECKPOINT_EVERY
+                        && !stats.wal_failed.load(Relaxed) =>
+                {
+                    let r = tx
+                        .set_durability(redb::Durability::None)
+                        .map_err(|e| e.to_string())
+                        .and_then(|()| tx.commit().map_err(|e| e.to_string()));
+                    if r.is_ok() {
+                        stats.logged.fetch_add(1, Relaxed);
+                        logged_bytes += redo::framed(redo.len());
+                        // The syncer answers the committed jobs once the log holds them;
+                        // the failed ones are answered here.
+                        let (done, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut batch)
+                            .into_iter()
+                            .zip(failed.iter())
+                            .partition(|(_, f)| !**f);
+                        for (job, _) in rest {
+                            job.finish(Ok(()));
+                        }
+                        let done = done.into_iter().map(|(j, _)| j).collect();
+                        handed = to_syncer.send(Sync::Frame(redo, done)).is_ok();
+                    }
+                    r
+                }
+                _ => {
+                    // A checkpoint: durable in redb, which also makes every batch still
+                    // waiting at the syncer durable.
+                    let r = meta::put_u64(&tx, redo::EPOCH, epoch + 1)
+                        .map_err(|e| e.to_string())
+                        .and_then(|()| tx.commit().map_err(|e| e.to_string()));
+                    if r.is_ok() {
+                        epoch += 1;
+                        logged_bytes = 0;
+                        last_durable = std::time::Instant::now();
+                        let _ = to_syncer.send(Sync::Reset(epoch));
+                    }
+                    r
+                }
+            };
+            stats
+                .commit_us
+                .fetch_add(t1.elapsed().as_micros() as u64, Relaxed);
+            break r;
         };
+        if handed {
+            continue;
+        }
         let closing = batch.iter().any(|j| j.closes());
         for job in batch {
             job.finish(committed.clone());
         }
         if closing {
-            return;
+            break;
         }
     }
+    // Let the syncer answer what it holds.
+    drop(to_syncer);
+    let _ = syncer.join();
 }
 
-/// A durable commit of `tx` that also retires the redo log (next epoch).
-fn checkpoint(tx: WriteTransaction, wal: &mut redo::Wal) -> Result<(), String> {
-    let next = wal.epoch + 1;
-    meta::put_u64(&tx, redo::EPOCH, next).map_err(|e| e.to_string())?;
-    tx.commit().map_err(|e| e.to_string())?;
-    wal.reset(next);
-    Ok(())
-}
-
-/// Commits `tx` to redb without syncing, then makes its changes durable in the log.
-fn commit_logged(
-    db: &Database,
-    mut tx: WriteTransaction,
-    wal: &mut redo::Wal,
-    parts: &[&[u8]],
-    bytes: usize,
-) -> Result<(), String> {
-    tx.set_durability(redb::Durability::None)
-        .map_err(|e| e.to_string())?;
-    tx.commit().map_err(|e| e.to_string())?;
-    if bytes == 0 {
-        return Ok(());
-    }
-    match wal.append(parts) {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            // The changes are in redb, not yet durable: a checkpoint makes them so.
-            tracing::error!(error = %e, "cannot write the redo log; making a durable commit instead");
-            let tx = db.begin_write().map_err(|e| e.to_string())?;
-            checkpoint(tx, wal)
+/// Makes committed batches durable in the redo log, in order, several per sync when they
+/// queue up, and answers them.
+fn syncer_loop(mut wal: redo::Wal, rx: mpsc::Receiver<Sync>, stats: &WriterStats) {
+    let mut failure: Option<String> = None;
+    while let Ok(first) = rx.recv() {
+        let mut items = vec![first];
+        while let Ok(more) = rx.try_recv() {
+            items.push(more);
         }
+        let mut frames: Vec<Vec<u8>> = Vec::new();
+        let mut waiting: Vec<Box<dyn Job>> = Vec::new();
+        let mut flush = |wal: &mut redo::Wal,
+                         frames: &mut Vec<Vec<u8>>,
+                         waiting: &mut Vec<Box<dyn Job>>| {
+            let t = std::time::Instant::now();
+            let r = match &failure {
+                Some(e) => Err(e.clone()),
+                None if frames.is_empty() => Ok(()),
+                None => wal.append(frames).map_err(|e| {
+                    tracing::error!(
+                        error = %e,
+                        "cannot write the redo log: the writes waiting for it fail; later writes are committed durably by redb"
+                    );
+                    stats
+                        .wal_failed
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                    let e = format!("redo log: {e}");
+                    failure = Some(e.clone());
+                    e
+                }),
+            };
+            stats.wal_us.fetch_add(
+                t.elapsed().as_micros() as u64,
+                std::sync::atomic::Ordering::Relaxed,
+            );
+            frames.clear();
+            for job in waiting.drain(..) {
+                job.finish(r.clone());
+            }
+        };
+        for item in items {
+            match item {
+                Sync::Frame(redo, jobs) => {
+                    if !redo.is_empty() {
+                        frames.push(redo);
+                    }
+                    waiting.extend(jobs);
+                }
+                Sync::Reset(epoch) => {
+                    flush(&mut wal, &mut frames, &mut waiting);
+                    wal.reset(epoch);
+                }
+            }
+        }
+        flush(&mut wal, &mut frames, &mut waiting);
     }
 }
 

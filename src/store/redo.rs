@@ -65,7 +65,10 @@ impl<'a> Logged<'a> {
     }
 
     fn record(&self, op: u8, table: &str, key: &[u8], value: Option<&[u8]>) {
-        debug_assert!(LOGGED_TABLES.contains(&table), "table {table} is not logged");
+        debug_assert!(
+            LOGGED_TABLES.contains(&table),
+            "table {table} is not logged"
+        );
         let mut r = self.redo.borrow_mut();
         r.push(op);
         r.push(table.len() as u8);
@@ -222,20 +225,10 @@ impl Wal {
         self.pos = 0;
     }
 
-    /// Where the next frame goes (0 right after a checkpoint).
-    pub fn pos(&self) -> u64 {
-        self.pos
-    }
-
-    /// Whether `bytes` of changes still fit.
-    pub fn fits(&self, bytes: usize) -> bool {
-        self.pos + (bytes + HEADER) as u64 <= MAX_SIZE
-    }
-
-    /// Appends one frame holding `parts` and makes it durable.
-    pub fn append(&mut self, parts: &[&[u8]]) -> std::io::Result<()> {
-        let len: usize = parts.iter().map(|p| p.len()).sum();
-        let end = self.pos + (len + HEADER) as u64;
+    /// Appends `frames` and makes them durable with one sync.
+    pub fn append(&mut self, frames: &[Vec<u8>]) -> std::io::Result<()> {
+        let len: usize = frames.iter().map(|f| framed(f.len())).sum();
+        let end = self.pos + len as u64;
         if end > self.size {
             // Grow by zero-filled chunks, made durable once, so later syncs of
             // overwrites never carry file metadata.
@@ -246,19 +239,17 @@ impl Wal {
             self.file.sync_all()?;
             self.size = new_size;
         }
-        let mut buf = Vec::with_capacity(len + HEADER);
-        buf.extend_from_slice(&MAGIC.to_le_bytes());
-        buf.extend_from_slice(&self.epoch.to_le_bytes());
-        buf.extend_from_slice(&(len as u32).to_le_bytes());
-        let mut h = crc32fast::Hasher::new();
-        h.update(&self.epoch.to_le_bytes());
-        h.update(&(len as u32).to_le_bytes());
-        for p in parts {
-            h.update(p);
-        }
-        buf.extend_from_slice(&h.finalize().to_le_bytes());
-        for p in parts {
-            buf.extend_from_slice(p);
+        let mut buf = Vec::with_capacity(len);
+        for f in frames {
+            buf.extend_from_slice(&MAGIC.to_le_bytes());
+            buf.extend_from_slice(&self.epoch.to_le_bytes());
+            buf.extend_from_slice(&(f.len() as u32).to_le_bytes());
+            let mut h = crc32fast::Hasher::new();
+            h.update(&self.epoch.to_le_bytes());
+            h.update(&(f.len() as u32).to_le_bytes());
+            h.update(f);
+            buf.extend_from_slice(&h.finalize().to_le_bytes());
+            buf.extend_from_slice(f);
         }
         self.file.seek(SeekFrom::Start(self.pos))?;
         self.file.write_all(&buf)?;
@@ -266,6 +257,16 @@ impl Wal {
         self.pos = end;
         Ok(())
     }
+}
+
+/// Bytes a frame of `len` bytes of changes takes in the log.
+pub fn framed(len: usize) -> usize {
+    len + HEADER
+}
+
+/// Whether a frame of `len` bytes still fits after `used` bytes of this epoch.
+pub fn fits(used: usize, len: usize) -> bool {
+    (used + framed(len)) as u64 <= MAX_SIZE
 }
 
 /// The frame of `epoch` starting at `at`, and where the next one starts.
@@ -298,17 +299,20 @@ mod tests {
         let path = dir.path().join("t.wal");
         let (mut w, frames) = Wal::open(&path, 7).expect("open");
         assert!(frames.is_empty());
-        w.append(&[b"one", b"-a"]).expect("append");
-        w.append(&[b"two"]).expect("append");
-        w.append(&[b"three"]).expect("append");
+        w.append(&[b"one-a".to_vec()]).expect("append");
+        w.append(&[b"two".to_vec(), b"three".to_vec()])
+            .expect("append");
         drop(w);
         let (_, frames) = Wal::open(&path, 7).expect("reopen");
-        assert_eq!(frames, vec![b"one-a".to_vec(), b"two".to_vec(), b"three".to_vec()]);
+        assert_eq!(
+            frames,
+            vec![b"one-a".to_vec(), b"two".to_vec(), b"three".to_vec()]
+        );
         // Another epoch sees none of them.
         let (mut w, frames) = Wal::open(&path, 8).expect("reopen");
         assert!(frames.is_empty());
         // A new epoch overwrites from the start; the old tail is not taken for its own.
-        w.append(&[b"four"]).expect("append");
+        w.append(&[b"four".to_vec()]).expect("append");
         drop(w);
         let (_, frames) = Wal::open(&path, 8).expect("reopen");
         assert_eq!(frames, vec![b"four".to_vec()]);

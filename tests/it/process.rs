@@ -191,7 +191,9 @@ async fn kill_9_loses_nothing_acknowledged() {
     // The acknowledged captures since the last durable redb commit come back from the
     // redo log.
     assert!(
-        log.lock().iter().any(|l| l.contains("replayed the redo log")),
+        log.lock()
+            .iter()
+            .any(|l| l.contains("replayed the redo log")),
         "no replay logged: {:?}",
         log.lock()
     );
