@@ -392,13 +392,11 @@ pub async fn users_create(p: Post) -> UiResult {
         f.get("password"),
         f.get("distributor"),
         me.app.now(),
+        &me.user.login,
     )
     .await
     {
-        Ok(u) => {
-            me.audit("user_create", &u.login, role.as_str()).await?;
-            Ok(see_other("/users?done=created"))
-        }
+        Ok(_) => Ok(see_other("/users?done=created")),
         Err(e) => match bad(me.lang, &e) {
             Some(errors) => Ok(html_page(
                 StatusCode::BAD_REQUEST,
@@ -544,15 +542,19 @@ pub async fn tokens_create(p: Post) -> UiResult {
     } else {
         Role::Manager
     };
-    match auth::create_token(&me.app.store, p.form.get("name"), role, me.app.now()).await {
-        Ok((secret, tk)) => {
-            me.audit("token_create", &format!("token {}", tk.id), &tk.name)
-                .await?;
-            Ok(html_page(
+    match auth::create_token(
+        &me.app.store,
+        p.form.get("name"),
+        role,
+        me.app.now(),
+        &me.user.login,
+    )
+    .await
+    {
+        Ok((secret, tk)) => Ok(html_page(
                 StatusCode::OK,
-                tokens_page(me, Some((&tk.name, &secret)), "", &FieldErrors::new(), None)?,
-            ))
-        }
+            tokens_page(me, Some((&tk.name, &secret)), "", &FieldErrors::new(), None)?,
+        )),
         Err(e) => match bad(me.lang, &e) {
             Some(errors) => Ok(html_page(
                 StatusCode::BAD_REQUEST,
@@ -567,10 +569,9 @@ pub async fn tokens_revoke(p: Post, path: web::Path<u64>) -> UiResult {
     let me = &p.me;
     me.require(Role::Admin)?;
     let id = path.into_inner();
-    auth::revoke_token(&me.app.store, id, me.app.now())
+    auth::revoke_token(&me.app.store, id, me.app.now(), &me.user.login)
         .await
         .map_err(|e| me.err(e))?;
-    me.audit("token_revoke", &format!("token {id}"), "").await?;
     Ok(see_other("/tokens?done=revoked"))
 }
 
@@ -741,9 +742,12 @@ fn action_name(l: Lang, code: &str) -> String {
         "unbind" => ("Unbound", "Снята привязка"),
         "coupons_create" => ("Coupons generated", "Сгенерированы купоны"),
         "product_create" => ("Product created", "Создан продукт"),
+        "product_update" => ("Product changed", "Изменён продукт"),
         "product_delete" => ("Product deleted", "Удалён продукт"),
         "lease_end" => ("Lease ended", "Завершён захват"),
         "distributor_create" => ("Distributor added", "Добавлен дистрибьютор"),
+        "distributor_update" => ("Distributor changed", "Изменён дистрибьютор"),
+        "distributor_delete" => ("Distributor deleted", "Удалён дистрибьютор"),
         "user_create" => ("User added", "Добавлен пользователь"),
         "user_change" => ("User changed", "Изменён пользователь"),
         "token_create" => ("API token created", "Создан API-токен"),
