@@ -72,7 +72,10 @@ pub fn scope() -> impl actix_web::dev::HttpServiceFactory {
         )
         .route("/distributors", web::get().to(admin::distributors_list))
         .route("/distributors", web::post().to(admin::distributors_create))
-        .route("/distributors/{code}", web::get().to(admin::distributor_show))
+        .route(
+            "/distributors/{code}",
+            web::get().to(admin::distributor_show),
+        )
         .route(
             "/distributors/{code}",
             web::post().to(admin::distributor_update),

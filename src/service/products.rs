@@ -231,12 +231,7 @@ fn holder_of(tx: &WriteTransaction, features: &[u32]) -> Result<Option<(u32, Str
 
 /// Changes a product (see `ProductPatch`), audited as `actor` in the same commit, and
 /// brings the in-memory catalog up to date.
-pub async fn update(
-    app: &App,
-    code: &str,
-    patch: ProductPatch,
-    actor: &str,
-) -> AppResult<Product> {
+pub async fn update(app: &App, code: &str, patch: ProductPatch, actor: &str) -> AppResult<Product> {
     validate_patch(&patch)?;
     let code = code.trim().to_owned();
     let actor = actor.to_owned();

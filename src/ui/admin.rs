@@ -548,19 +548,22 @@ fn product_errors(
             m.keys()
                 .map(|k| {
                     let key = if let Some((i, rest)) = index(k, "features[") {
-                        features
-                            .get(i)
-                            .map_or("name".to_owned(), |f| format!("{}_{rest}", prefix(f.number)))
+                        features.get(i).map_or("name".to_owned(), |f| {
+                            format!("{}_{rest}", prefix(f.number))
+                        })
                     } else if let Some((i, _)) = index(k, "trial.items[") {
-                        items
-                            .get(i)
-                            .map_or("trial_days".to_owned(), |it| format!("{}_seats", prefix(it.feature)))
+                        items.get(i).map_or("trial_days".to_owned(), |it| {
+                            format!("{}_seats", prefix(it.feature))
+                        })
                     } else if k.starts_with("trial") {
                         "trial_days".to_owned()
                     } else {
                         k.clone()
                     };
-                    (key, t(l, "Check this field", "Проверьте это поле").to_owned())
+                    (
+                        key,
+                        t(l, "Check this field", "Проверьте это поле").to_owned(),
+                    )
                 })
                 .collect(),
         ),
@@ -572,7 +575,9 @@ fn product_errors(
             let regnum = details["regnum"].as_str().unwrap_or("");
             let msg = match l {
                 Lang::En => format!("A key holds this feature ({regnum}): its unit cannot change"),
-                Lang::Ru => format!("Эта функция есть в ключе {regnum}: способ учёта менять нельзя"),
+                Lang::Ru => {
+                    format!("Эта функция есть в ключе {regnum}: способ учёта менять нельзя")
+                }
             };
             Some([(format!("f{n}_unit"), msg)].into_iter().collect())
         }
@@ -794,8 +799,14 @@ pub async fn distributor_update(p: Post, path: web::Path<String>) -> UiResult {
     let l = me.lang;
     let d = load_distributor(me, &path)?;
     let f = &p.form;
-    match distributors::update(&me.app, &d.code, f.get("name"), f.get("email"), &me.user.login)
-        .await
+    match distributors::update(
+        &me.app,
+        &d.code,
+        f.get("name"),
+        f.get("email"),
+        &me.user.login,
+    )
+    .await
     {
         Ok(d) => Ok(see_other(&format!(
             "{}?done=saved",
@@ -1125,7 +1136,7 @@ pub async fn tokens_create(p: Post) -> UiResult {
     .await
     {
         Ok((secret, tk)) => Ok(html_page(
-                StatusCode::OK,
+            StatusCode::OK,
             tokens_page(me, Some((&tk.name, &secret)), "", &FieldErrors::new(), None)?,
         )),
         Err(e) => match bad(me.lang, &e) {
