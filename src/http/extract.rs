@@ -28,7 +28,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> AppResult<T> {
         let inner = e.into_inner();
         let msg = inner.to_string();
         let field = match msg.split('`').nth(1) {
-            Some(name) if msg.starts_with("missing field") || msg.starts_with("unknown field") => {
+            Some(name) if msg.starts_with("missing field") => {
                 if path == "." {
                     name.to_owned()
                 } else {
