@@ -744,7 +744,7 @@ fn distributor_page(
             h1 { (d.name) " " span.muted.mono { (d.code) } }
             a.button.ghost href="/distributors" { "← " (t(l, "All distributors", "Все дистрибьюторы")) }
         }
-        @if let Some(a) = &alert { div.alert role="alert" { (a) } }
+        @if let Some(a) = &alert { p.alert role="alert" { (a) } }
         section.card {
             h2 { (t(l, "Edit distributor", "Изменение дистрибьютора")) }
             form.grid method="post" action=(href) {

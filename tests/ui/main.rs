@@ -335,7 +335,7 @@ async fn back_office_in_a_browser() {
     b.see("Удалить нельзя: за дистрибьютором закреплено клиентов — 1.")
         .await;
     b.screenshot("10b-distributor-delete-refused").await;
-    b.click("div.alert a").await;
+    b.click("p.alert a").await;
     b.see("ООО «Ромашка»").await;
     assert_eq!(b.count("tbody tr").await, 1);
 
