@@ -146,6 +146,35 @@ impl Arena {
             .then_with(|| self.owner(a).cmp(&self.owner(b)))
     }
 
+    /// The first 24 bytes of a slot's company, zero-padded, as numbers that order as the
+    /// bytes do: when two keys differ, so do the companies, the same way round.
+    fn prefix_key(&self, s: u32) -> [u64; 3] {
+        let c = self.company(s as usize);
+        let mut buf = [0u8; 24];
+        let n = c.len().min(24);
+        buf[..n].copy_from_slice(&c[..n]);
+        let mut key = [0u64; 3];
+        for (k, chunk) in key.iter_mut().zip(buf.chunks_exact(8)) {
+            *k = chunk.iter().fold(0, |acc, b| acc << 8 | u64::from(*b));
+        }
+        key
+    }
+
+    /// Sorts slots into company order. Many at once are sorted by their prefix keys
+    /// (integer comparisons in one flat vector), the full comparison breaking ties only.
+    fn sort_slots(&self, slots: &mut [u32]) {
+        if slots.len() < 256 {
+            slots.sort_unstable_by(|a, b| self.cmp_slots(*a, *b));
+            return;
+        }
+        let mut keyed: Vec<([u64; 3], u32)> =
+            slots.iter().map(|s| (self.prefix_key(*s), *s)).collect();
+        keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| self.cmp_slots(a.1, b.1)));
+        for (dst, (_, s)) in slots.iter_mut().zip(keyed) {
+            *dst = s;
+        }
+    }
+
     fn settled(&self) -> bool {
         self.pending.is_empty() && self.retired == 0
     }
@@ -162,7 +191,7 @@ impl Arena {
         }
         let mut pending = std::mem::take(&mut self.pending);
         pending.retain(|s| self.live(*s as usize));
-        pending.sort_unstable_by(|a, b| self.cmp_slots(*a, *b));
+        self.sort_slots(&mut pending);
         if pending.is_empty() {
             return;
         }
@@ -459,7 +488,7 @@ impl SearchIndex {
         let page: Vec<u64> = if total * 16 < a.order.len() {
             // Few: sort just them.
             let mut few: Vec<u32> = chosen.iter().map(|i| i as u32).collect();
-            few.sort_unstable_by(|x, y| a.cmp_slots(*x, *y));
+            a.sort_slots(&mut few);
             few.iter()
                 .skip(offset)
                 .take(limit)
@@ -625,6 +654,39 @@ mod tests {
                 assert_eq!(idx.by_company(Some("нет такого"), None, 0, 10), (vec![], 0));
             }
         }
+    }
+
+    #[test]
+    fn prefix_keys_sort_as_the_names_do() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        let parts = [
+            "",
+            "\0",
+            "a",
+            "ab",
+            "Я",
+            "ё",
+            "е",
+            " ",
+            "Общество с ограниченной ответственностью «",
+            "x\0y",
+        ];
+        let idx = SearchIndex::default();
+        let mut model = std::collections::BTreeMap::new();
+        for id in 1..=6000u64 {
+            let company: String = (0..rng.gen_range(1..5))
+                .map(|_| parts[rng.gen_range(0..parts.len())])
+                .collect();
+            idx.put(&client(id, &company));
+            model.insert(id, company);
+        }
+        let want = model_order(&model, |_| true);
+        assert_eq!(idx.by_company(None, None, 0, usize::MAX).0, want);
+        // And a large subset, sorted on its own.
+        let only: Vec<u64> = (1..=6000).filter(|i| i % 20 == 0).collect();
+        let want = model_order(&model, |id| id % 20 == 0);
+        assert_eq!(idx.by_company(None, Some(&only), 0, usize::MAX).0, want);
     }
 
     #[test]
