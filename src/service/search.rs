@@ -15,7 +15,7 @@
 //! one pass over the order.
 use crate::domain::{Client, fold};
 use crate::store::{Store, StoreError, tables};
-use parking_lot::{RwLock, RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard};
+use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use redb::ReadableTable;
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -24,8 +24,8 @@ use std::collections::HashMap;
 const SEP: u8 = b'\n';
 /// Separates the fields of a search text (see `Client::search_text`); the company is first.
 const FIELD_SEP: u8 = 0x1f;
-/// Marks a dead text's owner; the id stays in the low bits, so a dead slot still sorts
-/// where it did until it leaves the company order.
+/// Marks a dead text's owner (the id stays in the low bits); `settle` drops such slots
+/// from the company order.
 const DEAD: u64 = 1 << 63;
 /// Unsorted new slots merged into the company order at once, at the latest.
 const SETTLE_AT: usize = 4096;
@@ -438,12 +438,14 @@ impl SearchIndex {
     }
 
     /// The arena with its company order up to date, for reading.
+    /// (A plain read when nothing waits, so sorted reads run side by side.)
     fn sorted(&self) -> RwLockReadGuard<'_, Arena> {
-        let a = self.arena.upgradable_read();
+        let a = self.arena.read();
         if a.settled() {
-            return RwLockUpgradableReadGuard::downgrade(a);
+            return a;
         }
-        let mut w = RwLockUpgradableReadGuard::upgrade(a);
+        drop(a);
+        let mut w = self.arena.write();
         w.settle();
         RwLockWriteGuard::downgrade(w)
     }
