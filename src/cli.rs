@@ -148,7 +148,13 @@ fn run(command: Command) -> anyhow::Result<()> {
             let rt = runtime()?;
             let app = App::open(config.clone(), Clock::system())?;
             let (secret, token) = rt
-                .block_on(auth::create_token(&app.store, &name, role, app.now()))
+                .block_on(auth::create_token(
+                    &app.store,
+                    &name,
+                    role,
+                    app.now(),
+                    &cli_actor(),
+                ))
                 .map_err(|e| anyhow::anyhow!(e.message(crate::i18n::Lang::En)))?;
             eprintln!(
                 "licd: token {} ({}, {}) created; it is shown only now:",
@@ -180,7 +186,7 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Token(TokenCommand::Revoke { data, id }) => {
             let app = App::open(data_config(data)?, Clock::system())?;
             let rt = runtime()?;
-            rt.block_on(auth::revoke_token(&app.store, id, app.now()))
+            rt.block_on(auth::revoke_token(&app.store, id, app.now(), &cli_actor()))
                 .map_err(|e| anyhow::anyhow!(e.message(crate::i18n::Lang::En)))?;
             eprintln!("licd: token {id} revoked");
             app.store.close();
@@ -206,6 +212,7 @@ fn run(command: Command) -> anyhow::Result<()> {
                     &password,
                     &distributor,
                     app.now(),
+                    &cli_actor(),
                 ))
                 .map_err(|e| anyhow::anyhow!(e.message(crate::i18n::Lang::En)))?;
             eprintln!("licd: user {} ({}) added", user.login, user.role.as_str());
@@ -215,6 +222,17 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Seed(args) => crate::seed::run(args),
         Command::Diag(_) | Command::Bench(_) => unreachable!("handled in main"),
     }
+}
+
+/// Who made a change from the command line, for the audit log: `cli:<OS user>` (the
+/// user behind sudo, if any), or `cli` when the environment does not say.
+pub fn cli_actor() -> String {
+    ["SUDO_USER", "USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .map(|u| u.trim().to_owned())
+        .find(|u| !u.is_empty())
+        .map_or_else(|| "cli".to_owned(), |u| format!("cli:{u}"))
 }
 
 fn read_password() -> anyhow::Result<String> {

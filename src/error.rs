@@ -279,6 +279,9 @@ fn ru_noun(what: &str) -> &'static str {
         "product" => "продукт",
         "lease" => "аренда",
         "token" => "токен",
+        "distributor" => "дистрибьютор",
+        "user" => "пользователь",
+        "item" => "позиция",
         "route" => "адрес",
         _ => "объект",
     }
@@ -302,6 +305,22 @@ fn conflict_message(reason: &str, lang: Lang) -> String {
         "product_in_use" => (
             "Keys hold this product; remove their items first",
             "Этот продукт есть в ключах; сначала удалите их позиции",
+        ),
+        "feature_in_use" => (
+            "A key holds this feature (an item, or a seat held or bound): its counting unit cannot change",
+            "Эта функция есть в ключе (позиция, занятое или привязанное место): способ учёта менять нельзя",
+        ),
+        "distributor_code_taken" => (
+            "A distributor with this code already exists",
+            "Дистрибьютор с таким кодом уже есть",
+        ),
+        "distributor_has_clients" => (
+            "Clients are assigned to this distributor; assign them elsewhere first",
+            "За этим дистрибьютором закреплены клиенты; сначала передайте их другому",
+        ),
+        "distributor_has_users" => (
+            "Staff users act for this distributor; change or remove them first",
+            "От имени этого дистрибьютора работают пользователи; сначала измените их",
         ),
         "merge_into_itself" => (
             "A client cannot be merged into itself",

@@ -7,7 +7,7 @@ use crate::service::clients::{ClientInput, ListQuery};
 use crate::service::coupons::{CouponBatch, CouponView, NewCoupons};
 use crate::service::keys::{GrantChange, NewGrant};
 use crate::service::leases::{LeaseView, Unbound};
-use crate::service::products::NewProduct;
+use crate::service::products::{NewProduct, ProductPatch};
 use crate::service::views::{ClientView, KeyView, ProductView, TokenView};
 use crate::service::{App, auth, clients, coupons, keys, leases, products, settings, usage};
 use actix_web::{HttpResponse, web};
@@ -18,6 +18,7 @@ pub fn scope() -> actix_web::Scope {
         .route("/products", web::post().to(create_product))
         .route("/products", web::get().to(list_products))
         .route("/products/{code}", web::get().to(get_product))
+        .route("/products/{code}", web::patch().to(update_product))
         .route("/products/{code}", web::delete().to(delete_product))
         .route("/clients", web::post().to(create_client))
         .route("/clients", web::get().to(list_clients))
@@ -100,6 +101,24 @@ pub async fn get_product(
     Ok(HttpResponse::Ok().json(ProductView::from(&p)))
 }
 
+/// Change a product (admin): name, heartbeat, trial terms; add features, rename them, or
+/// change a feature's counting unit while no key holds it (else 409, reason
+/// `feature_in_use`). Only the fields sent change.
+#[utoipa::path(patch, path = "/api/admin/v1/products/{code}", tag = "admin", security(("bearer" = [])),
+    params(("code" = String, Path)), request_body = ProductPatch,
+    responses((status = 200, body = ProductView), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409)))]
+pub async fn update_product(
+    app: web::Data<App>,
+    staff: Staff,
+    code: web::Path<String>,
+    body: JsonBody<ProductPatch>,
+) -> AppResult<HttpResponse> {
+    staff.require(Role::Admin)?;
+    let actor = format!("api:{}", staff.token.name);
+    let p = products::update(&app, &code, body.0, &actor).await?;
+    Ok(HttpResponse::Ok().json(ProductView::from(&p)))
+}
+
 /// Delete a product no key holds (admin).
 #[utoipa::path(delete, path = "/api/admin/v1/products/{code}", tag = "admin", security(("bearer" = [])),
     params(("code" = String, Path)),
@@ -110,8 +129,8 @@ pub async fn delete_product(
     code: web::Path<String>,
 ) -> AppResult<HttpResponse> {
     staff.require(Role::Admin)?;
-    let p = products::delete(&app, &code).await?;
-    audited(&app, &staff, "product_delete", &p.code, &p.name).await;
+    let actor = format!("api:{}", staff.token.name);
+    let p = products::delete(&app, &code, &actor).await?;
     Ok(HttpResponse::Ok().json(ProductView::from(&p)))
 }
 
@@ -629,15 +648,8 @@ pub async fn create_token(
     staff.require(Role::Admin)?;
     let role =
         Role::parse(&body.0.role).ok_or_else(|| AppError::malformed("role", "admin or manager"))?;
-    let (secret, t) = auth::create_token(&app.store, &body.0.name, role, app.now()).await?;
-    audited(
-        &app,
-        &staff,
-        "token_create",
-        &format!("token {}", t.id),
-        &t.name,
-    )
-    .await;
+    let actor = format!("api:{}", staff.token.name);
+    let (secret, t) = auth::create_token(&app.store, &body.0.name, role, app.now(), &actor).await?;
     Ok(HttpResponse::Created().json(CreatedToken {
         token: secret,
         info: TokenView::from(&t),
@@ -658,15 +670,8 @@ pub async fn revoke_token(
         .trim()
         .parse()
         .map_err(|_| AppError::NotFound { what: "token" })?;
-    let t = auth::revoke_token(&app.store, id, app.now()).await?;
-    audited(
-        &app,
-        &staff,
-        "token_revoke",
-        &format!("token {}", t.id),
-        &t.name,
-    )
-    .await;
+    let actor = format!("api:{}", staff.token.name);
+    let t = auth::revoke_token(&app.store, id, app.now(), &actor).await?;
     Ok(HttpResponse::Ok().json(TokenView::from(&t)))
 }
 

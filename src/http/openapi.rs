@@ -19,6 +19,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         super::admin_api::create_product,
         super::admin_api::list_products,
         super::admin_api::get_product,
+        super::admin_api::update_product,
         super::admin_api::delete_product,
         super::admin_api::create_client,
         super::admin_api::list_clients,

@@ -64,8 +64,26 @@ pub fn scope() -> impl actix_web::dev::HttpServiceFactory {
         .route("/sessions/end", web::post().to(mon::end))
         .route("/products", web::get().to(admin::products_list))
         .route("/products", web::post().to(admin::products_create))
+        .route("/products/{code}", web::get().to(admin::product_show))
+        .route("/products/{code}", web::post().to(admin::product_update))
+        .route(
+            "/products/{code}/delete",
+            web::post().to(admin::product_delete),
+        )
         .route("/distributors", web::get().to(admin::distributors_list))
         .route("/distributors", web::post().to(admin::distributors_create))
+        .route(
+            "/distributors/{code}",
+            web::get().to(admin::distributor_show),
+        )
+        .route(
+            "/distributors/{code}",
+            web::post().to(admin::distributor_update),
+        )
+        .route(
+            "/distributors/{code}/delete",
+            web::post().to(admin::distributor_delete),
+        )
         .route("/users", web::get().to(admin::users_list))
         .route("/users", web::post().to(admin::users_create))
         .route("/users/{login}", web::post().to(admin::users_change))

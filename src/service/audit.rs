@@ -4,6 +4,7 @@ use crate::error::AppResult;
 use crate::service::App;
 use crate::store::{Snapshot, StoreError, meta, tables};
 use redb::{ReadableTable, ReadableTableMetadata, WriteTransaction};
+use time::OffsetDateTime;
 
 /// Appends an entry in `tx` (the same transaction as the change where the caller can).
 pub fn append(tx: &WriteTransaction, e: &AuditEntry) -> Result<(), StoreError> {
@@ -14,6 +15,24 @@ pub fn append(tx: &WriteTransaction, e: &AuditEntry) -> Result<(), StoreError> {
     tables::AUDIT.put(&mut t, id, &e)
 }
 
+/// An entry for a change `actor` made at `at`, to `append` in the change's transaction.
+pub fn entry(
+    actor: &str,
+    at: OffsetDateTime,
+    action: &str,
+    target: &str,
+    detail: &str,
+) -> AuditEntry {
+    AuditEntry {
+        id: 0,
+        at,
+        actor: actor.to_owned(),
+        action: action.to_owned(),
+        target: target.to_owned(),
+        detail: detail.chars().take(500).collect(),
+    }
+}
+
 /// Records one staff change in its own commit.
 pub async fn record(
     app: &App,
@@ -22,14 +41,7 @@ pub async fn record(
     target: &str,
     detail: &str,
 ) -> AppResult<()> {
-    let e = AuditEntry {
-        id: 0,
-        at: app.now(),
-        actor: actor.to_owned(),
-        action: action.to_owned(),
-        target: target.to_owned(),
-        detail: detail.chars().take(500).collect(),
-    };
+    let e = entry(actor, app.now(), action, target, detail);
     app.store.write(move |tx| Ok(append(tx, &e)?)).await
 }
 

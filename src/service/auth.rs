@@ -2,6 +2,7 @@
 //! (argon2id password hashes).
 use crate::domain::{Role, Token, User};
 use crate::error::{AppError, AppResult};
+use crate::service::audit;
 use crate::store::{Snapshot, Store, StoreError, meta, tables};
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use redb::{ReadableTable, ReadableTableMetadata};
@@ -14,12 +15,14 @@ fn token_hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.trim().as_bytes()))
 }
 
-/// A new token: returns the secret (shown once) and the record.
+/// A new token: returns the secret (shown once) and the record. Audited as `actor` in
+/// the same commit.
 pub async fn create_token(
     store: &Store,
     name: &str,
     role: Role,
     now: OffsetDateTime,
+    actor: &str,
 ) -> AppResult<(String, Token)> {
     if name.trim().is_empty() || name.chars().count() > 100 {
         return Err(AppError::malformed("name", "1 to 100 characters"));
@@ -32,6 +35,7 @@ pub async fn create_token(
     let secret = format!("{TOKEN_PREFIX}{}", hex::encode(raw));
     let hash = token_hash(&secret);
     let name = name.trim().to_owned();
+    let actor = actor.to_owned();
     let token = store
         .write(move |tx| {
             let id = meta::next_id(tx, "token")?;
@@ -44,6 +48,10 @@ pub async fn create_token(
             };
             let mut table = tx.open_table(tables::TOKENS.def)?;
             tables::TOKENS.put(&mut table, hash.as_str(), &t)?;
+            drop(table);
+            let detail = format!("{} ({})", t.name, t.role.as_str());
+            let e = audit::entry(&actor, now, "token_create", &format!("token {id}"), &detail);
+            audit::append(tx, &e)?;
             Ok(t)
         })
         .await?;
@@ -68,7 +76,14 @@ pub fn list_tokens(tx: &impl Snapshot) -> Result<Vec<Token>, StoreError> {
     Ok(out)
 }
 
-pub async fn revoke_token(store: &Store, id: u64, now: OffsetDateTime) -> AppResult<Token> {
+/// Revokes a token (again: no change), audited as `actor` in the same commit.
+pub async fn revoke_token(
+    store: &Store,
+    id: u64,
+    now: OffsetDateTime,
+    actor: &str,
+) -> AppResult<Token> {
+    let actor = actor.to_owned();
     store
         .write(move |tx| {
             let mut table = tx.open_table(tables::TOKENS.def)?;
@@ -82,10 +97,14 @@ pub async fn revoke_token(store: &Store, id: u64, now: OffsetDateTime) -> AppRes
                 }
             }
             let (hash, mut t) = found.ok_or(AppError::NotFound { what: "token" })?;
-            if t.revoked_at.is_none() {
-                t.revoked_at = Some(now);
+            if t.revoked_at.is_some() {
+                return Ok(t);
             }
+            t.revoked_at = Some(now);
             tables::TOKENS.put(&mut table, hash.as_str(), &t)?;
+            drop(table);
+            let e = audit::entry(&actor, now, "token_revoke", &format!("token {id}"), &t.name);
+            audit::append(tx, &e)?;
             Ok(t)
         })
         .await
@@ -116,6 +135,7 @@ pub fn valid_login(login: &str) -> bool {
             .all(|c| c.is_alphanumeric() || "._-@".contains(c))
 }
 
+/// Adds a staff user, audited as `actor` in the same commit.
 pub async fn add_user(
     store: &Store,
     login: &str,
@@ -123,6 +143,7 @@ pub async fn add_user(
     password: &str,
     distributor: &str,
     now: OffsetDateTime,
+    actor: &str,
 ) -> AppResult<User> {
     let login = login.trim().to_lowercase();
     if !valid_login(&login) {
@@ -140,6 +161,7 @@ pub async fn add_user(
             "required for the distributor role",
         ));
     }
+    let actor = actor.to_owned();
     let user = User {
         login: login.clone(),
         role,
@@ -158,6 +180,13 @@ pub async fn add_user(
                 });
             }
             tables::USERS.put(&mut t, login.as_str(), &user)?;
+            drop(t);
+            let detail = match user.distributor.as_str() {
+                "" => user.role.as_str().to_owned(),
+                d => format!("{} {d}", user.role.as_str()),
+            };
+            let e = audit::entry(&actor, now, "user_create", &user.login, &detail);
+            audit::append(tx, &e)?;
             Ok(user.clone())
         })
         .await

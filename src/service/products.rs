@@ -1,9 +1,9 @@
 //! Products and their numbered features.
 use crate::domain::{DEFAULT_HEARTBEAT_S, Feature, Product, TrialItem, TrialTerms, Unit};
 use crate::error::{AppError, AppResult};
-use crate::service::App;
+use crate::service::{App, audit};
 use crate::store::{Snapshot, StoreError, meta, tables};
-use redb::ReadableTable;
+use redb::{ReadableTable, WriteTransaction};
 use serde::Deserialize;
 
 #[derive(Deserialize, Debug, Clone, utoipa::ToSchema)]
@@ -32,6 +32,38 @@ pub struct NewProduct {
     pub heartbeat_s: Option<u32>,
     pub features: Vec<NewFeature>,
     pub trial: Option<NewTrial>,
+}
+
+/// Changes to a product: only the fields sent change. Features are matched by number: a
+/// new number adds a feature (name and unit required), a known one is renamed and/or
+/// counted by another unit (only while no key holds it). Features are not removed here.
+#[derive(Deserialize, Debug, Clone, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProductPatch {
+    pub name: Option<String>,
+    pub heartbeat_s: Option<u32>,
+    pub features: Option<Vec<FeaturePatch>>,
+    /// New trial terms, replacing the old ones; `null` ends trials of this product.
+    #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<NewTrial>, nullable)]
+    pub trial: Option<Option<NewTrial>>,
+}
+
+#[derive(Deserialize, Debug, Clone, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FeaturePatch {
+    pub number: u32,
+    pub name: Option<String>,
+    pub unit: Option<Unit>,
+}
+
+mod double_option {
+    use serde::{Deserialize, Deserializer};
+    pub fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        d: D,
+    ) -> Result<Option<Option<T>>, D::Error> {
+        Ok(Some(Option::deserialize(d)?))
+    }
 }
 
 /// Product by code, matched case-insensitively.
@@ -95,25 +127,227 @@ fn validate(input: &NewProduct) -> AppResult<()> {
         }
     }
     if let Some(t) = &input.trial {
-        if t.days == 0 || t.days > 3650 {
-            return Err(AppError::malformed("trial.days", "1 to 3650 days"));
+        validate_trial(t, &seen)?;
+    }
+    Ok(())
+}
+
+/// Trial terms for a product whose feature numbers are `features`.
+fn validate_trial(t: &NewTrial, features: &std::collections::BTreeSet<u32>) -> AppResult<()> {
+    if t.days == 0 || t.days > 3650 {
+        return Err(AppError::malformed("trial.days", "1 to 3650 days"));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, it) in t.items.iter().enumerate() {
+        if !features.contains(&it.feature) {
+            return Err(AppError::malformed(
+                &format!("trial.items[{i}].feature"),
+                "not a feature of this product",
+            ));
         }
-        for (i, it) in t.items.iter().enumerate() {
-            if !seen.contains(&it.feature) {
-                return Err(AppError::malformed(
-                    &format!("trial.items[{i}].feature"),
-                    "not a feature of this product",
-                ));
-            }
-            if it.seats == 0 {
-                return Err(AppError::malformed(
-                    &format!("trial.items[{i}].seats"),
-                    "at least 1",
-                ));
-            }
+        if !seen.insert(it.feature) {
+            return Err(AppError::malformed(
+                &format!("trial.items[{i}].feature"),
+                "repeated feature",
+            ));
+        }
+        if it.seats == 0 {
+            return Err(AppError::malformed(
+                &format!("trial.items[{i}].seats"),
+                "at least 1",
+            ));
         }
     }
     Ok(())
+}
+
+fn trial_terms(t: &NewTrial) -> TrialTerms {
+    TrialTerms {
+        days: t.days,
+        items: t
+            .items
+            .iter()
+            .map(|i| TrialItem {
+                feature: i.feature,
+                seats: i.seats,
+            })
+            .collect(),
+    }
+}
+
+/// What can be checked of a patch before the product is read.
+fn validate_patch(patch: &ProductPatch) -> AppResult<()> {
+    if patch.name.as_ref().is_some_and(|n| n.trim().is_empty()) {
+        return Err(AppError::malformed("name", "must not be empty"));
+    }
+    if let Some(hb) = patch.heartbeat_s
+        && !(5..=86_400).contains(&hb)
+    {
+        return Err(AppError::malformed("heartbeat_s", "5 to 86400 seconds"));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, f) in patch.features.iter().flatten().enumerate() {
+        if !seen.insert(f.number) {
+            return Err(AppError::malformed(
+                &format!("features[{i}].number"),
+                "repeated feature number",
+            ));
+        }
+        if f.name.as_ref().is_some_and(|n| n.trim().is_empty()) {
+            return Err(AppError::malformed(
+                &format!("features[{i}].name"),
+                "must not be empty",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The first key holding `features`: a grant of one of them, or a seat of one held or
+/// still bound to a host (a binding made under one unit means nothing under another).
+/// A full scan of keys and seats: rare, staff only, and only when a unit changes.
+fn holder_of(tx: &WriteTransaction, features: &[u32]) -> Result<Option<(u32, String)>, StoreError> {
+    let keys = tx.open_table(tables::KEYS.def)?;
+    for row in keys.iter()? {
+        let (k, v) = row?;
+        let key: crate::domain::Key = crate::store::codec::decode(v.value())?;
+        if let Some(g) = key.grants.iter().find(|g| features.contains(&g.feature)) {
+            return Ok(Some((g.feature, k.value().to_owned())));
+        }
+    }
+    let seats = tx.open_table(tables::SEATS.def)?;
+    for row in seats.iter()? {
+        let (k, v) = row?;
+        let (regnum, feature) = k.value();
+        if features.contains(&feature) {
+            let book: crate::domain::seats::SeatBook = crate::store::codec::decode(v.value())?;
+            if !book.holders.is_empty() {
+                return Ok(Some((feature, regnum.to_owned())));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Changes a product (see `ProductPatch`), audited as `actor` in the same commit, and
+/// brings the in-memory catalog up to date.
+pub async fn update(app: &App, code: &str, patch: ProductPatch, actor: &str) -> AppResult<Product> {
+    validate_patch(&patch)?;
+    let code = code.trim().to_owned();
+    let actor = actor.to_owned();
+    let now = app.now();
+    let p = app
+        .store
+        .write(move |tx| {
+            let mut p = by_code(tx, &code)?.ok_or(AppError::NotFound { what: "product" })?;
+            let mut changes: Vec<String> = Vec::new();
+            if let Some(name) = patch.name.as_deref().map(str::trim)
+                && name != p.name
+            {
+                changes.push(format!("name \"{name}\""));
+                p.name = name.to_owned();
+            }
+            if let Some(hb) = patch.heartbeat_s
+                && hb != p.heartbeat_s
+            {
+                changes.push(format!("heartbeat {} -> {hb} s", p.heartbeat_s));
+                p.heartbeat_s = hb;
+            }
+            let mut added = Vec::new();
+            let mut recounted = Vec::new();
+            for (i, f) in patch.features.iter().flatten().enumerate() {
+                let name = f.name.as_deref().map(str::trim);
+                match p.features.iter_mut().find(|x| x.number == f.number) {
+                    Some(x) => {
+                        if let Some(name) = name
+                            && name != x.name
+                        {
+                            changes.push(format!("feature {} name \"{name}\"", x.number));
+                            x.name = name.to_owned();
+                        }
+                        if let Some(unit) = f.unit
+                            && unit != x.unit
+                        {
+                            changes.push(format!(
+                                "feature {} unit {} -> {}",
+                                x.number,
+                                x.unit.as_str(),
+                                unit.as_str()
+                            ));
+                            x.unit = unit;
+                            recounted.push(x.number);
+                        }
+                    }
+                    None => {
+                        let name = name.ok_or_else(|| {
+                            AppError::malformed(
+                                &format!("features[{i}].name"),
+                                "required for a new feature",
+                            )
+                        })?;
+                        let unit = f.unit.ok_or_else(|| {
+                            AppError::malformed(
+                                &format!("features[{i}].unit"),
+                                "required for a new feature",
+                            )
+                        })?;
+                        if tx.open_table(tables::FEATURES)?.get(f.number)?.is_some() {
+                            return Err(AppError::Conflict {
+                                reason: "feature_number_taken",
+                                details: serde_json::json!({ "feature": f.number }),
+                            });
+                        }
+                        changes.push(format!("feature {} added", f.number));
+                        p.features.push(Feature {
+                            number: f.number,
+                            name: name.to_owned(),
+                            unit,
+                        });
+                        added.push(f.number);
+                    }
+                }
+            }
+            if let Some(trial) = &patch.trial {
+                let terms = match trial {
+                    Some(t) => {
+                        let numbers = p.features.iter().map(|f| f.number).collect();
+                        validate_trial(t, &numbers)?;
+                        Some(trial_terms(t))
+                    }
+                    None => None,
+                };
+                if terms != p.trial {
+                    changes.push(match &terms {
+                        Some(t) => format!("trial {} days", t.days),
+                        None => "no trial".to_owned(),
+                    });
+                    p.trial = terms;
+                }
+            }
+            if !recounted.is_empty()
+                && let Some((feature, regnum)) = holder_of(tx, &recounted)?
+            {
+                return Err(AppError::Conflict {
+                    reason: "feature_in_use",
+                    details: serde_json::json!({ "feature": feature, "regnum": regnum }),
+                });
+            }
+            if changes.is_empty() {
+                return Ok(p);
+            }
+            let mut products = tx.open_table(tables::PRODUCTS.def)?;
+            tables::PRODUCTS.put(&mut products, p.id, &p)?;
+            let mut features = tx.open_table(tables::FEATURES)?;
+            for n in &added {
+                features.insert(*n, p.id)?;
+            }
+            let e = audit::entry(&actor, now, "product_update", &p.code, &changes.join("; "));
+            audit::append(tx, &e)?;
+            Ok(p)
+        })
+        .await?;
+    app.catalog.reload(&app.store)?;
+    Ok(p)
 }
 
 pub async fn create(app: &App, input: NewProduct) -> AppResult<Product> {
@@ -156,17 +390,7 @@ pub async fn create(app: &App, input: NewProduct) -> AppResult<Product> {
                         unit: f.unit,
                     })
                     .collect(),
-                trial: input.trial.as_ref().map(|t| TrialTerms {
-                    days: t.days,
-                    items: t
-                        .items
-                        .iter()
-                        .map(|i| TrialItem {
-                            feature: i.feature,
-                            seats: i.seats,
-                        })
-                        .collect(),
-                }),
+                trial: input.trial.as_ref().map(trial_terms),
                 created_at: now,
             };
             let mut products = tx.open_table(tables::PRODUCTS.def)?;
@@ -185,9 +409,11 @@ pub async fn create(app: &App, input: NewProduct) -> AppResult<Product> {
 }
 
 /// Deletes a product while no key holds a grant of it (a full scan of keys: rare, staff
-/// only).
-pub async fn delete(app: &App, code: &str) -> AppResult<Product> {
+/// only), audited as `actor` in the same commit.
+pub async fn delete(app: &App, code: &str, actor: &str) -> AppResult<Product> {
     let code = code.trim().to_owned();
+    let actor = actor.to_owned();
+    let now = app.now();
     let p = app
         .store
         .write(move |tx| {
@@ -216,6 +442,9 @@ pub async fn delete(app: &App, code: &str) -> AppResult<Product> {
             for f in &p.features {
                 features.remove(f.number)?;
             }
+            drop(features);
+            let e = audit::entry(&actor, now, "product_delete", &p.code, &p.name);
+            audit::append(tx, &e)?;
             Ok(p)
         })
         .await?;
@@ -237,7 +466,10 @@ impl Catalog {
         Ok(c)
     }
 
+    /// Reads the products committed so far. The lock is held while reading, so of two
+    /// reloads racing after two commits the later snapshot always lands last.
     pub fn reload(&self, store: &crate::store::Store) -> Result<(), StoreError> {
+        let mut held = self.by_feature.write();
         let tx = store.read()?;
         let mut map = std::collections::HashMap::new();
         for p in list(&tx)? {
@@ -246,7 +478,7 @@ impl Catalog {
                 map.insert(f.number, p.clone());
             }
         }
-        *self.by_feature.write() = map;
+        *held = map;
         Ok(())
     }
 

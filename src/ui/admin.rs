@@ -5,16 +5,22 @@ use crate::domain::{Role, Unit};
 use crate::error::AppError;
 use crate::http::ui::{Fields, Me, Post, UiResult, html_page, see_other};
 use crate::i18n::Lang;
-use crate::service::products::{NewFeature, NewProduct, NewTrial, NewTrialItem};
+use crate::service::products::{
+    FeaturePatch, NewFeature, NewProduct, NewTrial, NewTrialItem, ProductPatch,
+};
 use crate::service::{audit, auth, distributors, products, settings, users};
 use actix_web::http::StatusCode;
 use actix_web::web;
 use maud::{Markup, html};
 
 fn done(l: Lang, q: &[(String, String)]) -> Option<String> {
-    q.iter()
-        .find(|(k, _)| k == "done")
-        .map(|_| t(l, "Saved.", "Сохранено.").to_owned())
+    q.iter().find(|(k, _)| k == "done").map(|(_, v)| {
+        match v.as_str() {
+            "deleted" => t(l, "Deleted.", "Удалено."),
+            _ => t(l, "Saved.", "Сохранено."),
+        }
+        .to_owned()
+    })
 }
 
 fn bad(l: Lang, e: &AppError) -> Option<FieldErrors> {
@@ -80,7 +86,13 @@ fn products_page(
         h1 { (t(l, "Products & features", "Продукты и функции")) }
         @for p in &list {
             section.card {
-                div.head-row { h2 { (p.name) " " span.muted.mono { (p.code) } } span.muted { (t(l, "heartbeat", "пульс")) " " (p.heartbeat_s) " " (t(l, "s", "с")) } }
+                div.head-row {
+                    h2 { (p.name) " " span.muted.mono { (p.code) } }
+                    span.muted { (t(l, "heartbeat", "пульс")) " " (p.heartbeat_s) " " (t(l, "s", "с")) }
+                    @if me.user.role >= Role::Admin {
+                        a.button.small.ghost href=(product_href(&p.code)) { (t(l, "Edit", "Изменить")) }
+                    }
+                }
                 div.table-wrap { table {
                     thead { tr { th.num { "#" } th { (t(l, "Feature", "Функция")) } th { (t(l, "Counted", "Учёт")) } th { (t(l, "Trial seats", "Мест в триале")) } } }
                     tbody { @for f in &p.features { tr {
@@ -241,6 +253,408 @@ pub async fn products_create(p: Post) -> UiResult {
     ))
 }
 
+// ---------- One product: edit, delete ----------
+
+const UNITS: [Unit; 4] = [Unit::User, Unit::Host, Unit::Database, Unit::Session];
+
+fn parse_unit(s: &str) -> Option<Unit> {
+    let s = s.trim().to_ascii_lowercase();
+    UNITS.iter().copied().find(|u| u.as_str() == s)
+}
+
+fn product_href(code: &str) -> String {
+    format!("/products/{}", super::clients::urlencode(code))
+}
+
+/// An input in a table cell: keeps what was typed and shows its error below it.
+fn cell(label: &str, name: &str, kind: &str, value: &str, errors: &FieldErrors) -> Markup {
+    let err = errors.get(name);
+    html! {
+        label.field.invalid[err.is_some()] {
+            input type=(kind) name=(name) value=(value) aria-label=(label) aria-invalid=[err.map(|_| "true")];
+            @if let Some(e) = err { span.error { (e) } }
+        }
+    }
+}
+
+fn unit_cell(l: Lang, name: &str, value: &str, errors: &FieldErrors) -> Markup {
+    let err = errors.get(name);
+    html! {
+        label.field.invalid[err.is_some()] {
+            select name=(name) aria-label=(t(l, "Counted", "Учёт")) aria-invalid=[err.map(|_| "true")] {
+                @for u in UNITS { option value=(u.as_str()) selected[u.as_str() == value] { (unit_name(l, u)) } }
+            }
+            @if let Some(e) = err { span.error { (e) } }
+        }
+    }
+}
+
+/// The product's page: its edit form (what was typed, when `typed`) and delete.
+fn product_page(
+    me: &Me,
+    p: &crate::domain::Product,
+    typed: Option<&Fields>,
+    errors: &FieldErrors,
+    flash: Option<String>,
+    alert: Option<String>,
+) -> Markup {
+    let l = me.lang;
+    let ctx = me.ctx("products", flash);
+    let v = |name: &str, stored: String| typed.map_or(stored, |f| f.get(name).to_owned());
+    let seats = |n: u32| {
+        p.trial
+            .as_ref()
+            .and_then(|tr| tr.items.iter().find(|i| i.feature == n))
+            .map(|i| i.seats.to_string())
+            .unwrap_or_default()
+    };
+    let href = product_href(&p.code);
+    let body = html! {
+        div.head-row {
+            h1 { (p.name) " " span.muted.mono { (p.code) } }
+            a.button.ghost href="/products" { "← " (t(l, "All products", "Все продукты")) }
+        }
+        @if let Some(a) = &alert { p.alert role="alert" { (a) } }
+        section.card {
+            h2 { (t(l, "Edit product", "Изменение продукта")) }
+            form.grid method="post" action=(href) {
+                (csrf_field(&ctx))
+                (field(t(l, "Name", "Название"), "name", "text", &v("name", p.name.clone()), errors))
+                (field(t(l, "Heartbeat interval, s", "Интервал пульса, с"), "heartbeat_s", "number", &v("heartbeat_s", p.heartbeat_s.to_string()), errors))
+                (field(t(l, "Trial days (empty: no trial)", "Дней триала (пусто — без триала)"), "trial_days", "number",
+                    &v("trial_days", p.trial.as_ref().map(|tr| tr.days.to_string()).unwrap_or_default()), errors))
+                div.wide {
+                    div.table-wrap { table {
+                        thead { tr { th.num { "#" } th { (t(l, "Feature", "Функция")) } th { (t(l, "Counted", "Учёт")) } th { (t(l, "Trial seats", "Мест в триале")) } } }
+                        tbody {
+                            @for f in &p.features {
+                                @let n = f.number;
+                                tr {
+                                    td.num { (n) }
+                                    td { (cell(t(l, "Feature name", "Название функции"), &format!("f{n}_name"), "text", &v(&format!("f{n}_name"), f.name.clone()), errors)) }
+                                    td { (unit_cell(l, &format!("f{n}_unit"), &v(&format!("f{n}_unit"), f.unit.as_str().to_owned()), errors)) }
+                                    td { (cell(t(l, "Trial seats", "Мест в триале"), &format!("f{n}_seats"), "number", &v(&format!("f{n}_seats"), seats(n)), errors)) }
+                                }
+                            }
+                            tr {
+                                td { (cell(t(l, "New feature: number", "Новая функция: номер"), "new_number", "number", &v("new_number", String::new()), errors)) }
+                                td { (cell(t(l, "New feature: name", "Новая функция: название"), "new_name", "text", &v("new_name", String::new()), errors)) }
+                                td { (unit_cell(l, "new_unit", &v("new_unit", "user".to_owned()), errors)) }
+                                td { (cell(t(l, "New feature: trial seats", "Новая функция: мест в триале"), "new_seats", "number", &v("new_seats", String::new()), errors)) }
+                            }
+                        }
+                    } }
+                    p.muted { (t(l, "The last row adds a feature. A feature's counting unit can change only while no key holds it; features are not removed here.",
+                                  "Последняя строка добавляет функцию. Способ учёта функции можно изменить, только пока её нет ни в одном ключе; функции здесь не удаляются.")) }
+                }
+                div.actions { button type="submit" { (t(l, "Save", "Сохранить")) } }
+            }
+        }
+        section.card {
+            h2 { (t(l, "Delete product", "Удаление продукта")) }
+            p.muted { (t(l, "Only a product that no key holds can be deleted.", "Удалить можно только продукт, которого нет ни в одном ключе.")) }
+            form.inline method="post" action=(format!("{href}/delete")) {
+                (csrf_field(&ctx))
+                button.danger type="submit" { (t(l, "Delete product", "Удалить продукт")) }
+            }
+        }
+    };
+    page(&ctx, &p.name, body)
+}
+
+fn load_product(me: &Me, code: &str) -> Result<crate::domain::Product, crate::http::ui::UiError> {
+    let tx = me.app.store.read().map_err(|e| me.err(e))?;
+    products::by_code(&tx, code)
+        .map_err(|e| me.err(e))?
+        .ok_or_else(|| me.not_found())
+}
+
+pub async fn product_show(
+    me: Me,
+    path: web::Path<String>,
+    q: web::Query<Vec<(String, String)>>,
+) -> UiResult {
+    me.require(Role::Admin)?;
+    let p = load_product(&me, &path)?;
+    let flash = done(me.lang, &q);
+    Ok(html_page(
+        StatusCode::OK,
+        product_page(&me, &p, None, &FieldErrors::new(), flash, None),
+    ))
+}
+
+/// A product's form as a patch: every listed feature with its name, unit and trial
+/// seats, the new feature's row if filled in; or the form's errors.
+fn product_patch(
+    l: Lang,
+    p: &crate::domain::Product,
+    f: &Fields,
+) -> Result<ProductPatch, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let required = t(l, "Required", "Обязательное поле");
+    let name = f.get("name").trim();
+    if name.is_empty() {
+        errors.insert("name".into(), required.into());
+    }
+    let heartbeat_s = f
+        .get("heartbeat_s")
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|v| (5..=86_400).contains(v));
+    if heartbeat_s.is_none() {
+        errors.insert(
+            "heartbeat_s".into(),
+            t(l, "5 to 86400 seconds", "От 5 до 86400 секунд").into(),
+        );
+    }
+    let days = match f.get("trial_days").trim() {
+        "" => None,
+        s => match s.parse::<u32>().ok().filter(|d| (1..=3650).contains(d)) {
+            Some(d) => Some(d),
+            None => {
+                errors.insert(
+                    "trial_days".into(),
+                    t(
+                        l,
+                        "1 to 3650 days, or empty for no trial",
+                        "От 1 до 3650 дней; пусто — без триала",
+                    )
+                    .into(),
+                );
+                None
+            }
+        },
+    };
+    let mut features = Vec::new();
+    let mut items = Vec::new();
+    let mut row = |number: u32, prefix: &str, errors: &mut FieldErrors| {
+        let (nk, uk, sk) = (
+            format!("{prefix}_name"),
+            format!("{prefix}_unit"),
+            format!("{prefix}_seats"),
+        );
+        let fname = f.get(&nk).trim();
+        if fname.is_empty() {
+            errors.insert(nk, required.into());
+        }
+        let unit = parse_unit(f.get(&uk));
+        if unit.is_none() {
+            errors.insert(
+                uk,
+                t(l, "Choose how seats are counted", "Выберите способ учёта").into(),
+            );
+        }
+        match f.get(&sk).trim() {
+            "" | "0" => {}
+            s => match s.parse::<u32>() {
+                Ok(seats) => items.push(NewTrialItem {
+                    feature: number,
+                    seats,
+                }),
+                Err(_) => {
+                    errors.insert(
+                        sk,
+                        t(l, "A number of seats, or empty", "Число мест или пусто").into(),
+                    );
+                }
+            },
+        }
+        features.push(FeaturePatch {
+            number,
+            name: Some(fname.to_owned()),
+            unit,
+        });
+    };
+    for x in &p.features {
+        row(x.number, &format!("f{}", x.number), &mut errors);
+    }
+    if ["new_number", "new_name", "new_seats"]
+        .iter()
+        .any(|k| !f.get(k).trim().is_empty())
+    {
+        match f.get("new_number").trim().parse::<u32>() {
+            Ok(n) if p.feature(n).is_some() => {
+                errors.insert(
+                    "new_number".into(),
+                    t(
+                        l,
+                        "The product already has this feature",
+                        "У продукта уже есть эта функция",
+                    )
+                    .into(),
+                );
+            }
+            Ok(n) => row(n, "new", &mut errors),
+            Err(_) => {
+                errors.insert(
+                    "new_number".into(),
+                    t(l, "A feature number", "Номер функции").into(),
+                );
+            }
+        }
+    }
+    if days.is_none() && !items.is_empty() && !errors.contains_key("trial_days") {
+        errors.insert(
+            "trial_days".into(),
+            t(
+                l,
+                "Give the trial's days, or clear its seats",
+                "Укажите дни триала или очистите места триала",
+            )
+            .into(),
+        );
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(ProductPatch {
+        name: Some(name.to_owned()),
+        heartbeat_s,
+        features: Some(features),
+        trial: Some(days.map(|days| NewTrial { days, items })),
+    })
+}
+
+/// `features[3].unit` with `head` = `features[` → (3, "unit").
+fn index<'a>(k: &'a str, head: &str) -> Option<(usize, &'a str)> {
+    let (i, rest) = k.strip_prefix(head)?.split_once(']')?;
+    Some((i.parse().ok()?, rest.trim_start_matches('.')))
+}
+
+/// The service's refusal of a product patch as the form's errors (`None`: not the
+/// form's fault).
+fn product_errors(
+    l: Lang,
+    e: &AppError,
+    p: &crate::domain::Product,
+    patch: &ProductPatch,
+) -> Option<FieldErrors> {
+    let prefix = |n: u32| {
+        if p.feature(n).is_some() {
+            format!("f{n}")
+        } else {
+            "new".to_owned()
+        }
+    };
+    let features = patch.features.as_deref().unwrap_or_default();
+    let items = patch
+        .trial
+        .as_ref()
+        .and_then(|t| t.as_ref())
+        .map_or(&[][..], |t| t.items.as_slice());
+    match e {
+        AppError::Malformed(m) => Some(
+            m.keys()
+                .map(|k| {
+                    let key = if let Some((i, rest)) = index(k, "features[") {
+                        features.get(i).map_or("name".to_owned(), |f| {
+                            format!("{}_{rest}", prefix(f.number))
+                        })
+                    } else if let Some((i, _)) = index(k, "trial.items[") {
+                        items.get(i).map_or("trial_days".to_owned(), |it| {
+                            format!("{}_seats", prefix(it.feature))
+                        })
+                    } else if k.starts_with("trial") {
+                        "trial_days".to_owned()
+                    } else {
+                        k.clone()
+                    };
+                    (
+                        key,
+                        t(l, "Check this field", "Проверьте это поле").to_owned(),
+                    )
+                })
+                .collect(),
+        ),
+        AppError::Conflict {
+            reason: "feature_in_use",
+            details,
+        } => {
+            let n = details["feature"].as_u64().unwrap_or(0);
+            let regnum = details["regnum"].as_str().unwrap_or("");
+            let msg = match l {
+                Lang::En => format!("A key holds this feature ({regnum}): its unit cannot change"),
+                Lang::Ru => {
+                    format!("Эта функция есть в ключе {regnum}: способ учёта менять нельзя")
+                }
+            };
+            Some([(format!("f{n}_unit"), msg)].into_iter().collect())
+        }
+        AppError::Conflict {
+            reason: "feature_number_taken",
+            ..
+        } => Some(
+            [(
+                "new_number".to_owned(),
+                t(
+                    l,
+                    "This number belongs to another product's feature",
+                    "Этот номер занят функцией другого продукта",
+                )
+                .to_owned(),
+            )]
+            .into_iter()
+            .collect(),
+        ),
+        _ => None,
+    }
+}
+
+pub async fn product_update(p: Post, path: web::Path<String>) -> UiResult {
+    let me = &p.me;
+    me.require(Role::Admin)?;
+    let prod = load_product(me, &path)?;
+    let errors = match product_patch(me.lang, &prod, &p.form) {
+        Ok(patch) => {
+            match products::update(&me.app, &prod.code, patch.clone(), &me.user.login).await {
+                Ok(saved) => {
+                    return Ok(see_other(&format!(
+                        "{}?done=saved",
+                        product_href(&saved.code)
+                    )));
+                }
+                Err(AppError::NotFound { .. }) => return Err(me.not_found()),
+                Err(e) => product_errors(me.lang, &e, &prod, &patch).ok_or_else(|| me.err(e))?,
+            }
+        }
+        Err(errors) => errors,
+    };
+    Ok(html_page(
+        StatusCode::BAD_REQUEST,
+        product_page(me, &prod, Some(&p.form), &errors, None, None),
+    ))
+}
+
+pub async fn product_delete(p: Post, path: web::Path<String>) -> UiResult {
+    let me = &p.me;
+    me.require(Role::Admin)?;
+    let prod = load_product(me, &path)?;
+    match products::delete(&me.app, &prod.code, &me.user.login).await {
+        Ok(_) => Ok(see_other("/products?done=deleted")),
+        Err(AppError::NotFound { .. }) => Err(me.not_found()),
+        Err(AppError::Conflict {
+            reason: "product_in_use",
+            details,
+        }) => {
+            let regnum = details["regnum"].as_str().unwrap_or("");
+            let alert = match me.lang {
+                Lang::En => format!(
+                    "Keys hold this product (for example {regnum}): remove their items first, then delete it."
+                ),
+                Lang::Ru => format!(
+                    "Этот продукт есть в ключах (например, {regnum}): сначала удалите их позиции, затем продукт."
+                ),
+            };
+            Ok(html_page(
+                StatusCode::CONFLICT,
+                product_page(me, &prod, None, &FieldErrors::new(), None, Some(alert)),
+            ))
+        }
+        Err(e) => Err(me.err(e)),
+    }
+}
+
 // ---------- Distributors ----------
 
 fn distributors_page(
@@ -257,10 +671,11 @@ fn distributors_page(
     let body = html! {
         h1 { (t(l, "Distributors", "Дистрибьюторы")) }
         div.table-wrap { table {
-            thead { tr { th { (t(l, "Code", "Код")) } th { (t(l, "Name", "Название")) } th { "E-mail" } th { (t(l, "Clients", "Клиенты")) } } }
+            thead { tr { th { (t(l, "Code", "Код")) } th { (t(l, "Name", "Название")) } th { "E-mail" } th { (t(l, "Clients", "Клиенты")) } th {} } }
             tbody { @for d in &list { tr {
-                td.mono { (d.code) } td { (d.name) } td { (d.email) }
+                td.mono { a href=(distributor_href(&d.code)) { (d.code) } } td { (d.name) } td { (d.email) }
                 td { a href=(format!("/clients?distributor={}", super::clients::urlencode(&d.code))) { (t(l, "Show", "Показать")) } }
+                td { a.button.small.ghost href=(distributor_href(&d.code)) { (t(l, "Edit", "Изменить")) } }
             } } }
         }
         @if list.is_empty() { p.empty { (t(l, "No distributors yet.", "Дистрибьюторов пока нет.")) } } }
@@ -304,6 +719,175 @@ pub async fn distributors_create(p: Post) -> UiResult {
             None => Err(me.err(e)),
         },
     }
+}
+
+// ---------- One distributor: edit, delete ----------
+
+fn distributor_href(code: &str) -> String {
+    format!("/distributors/{}", super::clients::urlencode(code))
+}
+
+fn distributor_page(
+    me: &Me,
+    d: &crate::domain::Distributor,
+    typed: Option<&Fields>,
+    errors: &FieldErrors,
+    flash: Option<String>,
+    alert: Option<Markup>,
+) -> Markup {
+    let l = me.lang;
+    let ctx = me.ctx("distributors", flash);
+    let v = |name: &str, stored: &str| typed.map_or(stored.to_owned(), |f| f.get(name).to_owned());
+    let href = distributor_href(&d.code);
+    let body = html! {
+        div.head-row {
+            h1 { (d.name) " " span.muted.mono { (d.code) } }
+            a.button.ghost href="/distributors" { "← " (t(l, "All distributors", "Все дистрибьюторы")) }
+        }
+        @if let Some(a) = &alert { p.alert role="alert" { (a) } }
+        section.card {
+            h2 { (t(l, "Edit distributor", "Изменение дистрибьютора")) }
+            form.grid method="post" action=(href) {
+                (csrf_field(&ctx))
+                (field(t(l, "Name", "Название"), "name", "text", &v("name", &d.name), errors))
+                (field("E-mail", "email", "text", &v("email", &d.email), errors))
+                p.muted.wide { (t(l, "The code stays: clients and users refer to it.", "Код не меняется: на него ссылаются клиенты и пользователи.")) " "
+                    a href=(format!("/clients?distributor={}", super::clients::urlencode(&d.code))) { (t(l, "Its clients", "Его клиенты")) } }
+                div.actions { button type="submit" { (t(l, "Save", "Сохранить")) } }
+            }
+        }
+        section.card {
+            h2 { (t(l, "Delete distributor", "Удаление дистрибьютора")) }
+            p.muted { (t(l, "Only a distributor with no clients assigned and no users acting for it can be deleted.",
+                          "Удалить можно только дистрибьютора, за которым не закреплены клиенты и от имени которого не работают пользователи.")) }
+            form.inline method="post" action=(format!("{href}/delete")) {
+                (csrf_field(&ctx))
+                button.danger type="submit" { (t(l, "Delete distributor", "Удалить дистрибьютора")) }
+            }
+        }
+    };
+    page(&ctx, &d.name, body)
+}
+
+fn load_distributor(
+    me: &Me,
+    code: &str,
+) -> Result<crate::domain::Distributor, crate::http::ui::UiError> {
+    let tx = me.app.store.read().map_err(|e| me.err(e))?;
+    distributors::get(&tx, code)
+        .map_err(|e| me.err(e))?
+        .ok_or_else(|| me.not_found())
+}
+
+pub async fn distributor_show(
+    me: Me,
+    path: web::Path<String>,
+    q: web::Query<Vec<(String, String)>>,
+) -> UiResult {
+    me.require(Role::Admin)?;
+    let d = load_distributor(&me, &path)?;
+    let flash = done(me.lang, &q);
+    Ok(html_page(
+        StatusCode::OK,
+        distributor_page(&me, &d, None, &FieldErrors::new(), flash, None),
+    ))
+}
+
+pub async fn distributor_update(p: Post, path: web::Path<String>) -> UiResult {
+    let me = &p.me;
+    me.require(Role::Admin)?;
+    let l = me.lang;
+    let d = load_distributor(me, &path)?;
+    let f = &p.form;
+    match distributors::update(
+        &me.app,
+        &d.code,
+        f.get("name"),
+        f.get("email"),
+        &me.user.login,
+    )
+    .await
+    {
+        Ok(d) => Ok(see_other(&format!(
+            "{}?done=saved",
+            distributor_href(&d.code)
+        ))),
+        Err(AppError::NotFound { .. }) => Err(me.not_found()),
+        Err(AppError::Malformed(m)) => {
+            let errors = m
+                .keys()
+                .map(|k| {
+                    let msg = match k.as_str() {
+                        "name" => t(l, "1 to 200 characters", "От 1 до 200 символов").to_owned(),
+                        other => super::auth::field_msg(l, other),
+                    };
+                    (k.clone(), msg)
+                })
+                .collect();
+            Ok(html_page(
+                StatusCode::BAD_REQUEST,
+                distributor_page(me, &d, Some(f), &errors, None, None),
+            ))
+        }
+        Err(e) => Err(me.err(e)),
+    }
+}
+
+pub async fn distributor_delete(p: Post, path: web::Path<String>) -> UiResult {
+    let me = &p.me;
+    me.require(Role::Admin)?;
+    let l = me.lang;
+    let d = load_distributor(me, &path)?;
+    let alert = match distributors::delete(&me.app, &d.code, &me.user.login).await {
+        Ok(_) => return Ok(see_other("/distributors?done=deleted")),
+        Err(AppError::NotFound { .. }) => return Err(me.not_found()),
+        Err(AppError::Conflict {
+            reason: "distributor_has_clients",
+            details,
+        }) => {
+            let n = details["clients"].as_u64().unwrap_or(0);
+            let text = match l {
+                Lang::En => format!(
+                    "Cannot delete: {n} client(s) are assigned to this distributor. Assign them to another distributor (or none) first."
+                ),
+                Lang::Ru => format!(
+                    "Удалить нельзя: за дистрибьютором закреплено клиентов — {n}. Сначала передайте их другому дистрибьютору (или снимите закрепление)."
+                ),
+            };
+            html! {
+                (text) " "
+                a href=(format!("/clients?distributor={}", super::clients::urlencode(&d.code))) { (t(l, "Show them", "Показать их")) }
+            }
+        }
+        Err(AppError::Conflict {
+            reason: "distributor_has_users",
+            details,
+        }) => {
+            let users = details["users"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|u| u.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default();
+            let text = match l {
+                Lang::En => format!(
+                    "Cannot delete: staff users act for this distributor ({users}). Give them another distributor or role on the Users page first."
+                ),
+                Lang::Ru => format!(
+                    "Удалить нельзя: от имени дистрибьютора работают пользователи ({users}). Сначала назначьте им другого дистрибьютора или роль на странице «Пользователи»."
+                ),
+            };
+            html! { (text) }
+        }
+        Err(e) => return Err(me.err(e)),
+    };
+    Ok(html_page(
+        StatusCode::CONFLICT,
+        distributor_page(me, &d, None, &FieldErrors::new(), None, Some(alert)),
+    ))
 }
 
 // ---------- Users ----------
@@ -392,13 +976,11 @@ pub async fn users_create(p: Post) -> UiResult {
         f.get("password"),
         f.get("distributor"),
         me.app.now(),
+        &me.user.login,
     )
     .await
     {
-        Ok(u) => {
-            me.audit("user_create", &u.login, role.as_str()).await?;
-            Ok(see_other("/users?done=created"))
-        }
+        Ok(_) => Ok(see_other("/users?done=created")),
         Err(e) => match bad(me.lang, &e) {
             Some(errors) => Ok(html_page(
                 StatusCode::BAD_REQUEST,
@@ -544,15 +1126,19 @@ pub async fn tokens_create(p: Post) -> UiResult {
     } else {
         Role::Manager
     };
-    match auth::create_token(&me.app.store, p.form.get("name"), role, me.app.now()).await {
-        Ok((secret, tk)) => {
-            me.audit("token_create", &format!("token {}", tk.id), &tk.name)
-                .await?;
-            Ok(html_page(
-                StatusCode::OK,
-                tokens_page(me, Some((&tk.name, &secret)), "", &FieldErrors::new(), None)?,
-            ))
-        }
+    match auth::create_token(
+        &me.app.store,
+        p.form.get("name"),
+        role,
+        me.app.now(),
+        &me.user.login,
+    )
+    .await
+    {
+        Ok((secret, tk)) => Ok(html_page(
+            StatusCode::OK,
+            tokens_page(me, Some((&tk.name, &secret)), "", &FieldErrors::new(), None)?,
+        )),
         Err(e) => match bad(me.lang, &e) {
             Some(errors) => Ok(html_page(
                 StatusCode::BAD_REQUEST,
@@ -567,10 +1153,9 @@ pub async fn tokens_revoke(p: Post, path: web::Path<u64>) -> UiResult {
     let me = &p.me;
     me.require(Role::Admin)?;
     let id = path.into_inner();
-    auth::revoke_token(&me.app.store, id, me.app.now())
+    auth::revoke_token(&me.app.store, id, me.app.now(), &me.user.login)
         .await
         .map_err(|e| me.err(e))?;
-    me.audit("token_revoke", &format!("token {id}"), "").await?;
     Ok(see_other("/tokens?done=revoked"))
 }
 
@@ -741,9 +1326,12 @@ fn action_name(l: Lang, code: &str) -> String {
         "unbind" => ("Unbound", "Снята привязка"),
         "coupons_create" => ("Coupons generated", "Сгенерированы купоны"),
         "product_create" => ("Product created", "Создан продукт"),
+        "product_update" => ("Product changed", "Изменён продукт"),
         "product_delete" => ("Product deleted", "Удалён продукт"),
         "lease_end" => ("Lease ended", "Завершён захват"),
         "distributor_create" => ("Distributor added", "Добавлен дистрибьютор"),
+        "distributor_update" => ("Distributor changed", "Изменён дистрибьютор"),
+        "distributor_delete" => ("Distributor deleted", "Удалён дистрибьютор"),
         "user_create" => ("User added", "Добавлен пользователь"),
         "user_change" => ("User changed", "Изменён пользователь"),
         "token_create" => ("API token created", "Создан API-токен"),

@@ -32,7 +32,7 @@ pub struct Filter {
     pub manager: String,
     pub distributor: String,
     pub old_first: bool,
-    /// By company name, A to Z (for result sets up to `SORT_LIMIT`).
+    /// By company name, A to Z (then by id).
     pub by_company: bool,
     pub offset: usize,
 }
@@ -101,9 +101,7 @@ pub fn urlencode(s: &str) -> String {
 /// stop after the page.
 pub fn find(app: &App, f: &Filter, limit: usize) -> AppResult<ClientPage> {
     if f.by_company {
-        if let Some(found) = by_company(app, f, limit)? {
-            return Ok(found);
-        }
+        return by_company(app, f, limit);
     }
     if f.manager.is_empty() && f.distributor.is_empty() && f.q.is_empty() {
         // Every client: a slice of the table in id order; the count comes from the
@@ -233,64 +231,37 @@ type Options = Vec<(String, String)>;
 /// A page of clients: rows, the total when known, whether more follow.
 pub type ClientPage = (Vec<ClientView>, Option<usize>, bool);
 
-/// Most matches sorted by company name; beyond it the list stays in id order.
-pub const SORT_LIMIT: usize = 20_000;
-
-/// The page sorted by company, when the matches are few enough to sort (`None` when
-/// they are not: the caller lists them newest first instead).
-fn by_company(app: &App, f: &Filter, limit: usize) -> AppResult<Option<ClientPage>> {
-    let ids: Vec<u64> = if !f.q.is_empty() {
-        let (ids, total) = app.search.find(&f.q, 0, SORT_LIMIT + 1);
-        // The index counts at most MAX_MATCHES: at the cap, the matches are incomplete.
-        if total > SORT_LIMIT || total >= crate::service::search::MAX_MATCHES {
-            return Ok(None);
-        }
-        ids
-    } else if f.manager.is_empty() && f.distributor.is_empty() {
-        if app.search.len() > SORT_LIMIT {
-            return Ok(None);
-        }
-        let tx = app.store.read()?;
-        let t = tx.table(tables::CLIENTS.def)?;
-        let mut ids = Vec::new();
-        for row in t.iter()? {
-            ids.push(row?.0.value());
-        }
-        ids
-    } else {
-        // Filtered: collect every match, then sort.
-        let all = Filter {
-            by_company: false,
-            offset: 0,
-            ..f.clone()
-        };
-        let (rows, _, more) = find(app, &all, SORT_LIMIT)?;
-        if more {
-            return Ok(None);
-        }
-        let mut rows = rows;
-        rows.sort_by_cached_key(|c| (crate::domain::fold(&c.company), c.id));
-        let total = rows.len();
-        let page: Vec<ClientView> = rows.into_iter().skip(f.offset).take(limit).collect();
-        let more = f.offset + page.len() < total;
-        return Ok(Some((page, Some(total), more)));
-    };
+/// The page sorted by company name (A–Z, then id), every match counted: a slice of
+/// the search index's company order, or one pass along it for the matches of a quick
+/// search and/or the clients of a manager or distributor.
+fn by_company(app: &App, f: &Filter, limit: usize) -> AppResult<ClientPage> {
     let tx = app.store.read()?;
-    let t = tx.table(tables::CLIENTS.def)?;
-    let mut named = Vec::with_capacity(ids.len());
-    for id in ids {
-        if let Some(c) = tables::CLIENTS.get(&t, id)? {
-            named.push((crate::domain::fold(&c.company), id, c));
+    let mut only: Option<Vec<u64>> = None;
+    for (v, by) in [
+        (&f.manager, clients::ids_by_manager as fn(&_, &str) -> _),
+        (&f.distributor, clients::ids_by_distributor),
+    ] {
+        if !v.is_empty() {
+            let found: Vec<u64> = by(&tx, v)?;
+            only = Some(match only {
+                None => found,
+                Some(prev) => prev
+                    .into_iter()
+                    .filter(|i| found.binary_search(i).is_ok())
+                    .collect(),
+            });
         }
     }
-    named.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
-    let total = named.len();
-    let mut page = Vec::new();
-    for (_, _, c) in named.into_iter().skip(f.offset).take(limit) {
-        page.push(clients::view(&tx, &c)?);
+    let q = (!f.q.is_empty()).then_some(f.q.as_str());
+    let (ids, total) = app.search.by_company(q, only.as_deref(), f.offset, limit);
+    let mut rows = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(c) = clients::load(&tx, id)? {
+            rows.push(clients::view(&tx, &c)?);
+        }
     }
-    let more = f.offset + page.len() < total;
-    Ok(Some((page, Some(total), more)))
+    let more = f.offset + rows.len() < total;
+    Ok((rows, Some(total), more))
 }
 
 fn people(app: &App, l: Lang) -> AppResult<(Options, Options)> {
@@ -344,13 +315,9 @@ pub async fn list(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResult {
                 a.button.ghost href=(format!("/clients?mine=1")) { (t(l, "My clients", "Мои клиенты")) }
             }
         }
-        @if !f.q.is_empty() && total.is_some_and(|n| n >= crate::service::search::MAX_MATCHES) {
+        @if !f.q.is_empty() && !f.by_company && total.is_some_and(|n| n >= crate::service::search::MAX_MATCHES) {
             p.muted { (t(l, "Very many matches: the newest 10,000 are shown; refine the search to see others.",
                          "Очень много совпадений: показаны 10 000 самых новых; уточните поиск, чтобы увидеть остальные.")) }
-        }
-        @if f.by_company && total.is_none_or(|n| n > SORT_LIMIT) {
-            p.muted { (t(l, "Too many matches to sort by company: narrow the search; shown newest first.",
-                         "Слишком много совпадений для сортировки по компании: уточните поиск; показаны сначала новые.")) }
         }
         form method="post" action="/clients/merge" {
             (csrf_field(&ctx))

@@ -680,6 +680,7 @@ async fn openapi_health_and_headers() {
         ("/api/v1/signing-key", "get"),
         ("/api/admin/v1/products", "post"),
         ("/api/admin/v1/products", "get"),
+        ("/api/admin/v1/products/{code}", "patch"),
         ("/api/admin/v1/clients", "post"),
         ("/api/admin/v1/clients", "get"),
         ("/api/admin/v1/clients/{id}", "get"),
@@ -773,4 +774,177 @@ pub fn urlencode(s: &str) -> String {
             }
         })
         .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn products_change_by_patch() {
+    let s = TestServer::start().await;
+    s.product("crm", &[(31, "host"), (48, "user")]).await;
+    s.product("chat", &[(60, "user")]).await;
+
+    // Name, heartbeat, a renamed feature, a recounted one (no key holds it), a new one,
+    // new trial terms: only what is sent changes.
+    let p = s
+        .admin(
+            Method::PATCH,
+            "/products/CRM",
+            Some(json!({"name": "Интеграция 2", "heartbeat_s": 45,
+                "features": [{"number": 48, "name": "ПРОФ сеанс"},
+                             {"number": 31, "unit": "database"},
+                             {"number": 50, "name": "Новая", "unit": "session"}],
+                "trial": {"days": 7, "items": [{"feature": 50, "seats": 1}]}})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(p["name"], "Интеграция 2");
+    assert_eq!(p["heartbeat_s"], 45);
+    assert_eq!(p["features"][0]["unit"], "database");
+    assert_eq!(
+        p["features"][0]["name"], "Feature 31",
+        "a name not sent stays"
+    );
+    assert_eq!(p["features"][1]["name"], "ПРОФ сеанс");
+    assert_eq!(p["features"][1]["unit"], "user", "a unit not sent stays");
+    assert_eq!(p["features"][2]["number"], 50);
+    assert_eq!(p["trial"]["days"], 7);
+    assert_eq!(p["trial"]["items"], json!([{"feature": 50, "seats": 1}]));
+    let got = s
+        .admin(Method::GET, "/products/crm", None)
+        .await
+        .expect(200);
+    assert_eq!(got, p);
+
+    // The in-memory catalog follows at once: the new feature can be held and captured,
+    // with the new heartbeat and unit.
+    let regnum = s.key_with("crm", 50, 1).await;
+    let lease = s
+        .api(
+            Method::POST,
+            "/leases",
+            Some(json!({"regnum": regnum, "feature": 50, "host": "pc1", "session": "s1"})),
+        )
+        .await
+        .expect(201);
+    assert_eq!(lease["heartbeat_s"], 45);
+    s.api(
+        Method::POST,
+        "/leases",
+        Some(json!({"regnum": regnum, "feature": 50, "host": "pc1", "session": "s2"})),
+    )
+    .await
+    .expect_error(409, 1030);
+
+    // A held feature's unit stays: 409 with the reason and the key; nothing changes,
+    // not even the rest of that request.
+    let r = s
+        .admin(
+            Method::PATCH,
+            "/products/crm",
+            Some(json!({"name": "Другое", "features": [{"number": 50, "unit": "user"}]})),
+        )
+        .await;
+    r.expect_error(409, 2009);
+    assert_eq!(r.body["error"]["details"]["reason"], "feature_in_use");
+    assert_eq!(r.body["error"]["details"]["feature"], 50);
+    assert_eq!(r.body["error"]["details"]["regnum"], regnum.as_str());
+    let got = s
+        .admin(Method::GET, "/products/crm", None)
+        .await
+        .expect(200);
+    assert_eq!(got["name"], "Интеграция 2");
+    assert_eq!(got["features"][2]["unit"], "session");
+    // Renaming it is fine; so is the same unit again.
+    s.admin(
+        Method::PATCH,
+        "/products/crm",
+        Some(json!({"features": [{"number": 50, "name": "Сеанс", "unit": "session"}]})),
+    )
+    .await
+    .expect(200);
+    // A number another product uses: 409.
+    let r = s
+        .admin(
+            Method::PATCH,
+            "/products/crm",
+            Some(json!({"features": [{"number": 60, "name": "x", "unit": "user"}]})),
+        )
+        .await;
+    r.expect_error(409, 2009);
+    assert_eq!(r.body["error"]["details"]["reason"], "feature_number_taken");
+
+    // Unknown product: 404.
+    s.admin(Method::PATCH, "/products/nope", Some(json!({"name": "x"})))
+        .await
+        .expect_error(404, 2004);
+    // Malformed: 1001 naming the field.
+    for (body, field) in [
+        (json!({"heartbeat_s": 1}), "heartbeat_s"),
+        (json!({"name": "  "}), "name"),
+        (
+            json!({"features": [{"number": 31, "unit": "seat"}]}),
+            "features[0].unit",
+        ),
+        (
+            json!({"features": [{"number": 77, "name": "no unit"}]}),
+            "features[0].unit",
+        ),
+        (
+            json!({"trial": {"days": 5, "items": [{"feature": 99, "seats": 1}]}}),
+            "trial.items[0].feature",
+        ),
+        (json!({"trial": {"days": 0, "items": []}}), "trial.days"),
+        (json!({"code": "other"}), "code"),
+    ] {
+        let r = s
+            .admin(Method::PATCH, "/products/crm", Some(body.clone()))
+            .await;
+        r.expect_error(400, 1001);
+        assert!(
+            r.body["error"]["details"].get(field).is_some(),
+            "{body} should name {field}: {}",
+            r.body
+        );
+    }
+    // null ends the trial terms.
+    let p = s
+        .admin(Method::PATCH, "/products/crm", Some(json!({"trial": null})))
+        .await
+        .expect(200);
+    assert!(p["trial"].is_null());
+
+    // Admin only; and every change is in the audit log under the token's name.
+    let t = s
+        .admin(
+            Method::POST,
+            "/tokens",
+            Some(json!({"name": "crm-sync", "role": "manager"})),
+        )
+        .await
+        .expect(201);
+    let auth = format!("Bearer {}", t["token"].as_str().expect("token"));
+    s.send(
+        Method::PATCH,
+        "/api/admin/v1/products/crm",
+        Some(json!({"name": "x"})),
+        &[("Authorization", &auth)],
+    )
+    .await
+    .expect_error(403, 2003);
+    let tx = s.app().store.read().expect("read");
+    let (entries, _) = licd::service::audit::page(&tx, "product_update", 0, 10).expect("audit");
+    assert_eq!(entries.len(), 3, "three changes made: {entries:?}");
+    assert!(
+        entries
+            .iter()
+            .all(|e| e.actor == "api:test" && e.target == "crm")
+    );
+    assert!(
+        entries[2]
+            .detail
+            .contains("feature 31 unit host -> database"),
+        "{}",
+        entries[2].detail
+    );
+    drop(tx);
+    s.stop().await;
 }

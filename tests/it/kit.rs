@@ -185,10 +185,15 @@ impl TestServer {
         let clock = Clock::system();
         let mut running = licd::server::start(config, clock.clone()).expect("start");
         running.spawn();
-        let (token, _) =
-            licd::service::auth::create_token(&running.app.store, "test", Role::Admin, clock.now())
-                .await
-                .expect("token");
+        let (token, _) = licd::service::auth::create_token(
+            &running.app.store,
+            "test",
+            Role::Admin,
+            clock.now(),
+            "test",
+        )
+        .await
+        .expect("token");
         let url = format!("https://127.0.0.1:{}", running.addr.port());
         let http = client_for(&running.cert_path);
         let pk: [u8; 32] = B64

@@ -441,3 +441,86 @@ fn help_and_bad_config_are_clear() {
     );
     assert!(db.windows(b"$argon2id$".len()).any(|w| w == b"$argon2id$"));
 }
+
+/// `licd token create/revoke` and `licd user add` write the audit log, as `cli:<OS user>`
+/// (or `cli` when the environment names no user), in the change's own commit.
+#[test]
+fn command_line_changes_are_audited() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let licd = |args: &[&str], user: Option<&str>| {
+        let mut c = Command::new(BIN);
+        c.args(args).arg("--data").arg(dir.path());
+        for v in ["SUDO_USER", "USER", "LOGNAME", "USERNAME"] {
+            c.env_remove(v);
+        }
+        if let Some(u) = user {
+            c.env("USER", u);
+        }
+        c
+    };
+    let out = licd(
+        &["token", "create", "--name", "crm", "--role", "manager"],
+        Some("ops"),
+    )
+    .output()
+    .expect("token create");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    let id: String = err
+        .split("token ")
+        .nth(1)
+        .expect("the token's id")
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let out = licd(&["token", "revoke", "--id", &id], None)
+        .output()
+        .expect("token revoke");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut child = licd(
+        &["user", "add", "--login", "anna", "--role", "manager"],
+        Some("ops"),
+    )
+    .stdin(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("user add");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"long enough password\n")
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let store = licd::store::Store::open(&dir.path().join("licd.redb")).expect("open");
+    let tx = store.read().expect("read");
+    let (entries, total) = licd::service::audit::page(&tx, "", 0, 10).expect("audit");
+    drop(tx);
+    store.close();
+    assert_eq!(total, 3, "{entries:?}");
+    let seen: Vec<(&str, &str, &str)> = entries
+        .iter()
+        .map(|e| (e.actor.as_str(), e.action.as_str(), e.target.as_str()))
+        .collect();
+    let token = format!("token {id}");
+    assert_eq!(
+        seen,
+        [
+            ("cli:ops", "user_create", "anna"),
+            ("cli", "token_revoke", token.as_str()),
+            ("cli:ops", "token_create", token.as_str()),
+        ]
+    );
+    assert_eq!(entries[2].detail, "crm (manager)");
+}

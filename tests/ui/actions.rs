@@ -397,3 +397,150 @@ async fn clients_sort_by_company_and_filter_by_manager() {
     assert!(!old.contains(">Банан<"));
     s.stop().await;
 }
+
+#[tokio::test]
+async fn products_and_distributors_are_edited_and_deleted_with_clear_refusals() {
+    let s = Server::start().await;
+    s.user("admin", Role::Admin, "").await;
+    product(&s).await;
+    let mut h = Http::new(&s);
+    h.login("admin", "password123").await;
+    let page = h.get("/products/P").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Изменение продукта"));
+    let csrf = page.csrf();
+    /// The product form as posted: renamed, new heartbeat and trial, feature 32 added.
+    fn form(csrf: &str) -> Vec<(&str, &str)> {
+        vec![
+            ("csrf", csrf),
+            ("name", "Продукт 2"),
+            ("heartbeat_s", "90"),
+            ("trial_days", "10"),
+            ("f31_name", "Журнал"),
+            ("f31_unit", "user"),
+            ("f31_seats", "2"),
+            ("new_number", "32"),
+            ("new_name", "Чаты"),
+            ("new_unit", "host"),
+            ("new_seats", "1"),
+        ]
+    }
+    let csrf = csrf.as_str();
+    // Without the session's token: refused, nothing changes.
+    let p = h.post("/products/P", &form("")[1..]).await;
+    assert_eq!(p.status, 403);
+    // Bad values: each field says what is wrong, in Russian; what was typed stays.
+    let mut bad = form(csrf);
+    for (k, v) in [
+        ("name", " "),
+        ("heartbeat_s", "2"),
+        ("trial_days", ""),
+        ("new_number", "abc"),
+    ] {
+        bad.retain(|(n, _)| *n != k);
+        bad.push((k, v));
+    }
+    let bad = h.post("/products/P", &bad).await;
+    assert_eq!(bad.status, 400);
+    for msg in [
+        "Обязательное поле",
+        "От 5 до 86400 секунд",
+        "Укажите дни триала или очистите места триала",
+        "Номер функции",
+    ] {
+        assert!(bad.body.contains(msg), "{msg}: {}", bad.body);
+    }
+    assert!(bad.body.contains("value=\"abc\"") && bad.body.contains("value=\"Чаты\""));
+    // Saved: trial terms, a new feature, and the catalog knows it at once.
+    let ok = h.post("/products/P", &form(csrf)).await;
+    assert_eq!((ok.status, ok.location()), (303, "/products/P?done=saved"));
+    let tx = s.app().store.read().expect("read");
+    let p = licd::service::products::by_code(&tx, "p")
+        .expect("read")
+        .expect("product");
+    drop(tx);
+    assert_eq!((p.name.as_str(), p.heartbeat_s), ("Продукт 2", 90));
+    assert_eq!(p.features.len(), 2);
+    let trial = p.trial.expect("trial");
+    assert_eq!(trial.days, 10);
+    assert_eq!(
+        trial
+            .items
+            .iter()
+            .map(|i| (i.feature, i.seats))
+            .collect::<Vec<_>>(),
+        [(31, 2), (32, 1)]
+    );
+    let hb = s.app().catalog.by_feature(32).map(|p| p.heartbeat_s);
+    assert_eq!(hb, Some(90));
+    // No key holds it: deleted, and gone from the catalog.
+    let del = h.post("/products/P/delete", &[("csrf", csrf)]).await;
+    assert_eq!(
+        (del.status, del.location()),
+        (303, "/products?done=deleted")
+    );
+    assert!(s.app().catalog.by_feature(31).is_none());
+    assert_eq!(h.get("/products/P").await.status, 404);
+
+    // Distributors: refused while a user acts for one; another renamed, then deleted.
+    for code in ["south", "north"] {
+        licd::service::distributors::create(s.app(), code, code, "d@partner.test")
+            .await
+            .expect("distributor");
+    }
+    s.user("d1", Role::Distributor, "south").await;
+    let refused = h
+        .post("/distributors/south/delete", &[("csrf", csrf)])
+        .await;
+    assert_eq!(refused.status, 409);
+    assert!(
+        refused
+            .body
+            .contains("от имени дистрибьютора работают пользователи (d1)"),
+        "{}",
+        refused.body
+    );
+    let bad = h
+        .post(
+            "/distributors/north",
+            &[("csrf", csrf), ("name", ""), ("email", "n@partner.test")],
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("От 1 до 200 символов"));
+    let saved = h
+        .post(
+            "/distributors/north",
+            &[
+                ("csrf", csrf),
+                ("name", "Север"),
+                ("email", "n@partner.test"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (saved.status, saved.location()),
+        (303, "/distributors/north?done=saved")
+    );
+    assert!(h.get("/distributors").await.body.contains("Север"));
+    let del = h
+        .post("/distributors/north/delete", &[("csrf", csrf)])
+        .await;
+    assert_eq!(
+        (del.status, del.location()),
+        (303, "/distributors?done=deleted")
+    );
+    let list = h.get("/distributors?done=deleted").await.body;
+    assert!(list.contains("Удалено.") && !list.contains("Север"));
+
+    let audit = h.get("/audit").await.body;
+    for what in [
+        "Изменён продукт",
+        "Удалён продукт",
+        "Изменён дистрибьютор",
+        "Удалён дистрибьютор",
+    ] {
+        assert!(audit.contains(what), "audit shows {what}");
+    }
+    s.stop().await;
+}

@@ -183,7 +183,15 @@ async fn roles_are_enforced_on_every_page_and_action() {
     let mut m = Http::new(&s);
     m.login("man", "password123").await;
     let csrf = m.get("/clients").await.csrf();
-    for page in ["/users", "/tokens", "/settings", "/audit", "/distributors"] {
+    for page in [
+        "/users",
+        "/tokens",
+        "/settings",
+        "/audit",
+        "/distributors",
+        "/distributors/south",
+        "/products/P",
+    ] {
         let p = m.get(page).await;
         assert_eq!(p.status, 403, "manager on {page}");
         assert!(p.body.contains("Доступ запрещён"), "{page}");
@@ -211,6 +219,13 @@ async fn roles_are_enforced_on_every_page_and_action() {
             "/products",
             vec![("code", "P"), ("name", "P"), ("features", "1; a; user")],
         ),
+        ("/products/P", vec![("name", "P")]),
+        ("/products/P/delete", vec![]),
+        (
+            "/distributors/south",
+            vec![("name", "S"), ("email", "s@s.test")],
+        ),
+        ("/distributors/south/delete", vec![]),
     ] {
         let mut f = vec![("csrf", csrf.as_str())];
         f.extend(form);

@@ -57,6 +57,7 @@ impl Server {
             "password123",
             distributor,
             self.app().now(),
+            "test",
         )
         .await
         .expect("add user");

@@ -165,6 +165,47 @@ async fn back_office_in_a_browser() {
     );
     b.screenshot("06-key-card").await;
 
+    // Edit the product: the unit of a feature a key holds stays (with what was typed
+    // kept and the reason shown); a new name and a new feature are saved.
+    b.go(&format!("{url}/products")).await;
+    b.click("a[href='/products/CRM']").await;
+    b.see("Изменение продукта").await;
+    let form = "form[action='/products/CRM']";
+    b.type_in(
+        &format!("{form} input[name=name]"),
+        "Интеграция с 1С, версия 2",
+    )
+    .await;
+    b.click("select[name=f48_unit] option[value=host]").await;
+    b.type_in("input[name=new_number]", "50").await;
+    b.type_in("input[name=new_name]", "Чаты").await;
+    b.click("select[name=new_unit] option[value=session]").await;
+    b.click(&format!("{form} button[type=submit]")).await;
+    b.see(&format!(
+        "Эта функция есть в ключе {regnum}: способ учёта менять нельзя"
+    ))
+    .await;
+    assert_eq!(
+        b.value("input[name=name]").await,
+        "Интеграция с 1С, версия 2"
+    );
+    assert_eq!(b.value("select[name=f48_unit]").await, "host");
+    assert_eq!(b.value("input[name=new_name]").await, "Чаты");
+    b.screenshot("06b-product-edit-refused").await;
+    b.click("select[name=f48_unit] option[value=user]").await;
+    b.click(&format!("{form} button[type=submit]")).await;
+    b.see("Сохранено.").await;
+    assert_eq!(b.value("input[name=f50_name]").await, "Чаты");
+    assert_eq!(b.value("select[name=f50_unit]").await, "session");
+    // A product a key holds is not deleted.
+    b.click("form[action='/products/CRM/delete'] button[type=submit]")
+        .await;
+    b.see(&format!("Этот продукт есть в ключах (например, {regnum})"))
+        .await;
+    b.go(&format!("{url}/products")).await;
+    b.see("Интеграция с 1С, версия 2").await;
+    b.see("Чаты").await;
+
     // Coupons: a batch of five for feature 49, 30 days.
     b.go(&format!("{url}/coupons")).await;
     b.click("input[name=feature][value='CRM:49']").await;
@@ -273,6 +314,31 @@ async fn back_office_in_a_browser() {
     b.see("Сохранено.").await;
     b.screenshot("10-client-card").await;
 
+    // The distributor: renamed (a bad e-mail refused first, what was typed kept), but
+    // not deleted while a client is assigned to it.
+    b.go(&format!("{url}/distributors")).await;
+    b.click("a.button[href='/distributors/partner']").await;
+    let form = "form[action='/distributors/partner']";
+    b.type_in(&format!("{form} input[name=name]"), "Партнёр-Юго-Запад")
+        .await;
+    b.type_in(&format!("{form} input[name=email]"), "south@")
+        .await;
+    b.click(&format!("{form} button[type=submit]")).await;
+    b.see("Это не адрес e-mail").await;
+    assert_eq!(b.value("input[name=name]").await, "Партнёр-Юго-Запад");
+    b.type_in(&format!("{form} input[name=email]"), "sw@partner.test")
+        .await;
+    b.click(&format!("{form} button[type=submit]")).await;
+    b.see("Сохранено.").await;
+    b.click("form[action='/distributors/partner/delete'] button[type=submit]")
+        .await;
+    b.see("Удалить нельзя: за дистрибьютором закреплено клиентов — 1.")
+        .await;
+    b.screenshot("10b-distributor-delete-refused").await;
+    b.click("p.alert a").await;
+    b.see("ООО «Ромашка»").await;
+    assert_eq!(b.count("tbody tr").await, 1);
+
     // A manager is refused an admin page, but works with clients ("my clients").
     let m = driver.browser("en-US").await;
     login(&m, &url, "manager1", "password123").await;
@@ -310,6 +376,8 @@ async fn back_office_in_a_browser() {
     b.see("client_merge").await;
     b.see("key_add_item").await;
     b.see("coupons_create").await;
+    b.see("product_update").await;
+    b.see("distributor_update").await;
     b.screenshot("13-audit").await;
     b.window(390, 844).await;
     b.go(&format!("{url}/clients")).await;
