@@ -182,22 +182,28 @@ pub fn run(args: SeedArgs) -> anyhow::Result<()> {
                             },
                         );
                         {
-                            let mut t = tx.open_table(crate::store::tables::SEATS.def)?;
-                            crate::store::tables::SEATS.put(
-                                &mut t,
-                                (k.regnum.as_str(), FEATURE),
-                                &book,
+                            use crate::store::tables::{HOLDERS, LEASE_INDEX, SEAT_COUNTS};
+                            let mut t = tx.open_table(HOLDERS.def)?;
+                            for h in &book.holders {
+                                HOLDERS.put(
+                                    &mut t,
+                                    (k.regnum.as_str(), FEATURE, h.unit_key.as_str()),
+                                    h,
+                                )?;
+                            }
+                            tx.open_table(SEAT_COUNTS)?
+                                .insert((k.regnum.as_str(), FEATURE), book.used())?;
+                            tx.open_table(LEASE_INDEX)?.insert(
+                                id.as_str(),
+                                (
+                                    k.regnum.as_str(),
+                                    FEATURE,
+                                    user.as_str(),
+                                    term,
+                                    expires_at.unix_timestamp(),
+                                ),
                             )?;
                         }
-                        tx.open_table(crate::store::tables::LEASES)?.insert(
-                            id.as_str(),
-                            (
-                                k.regnum.as_str(),
-                                FEATURE,
-                                term,
-                                expires_at.unix_timestamp(),
-                            ),
-                        )?;
                         made += 1;
                     }
                 }

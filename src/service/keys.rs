@@ -1,6 +1,5 @@
 //! License keys: make, grant items, block, read with what is in use.
 use crate::clock::rfc3339;
-use crate::domain::seats::SeatBook;
 use crate::domain::{Grant, GrantSource, Key, NumberKind, generate_number, normalize_number};
 use crate::error::{AppError, AppResult};
 use crate::service::views::{ItemView, KeyView, grant_views};
@@ -55,24 +54,24 @@ pub fn insert_new(
     Ok(k)
 }
 
-/// Removes a key that holds nothing, with its seat books and leases.
+/// Removes a key that holds nothing, with its seat rows and leases.
 pub fn delete_empty_key(tx: &WriteTransaction, regnum: &str) -> Result<(), StoreError> {
-    let mut seats = tx.open_table(tables::SEATS.def)?;
-    let mut books = Vec::new();
-    for row in seats.range((regnum, 0u32)..=(regnum, u32::MAX))? {
-        let (k, v) = row?;
-        let book: SeatBook = crate::store::codec::decode(v.value())?;
-        books.push((k.value().1, book));
-    }
-    let mut leases = tx.open_table(tables::LEASES)?;
-    for (feature, book) in books {
-        for h in &book.holders {
-            for l in &h.leases {
-                leases.remove(l.id.as_str())?;
-            }
+    let mut held: Vec<(u32, crate::domain::seats::Holder)> = Vec::new();
+    crate::service::leases::rows::each(tx, Some(regnum), |_, f, h| {
+        held.push((f, h));
+        true
+    })?;
+    let mut holders = tx.open_table(tables::HOLDERS.def)?;
+    let mut counts = tx.open_table(tables::SEAT_COUNTS)?;
+    let mut leases = tx.open_table(tables::LEASE_INDEX)?;
+    for (feature, h) in &held {
+        for l in &h.leases {
+            leases.remove(l.id.as_str())?;
         }
-        seats.remove((regnum, feature))?;
+        holders.remove((regnum, *feature, h.unit_key.as_str()))?;
+        counts.remove((regnum, *feature))?;
     }
+    drop((holders, counts, leases));
     tx.open_table(tables::KEYS.def)?.remove(regnum)?;
     Ok(())
 }
@@ -86,10 +85,7 @@ pub fn used_seats(
     clock: &crate::service::leases::LeaseClock,
     now: OffsetDateTime,
 ) -> Result<u32, StoreError> {
-    let t = tx.table(tables::SEATS.def)?;
-    let Some(mut book) = tables::SEATS.get(&t, (regnum, feature))? else {
-        return Ok(0);
-    };
+    let mut book = crate::service::leases::rows::book(tx, regnum, feature)?;
     book.prune(now, |l| clock.expiry(l, term_s));
     Ok(book.used())
 }

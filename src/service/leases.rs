@@ -12,7 +12,7 @@
 //! a live lease lapse early, and a heartbeat costs no disk write.
 use crate::clock::rfc3339;
 use crate::domain::Denial;
-use crate::domain::seats::{Claimant, Decision, LeaseSlot, SeatBook, unit_key};
+use crate::domain::seats::{Claimant, LeaseSlot, SeatBook, unit_key};
 use crate::error::{AppError, AppResult, HolderView};
 use crate::service::{App, keys, usage};
 use crate::store::Logged;
@@ -143,14 +143,138 @@ pub fn holder_views(book: &SeatBook) -> Vec<HolderView> {
         .collect()
 }
 
-/// What stands between a key and a seat of a feature, judged on a pruned copy of its
-/// seat book (nothing written here).
-struct Judgement {
-    verdict: Result<(), AppError>,
-    total: u32,
-    book: SeatBook,
-    /// Leases found lapsed while judging.
-    lapsed: Vec<String>,
+/// The seat rows of one (key, feature): a `HOLDERS` row per unit holding a seat and a
+/// `SEAT_COUNTS` row with how many there are. A capture touches its own unit's row and
+/// the count, so its cost does not grow with the number of holders; only a full key
+/// reads all its holders (to free the seats of lapsed leases).
+pub mod rows {
+    use super::*;
+    use crate::domain::seats::Holder;
+
+    /// Every holder of one (key, feature), in unit order.
+    pub fn book(tx: &impl Snapshot, regnum: &str, feature: u32) -> Result<SeatBook, StoreError> {
+        let t = tx.table(tables::HOLDERS.def)?;
+        let mut holders = Vec::new();
+        for row in t.range((regnum, feature, "")..)? {
+            let (k, v) = row?;
+            let (r, f, _) = k.value();
+            if r != regnum || f != feature {
+                break;
+            }
+            holders.push(crate::store::codec::decode(v.value())?);
+        }
+        Ok(SeatBook { holders })
+    }
+
+    pub fn holder(
+        tx: &impl Snapshot,
+        regnum: &str,
+        feature: u32,
+        unit_key: &str,
+    ) -> Result<Option<Holder>, StoreError> {
+        let t = tx.table(tables::HOLDERS.def)?;
+        tables::HOLDERS.get(&t, (regnum, feature, unit_key))
+    }
+
+    pub fn count(tx: &impl Snapshot, regnum: &str, feature: u32) -> Result<u32, StoreError> {
+        let t = tx.table(tables::SEAT_COUNTS)?;
+        Ok(t.get((regnum, feature))?.map_or(0, |v| v.value()))
+    }
+
+    pub fn put(tx: &Logged, regnum: &str, feature: u32, h: &Holder) -> Result<(), StoreError> {
+        let bytes = crate::store::codec::encode(h)?;
+        tx.insert(
+            tables::HOLDERS.def,
+            (regnum, feature, h.unit_key.as_str()),
+            bytes.as_slice(),
+        )
+    }
+
+    pub fn set_count(tx: &Logged, regnum: &str, feature: u32, n: u32) -> Result<(), StoreError> {
+        if n == 0 {
+            tx.remove(tables::SEAT_COUNTS, (regnum, feature))?;
+            Ok(())
+        } else {
+            tx.insert(tables::SEAT_COUNTS, (regnum, feature), n)
+        }
+    }
+
+    /// Writes `after` where `before` was (the same key and feature): rows of holders gone
+    /// are deleted, changed ones rewritten, and the count set.
+    pub fn save(
+        tx: &Logged,
+        regnum: &str,
+        feature: u32,
+        before: &SeatBook,
+        after: &SeatBook,
+    ) -> Result<(), StoreError> {
+        for old in &before.holders {
+            match after.holders.iter().find(|h| h.unit_key == old.unit_key) {
+                None => {
+                    tx.remove(
+                        tables::HOLDERS.def,
+                        (regnum, feature, old.unit_key.as_str()),
+                    )?;
+                }
+                Some(h) if h != old => put(tx, regnum, feature, h)?,
+                Some(_) => {}
+            }
+        }
+        for h in &after.holders {
+            if !before.holders.iter().any(|o| o.unit_key == h.unit_key) {
+                put(tx, regnum, feature, h)?;
+            }
+        }
+        if before.used() != after.used() {
+            set_count(tx, regnum, feature, after.used())?;
+        }
+        Ok(())
+    }
+
+    /// Every (feature, holder) of a key, or of all keys, in key order; `f` returns false
+    /// to stop.
+    pub fn each(
+        tx: &impl Snapshot,
+        regnum: Option<&str>,
+        mut f: impl FnMut(&str, u32, Holder) -> bool,
+    ) -> Result<(), StoreError> {
+        let t = tx.table(tables::HOLDERS.def)?;
+        let range = match regnum {
+            Some(r) => t.range((r, 0u32, "")..)?,
+            None => t.range::<(&str, u32, &str)>(..)?,
+        };
+        for row in range {
+            let (k, v) = row?;
+            let (r, feature, _) = k.value();
+            if regnum.is_some_and(|want| want != r) {
+                break;
+            }
+            if !f(r, feature, crate::store::codec::decode(v.value())?) {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why a key cannot give any seat of a feature now (blocked, no such grant, expired), or
+/// its seats when it can.
+fn grant_verdict(
+    key: &crate::domain::Key,
+    feature: u32,
+    known: bool,
+    now: OffsetDateTime,
+) -> Result<u32, AppError> {
+    if key.blocked {
+        return Err(AppError::Blocked);
+    }
+    match key.feature_grant(feature, now).filter(|_| known) {
+        None => Err(AppError::NoFeature { feature }),
+        Some(g) if g.seats == 0 => Err(AppError::Expired {
+            expired_at: g.expired_at.map(rfc3339).unwrap_or_default(),
+        }),
+        Some(g) => Ok(g.seats),
+    }
 }
 
 /// The counting unit and heartbeat interval of a feature, and its product.
@@ -173,85 +297,9 @@ fn feature_info(
     (product, unit, term_s)
 }
 
-/// One question to `judge`: may this unit have a seat of this feature on this key?
-struct Ask<'a> {
-    key: &'a crate::domain::Key,
-    feature: u32,
-    /// The feature belongs to a product (else the key cannot hold it).
-    known: bool,
-    term_s: u32,
-    /// The claiming unit, when known; without it, "is any seat free".
-    unit_key: Option<&'a str>,
-}
-
-fn judge(
-    app: &App,
-    tx: &impl Snapshot,
-    ask: &Ask,
-    now: OffsetDateTime,
-) -> Result<Judgement, StoreError> {
-    let Ask {
-        key,
-        feature,
-        known,
-        term_s,
-        unit_key,
-    } = *ask;
-    let mut book = {
-        let t = tx.table(tables::SEATS.def)?;
-        tables::SEATS
-            .get(&t, (key.regnum.as_str(), feature))?
-            .unwrap_or_default()
-    };
-    let lapsed = book.prune(now, |l| app.leases.expiry(l, term_s));
-    let fg = key.feature_grant(feature, now).filter(|_| known);
-    let total = fg.as_ref().map_or(0, |g| g.seats);
-    let verdict = if key.blocked {
-        Err(AppError::Blocked)
-    } else {
-        match &fg {
-            None => Err(AppError::NoFeature { feature }),
-            Some(g) if g.seats == 0 => Err(AppError::Expired {
-                expired_at: g.expired_at.map(rfc3339).unwrap_or_default(),
-            }),
-            Some(g) => {
-                let full = match unit_key {
-                    Some(k) => book.decide(k, g.seats) == Decision::Full,
-                    None => book.used() >= g.seats,
-                };
-                if full {
-                    Err(AppError::NoFreeSeat {
-                        total: g.seats,
-                        used: book.used(),
-                        holders: holder_views(&book),
-                    })
-                } else {
-                    Ok(())
-                }
-            }
-        }
-    };
-    Ok(Judgement {
-        verdict,
-        total,
-        book,
-        lapsed,
-    })
-}
-
 fn remove_leases(tx: &Logged, ids: &[String]) -> Result<(), StoreError> {
     for id in ids {
-        tx.remove(tables::LEASES, id.as_str())?;
-    }
-    Ok(())
-}
-
-fn store_book(tx: &Logged, regnum: &str, feature: u32, book: &SeatBook) -> Result<(), StoreError> {
-    if book.holders.is_empty() {
-        tx.remove(tables::SEATS.def, (regnum, feature))?;
-    } else {
-        let bytes = crate::store::codec::encode(book)?;
-        tx.insert(tables::SEATS.def, (regnum, feature), bytes.as_slice())?;
+        tx.remove(tables::LEASE_INDEX, id.as_str())?;
     }
     Ok(())
 }
@@ -294,28 +342,7 @@ pub async fn capture(app: &std::sync::Arc<App>, input: CaptureInput) -> AppResul
                 }
                 Err(_) => String::new(),
             };
-            let Judgement {
-                verdict,
-                total,
-                mut book,
-                lapsed,
-            } = judge(
-                &a,
-                tx,
-                &Ask {
-                    key: &key,
-                    feature,
-                    known,
-                    term_s,
-                    unit_key: Some(&ukey),
-                },
-                now,
-            )?;
-            remove_leases(tx, &lapsed)?;
-            if let Err(e) = verdict {
-                if !lapsed.is_empty() {
-                    store_book(tx, &regnum, feature, &book)?;
-                }
+            let deny = |e: AppError| -> AppResult<Result<Captured, AppError>> {
                 a.usage.denial(&regnum, feature, now);
                 usage::record_denial(
                     tx,
@@ -329,45 +356,95 @@ pub async fn capture(app: &std::sync::Arc<App>, input: CaptureInput) -> AppResul
                         code: e.code(),
                     },
                 )?;
-                return Ok(Err(e));
-            }
+                Ok(Err(e))
+            };
+            let total = match grant_verdict(&key, feature, known, now) {
+                Ok(total) => total,
+                Err(e) => return deny(e),
+            };
             let expires_at = now + lease_life(term_s);
-            let decision = book.decide(&ukey, total);
-            book.take(
-                &decision,
-                unit,
-                ukey.clone(),
-                &claimant,
-                LeaseSlot {
-                    id: lease_id.clone(),
-                    session: session.clone(),
-                    app: app_name.clone(),
-                    version: version.clone(),
-                    since: now,
-                    expires_at,
-                },
-            );
-            store_book(tx, &regnum, feature, &book)?;
+            let slot = LeaseSlot {
+                id: lease_id.clone(),
+                session: session.clone(),
+                app: app_name.clone(),
+                version: version.clone(),
+                since: now,
+                expires_at,
+            };
+            let mut used = rows::count(tx, &regnum, feature)?;
+            let existing = rows::holder(tx, &regnum, feature, &ukey)?;
+            let mut holder = match existing {
+                // The unit already holds a seat: the new lease shares it.
+                Some(mut h) => {
+                    let before = h.leases.len();
+                    let mut lapsed = Vec::new();
+                    h.leases.retain(|l| {
+                        let live = a.leases.expiry(l, term_s) > now;
+                        if !live {
+                            lapsed.push(l.id.clone());
+                        }
+                        live
+                    });
+                    if h.leases.len() != before {
+                        remove_leases(tx, &lapsed)?;
+                    }
+                    h
+                }
+                None => {
+                    if used >= total {
+                        // Full: free the seats whose leases all lapsed, then look again.
+                        let before = rows::book(tx, &regnum, feature)?;
+                        let mut book = before.clone();
+                        let lapsed = book.prune(now, |l| a.leases.expiry(l, term_s));
+                        rows::save(tx, &regnum, feature, &before, &book)?;
+                        remove_leases(tx, &lapsed)?;
+                        used = book.used();
+                        if used >= total {
+                            return deny(AppError::NoFreeSeat {
+                                total,
+                                used,
+                                holders: holder_views(&book),
+                            });
+                        }
+                    }
+                    used += 1;
+                    rows::set_count(tx, &regnum, feature, used)?;
+                    crate::domain::seats::Holder {
+                        unit_key: ukey.clone(),
+                        host: host.clone(),
+                        database: database.clone(),
+                        user: user.clone(),
+                        since: now,
+                        bound: false,
+                        leases: Vec::new(),
+                    }
+                }
+            };
+            // The latest capture says where the unit is now.
+            holder.host = host.clone();
+            holder.database = database.clone();
+            holder.user = user.clone();
+            holder.bound |= unit == crate::domain::Unit::Host;
+            holder.leases.push(slot.clone());
+            rows::put(tx, &regnum, feature, &holder)?;
             tx.insert(
-                tables::LEASES,
+                tables::LEASE_INDEX,
                 lease_id.as_str(),
                 (
                     regnum.as_str(),
                     feature,
+                    ukey.as_str(),
                     term_s,
                     expires_at.unix_timestamp(),
                 ),
             )?;
-            a.usage.capture(&regnum, feature, now, book.used());
+            a.usage.capture(&regnum, feature, now, used);
             Ok(Ok(Captured {
                 lease: lease_id.clone(),
                 feature,
                 expires_at: rfc3339(expires_at),
                 heartbeat_s: term_s,
-                seats: SeatCount {
-                    total,
-                    used: book.used(),
-                },
+                seats: SeatCount { total, used },
             }))
         })
         .await?
@@ -377,10 +454,10 @@ pub fn heartbeat(app: &App, lease: &str) -> AppResult<Beat> {
     let id = parse_lease_id(lease.trim()).ok_or(AppError::UnknownLease)?;
     let lease = lease.trim().to_ascii_lowercase();
     let tx = app.store.read()?;
-    let t = tx.table(tables::LEASES)?;
+    let t = tx.table(tables::LEASE_INDEX)?;
     let (term_s, durable) = match t.get(lease.as_str())? {
         Some(v) => {
-            let (_, _, term_s, exp) = v.value();
+            let (_, _, _, term_s, exp) = v.value();
             (
                 term_s,
                 OffsetDateTime::from_unix_timestamp(exp).unwrap_or(app.started_at),
@@ -410,24 +487,30 @@ pub async fn release(app: &std::sync::Arc<App>, lease: &str) -> AppResult<bool> 
         .store
         .write_logged(move |tx| {
             let found = {
-                let t = tx.table(tables::LEASES)?;
+                let t = tx.table(tables::LEASE_INDEX)?;
                 t.get(l2.as_str())?.map(|v| {
-                    let (r, f, _, _) = v.value();
-                    (r.to_owned(), f)
+                    let (r, f, u, _, _) = v.value();
+                    (r.to_owned(), f, u.to_owned())
                 })
             };
-            let Some((regnum, feature)) = found else {
+            let Some((regnum, feature, ukey)) = found else {
                 return Ok(false);
             };
-            let mut book = {
-                let t = tx.table(tables::SEATS.def)?;
-                tables::SEATS
-                    .get(&t, (regnum.as_str(), feature))?
-                    .unwrap_or_default()
-            };
-            book.release(&l2);
-            store_book(tx, &regnum, feature, &book)?;
             remove_leases(tx, std::slice::from_ref(&l2))?;
+            if let Some(mut h) = rows::holder(tx, &regnum, feature, &ukey)? {
+                h.leases.retain(|l| l.id != l2);
+                if h.leases.is_empty() && !h.bound {
+                    // The seat is free again.
+                    tx.remove(
+                        tables::HOLDERS.def,
+                        (regnum.as_str(), feature, ukey.as_str()),
+                    )?;
+                    let n = rows::count(tx, &regnum, feature)?;
+                    rows::set_count(tx, &regnum, feature, n.saturating_sub(1))?;
+                } else {
+                    rows::put(tx, &regnum, feature, &h)?;
+                }
+            }
             Ok(true)
         })
         .await?;
@@ -468,18 +551,13 @@ pub async fn unbind(
             };
             let mut out = Vec::new();
             for f in features {
-                let mut book = {
-                    let t = tx.table(tables::SEATS.def)?;
-                    match tables::SEATS.get(&t, (regnum.as_str(), f))? {
-                        Some(b) => b,
-                        None => continue,
-                    }
-                };
+                let before = rows::book(tx, &regnum, f)?;
+                let mut book = before.clone();
                 let gone = book.unbind_host(&host);
                 if gone.is_empty() {
                     continue;
                 }
-                store_book(tx, &regnum, f, &book)?;
+                rows::save(tx, &regnum, f, &before, &book)?;
                 for h in gone {
                     let ids: Vec<String> = h.leases.iter().map(|l| l.id.clone()).collect();
                     remove_leases(tx, &ids)?;
@@ -525,44 +603,68 @@ pub struct LeaseView {
 pub fn list(app: &App, regnum: Option<&str>, limit: usize) -> AppResult<Vec<LeaseView>> {
     let regnum = regnum.map(keys::parse_regnum).transpose()?;
     let tx = app.store.read()?;
-    let t = tx.table(tables::SEATS.def)?;
     let now = app.now();
-    let range = match &regnum {
-        Some(r) => t.range((r.as_str(), 0u32)..=(r.as_str(), u32::MAX))?,
-        None => t.range::<(&str, u32)>(..)?,
-    };
     let mut out = Vec::new();
-    for row in range {
-        let (k, v) = row?;
-        let (r, f) = k.value();
-        let book: SeatBook = crate::store::codec::decode(v.value())?;
+    rows::each(&tx, regnum.as_deref(), |r, f, h| {
         let term_s = app.catalog.term_s(f);
-        for h in &book.holders {
-            for l in &h.leases {
-                let exp = app.leases.expiry(l, term_s);
-                if exp <= now {
-                    continue;
-                }
-                out.push(LeaseView {
-                    lease: l.id.clone(),
-                    regnum: r.to_owned(),
-                    feature: f,
-                    host: h.host.clone(),
-                    database: h.database.clone(),
-                    user: h.user.clone(),
-                    session: l.session.clone(),
-                    app: l.app.clone(),
-                    version: l.version.clone(),
-                    since: rfc3339(l.since),
-                    expires_at: rfc3339(exp),
-                    bound: h.bound,
-                });
-                if out.len() >= limit {
-                    return Ok(out);
-                }
+        for l in &h.leases {
+            let exp = app.leases.expiry(l, term_s);
+            if exp <= now {
+                continue;
+            }
+            out.push(LeaseView {
+                lease: l.id.clone(),
+                regnum: r.to_owned(),
+                feature: f,
+                host: h.host.clone(),
+                database: h.database.clone(),
+                user: h.user.clone(),
+                session: l.session.clone(),
+                app: l.app.clone(),
+                version: l.version.clone(),
+                since: rfc3339(l.since),
+                expires_at: rfc3339(exp),
+                bound: h.bound,
+            });
+            if out.len() >= limit {
+                return false;
             }
         }
-    }
+        true
+    })?;
+    Ok(out)
+}
+
+/// Host bindings that outlived their leases (a `host` seat stays bound until unbound),
+/// of one key or all, at most `limit`.
+pub fn idle_bindings(app: &App, regnum: Option<&str>, limit: usize) -> AppResult<Vec<LeaseView>> {
+    let regnum = regnum.map(keys::parse_regnum).transpose()?;
+    let tx = app.store.read()?;
+    let now = app.now();
+    let mut out = Vec::new();
+    rows::each(&tx, regnum.as_deref(), |r, f, h| {
+        if out.len() >= limit {
+            return false;
+        }
+        let term_s = app.catalog.term_s(f);
+        if h.bound && !h.leases.iter().any(|l| app.leases.expiry(l, term_s) > now) {
+            out.push(LeaseView {
+                lease: String::new(),
+                regnum: r.to_owned(),
+                feature: f,
+                host: h.host.clone(),
+                database: h.database.clone(),
+                user: h.user.clone(),
+                session: String::new(),
+                app: String::new(),
+                version: String::new(),
+                since: rfc3339(h.since),
+                expires_at: String::new(),
+                bound: true,
+            });
+        }
+        true
+    })?;
     Ok(out)
 }
 
@@ -595,38 +697,43 @@ pub fn diagnose(
     let known = product
         .as_ref()
         .is_some_and(|p| p.feature(feature).is_some());
-    let j = judge(
-        app,
-        &tx,
-        &Ask {
-            key: &key,
-            feature,
-            known,
-            term_s,
-            unit_key: None,
-        },
-        now,
-    )?;
-    let used = j.book.used();
-    let holders = holder_views(&j.book);
-    Ok(match j.verdict {
+    let mut book = rows::book(&tx, &regnum, feature)?;
+    book.prune(now, |l| app.leases.expiry(l, term_s));
+    let used = book.used();
+    let holders = holder_views(&book);
+    let total = key
+        .feature_grant(feature, now)
+        .filter(|_| known)
+        .map_or(0, |g| g.seats);
+    let verdict = grant_verdict(&key, feature, known, now).and_then(|t| {
+        if used >= t {
+            Err(AppError::NoFreeSeat {
+                total: t,
+                used,
+                holders: holders.clone(),
+            })
+        } else {
+            Ok(())
+        }
+    });
+    Ok(match verdict {
         Ok(()) => Diagnosis {
             ok: true,
             code: 0,
             message: match lang {
                 crate::i18n::Lang::En => format!(
                     "A seat of feature {feature} can be had: {} of {} free",
-                    j.total.saturating_sub(used),
-                    j.total
+                    total.saturating_sub(used),
+                    total
                 ),
                 crate::i18n::Lang::Ru => format!(
                     "Лицензию на фичу {feature} можно получить: свободно {} из {}",
-                    j.total.saturating_sub(used),
-                    j.total
+                    total.saturating_sub(used),
+                    total
                 ),
             },
             feature,
-            total: j.total,
+            total,
             used,
             holders,
         },
@@ -635,7 +742,7 @@ pub fn diagnose(
             code: e.code(),
             message: e.message(lang),
             feature,
-            total: j.total,
+            total,
             used,
             holders,
         },
@@ -645,16 +752,17 @@ pub fn diagnose(
 /// Drops lapsed leases from the store (the reaper job). Returns how many.
 pub async fn reap(app: &std::sync::Arc<App>) -> AppResult<usize> {
     let now = app.now();
-    let mut lapsed: Vec<(String, u32)> = Vec::new();
+    // Holders with a lapsed lease, found without blocking the writer.
+    let mut lapsed: Vec<(String, u32, String)> = Vec::new();
     {
         let tx = app.store.read()?;
-        let t = tx.table(tables::LEASES)?;
+        let t = tx.table(tables::LEASE_INDEX)?;
         for row in t.iter()? {
             let (k, v) = row?;
-            let (r, f, term_s, exp) = v.value();
+            let (r, f, u, term_s, exp) = v.value();
             let durable = OffsetDateTime::from_unix_timestamp(exp).unwrap_or(app.started_at);
             if app.leases.expiry_at(k.value(), durable, term_s) <= now {
-                lapsed.push((r.to_owned(), f));
+                lapsed.push((r.to_owned(), f, u.to_owned()));
             }
         }
     }
@@ -669,21 +777,24 @@ pub async fn reap(app: &std::sync::Arc<App>) -> AppResult<usize> {
             .write_logged(move |tx| {
                 let now = a.now();
                 let mut gone = Vec::new();
-                for (regnum, feature) in &chunk {
+                for (regnum, feature, ukey) in &chunk {
                     let term_s = a.catalog.term_s(*feature);
-                    let mut book = {
-                        let t = tx.table(tables::SEATS.def)?;
-                        tables::SEATS
-                            .get(&t, (regnum.as_str(), *feature))?
-                            .unwrap_or_default()
+                    let Some(h) = rows::holder(tx, regnum, *feature, ukey)? else {
+                        continue;
                     };
-                    let ids = book.prune(now, |l| a.leases.expiry(l, term_s));
-                    if !ids.is_empty() {
-                        store_book(tx, regnum, *feature, &book)?;
+                    let before = SeatBook { holders: vec![h] };
+                    let mut after = before.clone();
+                    let ids = after.prune(now, |l| a.leases.expiry(l, term_s));
+                    if ids.is_empty() {
+                        continue;
+                    }
+                    rows::save(tx, regnum, *feature, &before, &after)?;
+                    if after.holders.is_empty() {
+                        let n = rows::count(tx, regnum, *feature)?;
+                        rows::set_count(tx, regnum, *feature, n.saturating_sub(1))?;
                     }
                     gone.extend(ids);
                 }
-                // Index rows whose book no longer has them (e.g. pruned by a capture).
                 remove_leases(tx, &gone)?;
                 Ok(gone)
             })
@@ -693,5 +804,7 @@ pub async fn reap(app: &std::sync::Arc<App>) -> AppResult<usize> {
         }
         total += gone.len();
     }
+    // Index rows whose holder no longer has them (their holder was unbound or pruned by
+    // a capture of a full key) are removed by those paths; none are left behind here.
     Ok(total)
 }

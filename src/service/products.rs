@@ -215,15 +215,12 @@ fn holder_of(tx: &WriteTransaction, features: &[u32]) -> Result<Option<(u32, Str
             return Ok(Some((g.feature, k.value().to_owned())));
         }
     }
-    let seats = tx.open_table(tables::SEATS.def)?;
-    for row in seats.iter()? {
+    let counts = tx.open_table(tables::SEAT_COUNTS)?;
+    for row in counts.iter()? {
         let (k, v) = row?;
         let (regnum, feature) = k.value();
-        if features.contains(&feature) {
-            let book: crate::domain::seats::SeatBook = crate::store::codec::decode(v.value())?;
-            if !book.holders.is_empty() {
-                return Ok(Some((feature, regnum.to_owned())));
-            }
+        if features.contains(&feature) && v.value() > 0 {
+            return Ok(Some((feature, regnum.to_owned())));
         }
     }
     Ok(None)

@@ -4,12 +4,12 @@ use super::{StoreError, meta, tables};
 use redb::WriteTransaction;
 
 /// The schema this build writes.
-pub const CURRENT: u64 = 2;
+pub const CURRENT: u64 = 3;
 
 type Step = fn(&WriteTransaction) -> Result<(), StoreError>;
 
 /// `STEPS[i]` moves a database from version `i + 1` to `i + 2`.
-const STEPS: &[Step] = &[v1_to_v2];
+const STEPS: &[Step] = &[v1_to_v2, v2_to_v3];
 
 /// 2: clients are also indexed by responsible manager and by distributor.
 fn v1_to_v2(tx: &WriteTransaction) -> Result<(), StoreError> {
@@ -31,6 +31,67 @@ fn v1_to_v2(tx: &WriteTransaction) -> Result<(), StoreError> {
         if !c.distributor.trim().is_empty() {
             dists.insert(c.distributor.trim(), c.id)?;
         }
+    }
+    Ok(())
+}
+
+/// 3: a seat holder per row (`holders` + `seat_counts`) instead of one seat book per
+/// key and feature; the lease index names the holder's unit.
+fn v2_to_v3(tx: &WriteTransaction) -> Result<(), StoreError> {
+    use redb::{ReadableTable, TableHandle};
+    let exists = |name: &str| -> Result<bool, StoreError> {
+        Ok(tx.list_tables()?.any(|t| t.name() == name))
+    };
+    if exists(tables::LEGACY_SEATS.def.name())? {
+        let terms: std::collections::HashMap<String, (u32, i64)> =
+            if exists(tables::LEGACY_LEASES.name())? {
+                let t = tx.open_table(tables::LEGACY_LEASES)?;
+                let mut m = std::collections::HashMap::new();
+                for row in t.iter()? {
+                    let (k, v) = row?;
+                    let (_, _, term, exp) = v.value();
+                    m.insert(k.value().to_owned(), (term, exp));
+                }
+                m
+            } else {
+                Default::default()
+            };
+        let books: Vec<((String, u32), crate::domain::seats::SeatBook)> = {
+            let t = tx.open_table(tables::LEGACY_SEATS.def)?;
+            let mut v = Vec::new();
+            for row in t.iter()? {
+                let (k, b) = row?;
+                let (r, f) = k.value();
+                v.push(((r.to_owned(), f), super::codec::decode(b.value())?));
+            }
+            v
+        };
+        let mut holders = tx.open_table(tables::HOLDERS.def)?;
+        let mut counts = tx.open_table(tables::SEAT_COUNTS)?;
+        let mut index = tx.open_table(tables::LEASE_INDEX)?;
+        for ((r, f), book) in &books {
+            for h in &book.holders {
+                tables::HOLDERS.put(&mut holders, (r.as_str(), *f, h.unit_key.as_str()), h)?;
+                for l in &h.leases {
+                    let (term, exp) = terms.get(&l.id).copied().unwrap_or((
+                        crate::domain::DEFAULT_HEARTBEAT_S,
+                        l.expires_at.unix_timestamp(),
+                    ));
+                    index.insert(
+                        l.id.as_str(),
+                        (r.as_str(), *f, h.unit_key.as_str(), term, exp),
+                    )?;
+                }
+            }
+            if !book.holders.is_empty() {
+                counts.insert((r.as_str(), *f), book.holders.len() as u32)?;
+            }
+        }
+        drop((holders, counts, index));
+        tx.delete_table(tables::LEGACY_SEATS.def)?;
+    }
+    if exists(tables::LEGACY_LEASES.name())? {
+        tx.delete_table(tables::LEGACY_LEASES)?;
     }
     Ok(())
 }
@@ -107,6 +168,81 @@ mod tests {
             .write_blocking(|tx| Ok(meta::get_u64(tx, "schema_version")?))
             .expect("version");
         assert_eq!(v, Some(CURRENT));
+    }
+
+    #[test]
+    fn version_2_seat_books_become_holder_rows() {
+        use crate::domain::seats::{Holder, LeaseSlot, SeatBook};
+        use redb::ReadableTableMetadata;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("v2.redb");
+        let now = time::OffsetDateTime::now_utc()
+            .replace_nanosecond(0)
+            .expect("ns");
+        let slot = |id: &str| LeaseSlot {
+            id: id.into(),
+            session: String::new(),
+            app: "a".into(),
+            version: String::new(),
+            since: now,
+            expires_at: now + time::Duration::minutes(3),
+        };
+        let holder = |unit: &str, leases: Vec<LeaseSlot>| Holder {
+            unit_key: unit.into(),
+            host: format!("{unit}-host"),
+            database: String::new(),
+            user: unit.into(),
+            since: now,
+            bound: false,
+            leases,
+        };
+        let (l1, l2, l3) = ("0".repeat(32), "1".repeat(32), "2".repeat(32));
+        {
+            // A database as schema 2 left it: one seat book with two holders, three leases.
+            let db = redb::Database::create(&path).expect("create");
+            let tx = db.begin_write().expect("tx");
+            tables::create_all(&tx).expect("tables");
+            meta::put_u64(&tx, "schema_version", 2).expect("version");
+            let book = SeatBook {
+                holders: vec![
+                    holder("ann", vec![slot(&l1), slot(&l2)]),
+                    holder("bob", vec![slot(&l3)]),
+                ],
+            };
+            let mut t = tx.open_table(tables::LEGACY_SEATS.def).expect("seats");
+            tables::LEGACY_SEATS
+                .put(&mut t, ("K-1", 7u32), &book)
+                .expect("put");
+            drop(t);
+            let mut t = tx.open_table(tables::LEGACY_LEASES).expect("leases");
+            for l in [&l1, &l2, &l3] {
+                t.insert(l.as_str(), ("K-1", 7u32, 45u32, 1_000i64))
+                    .expect("lease");
+            }
+            drop(t);
+            tx.commit().expect("commit");
+        }
+        let store = Store::open(&path).expect("open migrates");
+        let tx = store.read().expect("read");
+        let book = crate::service::leases::rows::book(&tx, "K-1", 7).expect("book");
+        assert_eq!(book.holders.len(), 2);
+        assert_eq!(book.holders[0].leases.len(), 2);
+        assert_eq!(book.holders[1].user, "bob");
+        assert_eq!(
+            crate::service::leases::rows::count(&tx, "K-1", 7).expect("count"),
+            2
+        );
+        let idx = tx.open_table(tables::LEASE_INDEX).expect("index");
+        let row = idx.get(l3.as_str()).expect("get").expect("lease kept");
+        assert_eq!(row.value(), ("K-1", 7, "bob", 45, 1_000));
+        assert_eq!(idx.len().expect("len"), 3);
+        // The schema-2 tables are gone.
+        use redb::TableHandle;
+        assert!(
+            !tx.list_tables()
+                .expect("tables")
+                .any(|t| t.name() == "seats" || t.name() == "leases")
+        );
     }
 
     #[test]

@@ -113,7 +113,13 @@ impl<'a> Logged<'a> {
 }
 
 /// The tables a logged closure may write.
-const LOGGED_TABLES: [&str; 4] = ["seats", "leases", "denials", "denial_days"];
+const LOGGED_TABLES: [&str; 5] = [
+    "holders",
+    "seat_counts",
+    "lease_index",
+    "denials",
+    "denial_days",
+];
 
 fn apply_one<K: Key + 'static, V: Value + 'static>(
     tx: &WriteTransaction,
@@ -167,8 +173,12 @@ pub(super) fn apply(tx: &WriteTransaction, mut frame: &[u8]) -> Result<usize, St
             _ => return Err(corrupt("unknown change")),
         };
         match table {
-            "seats" => apply_one(tx, tables::SEATS.def, key, value)?,
-            "leases" => apply_one(tx, tables::LEASES, key, value)?,
+            "holders" => apply_one(tx, tables::HOLDERS.def, key, value)?,
+            "seat_counts" => apply_one(tx, tables::SEAT_COUNTS, key, value)?,
+            "lease_index" => apply_one(tx, tables::LEASE_INDEX, key, value)?,
+            // A log left by schema 2 (replayed before the migration that moves them).
+            "seats" => apply_one(tx, tables::LEGACY_SEATS.def, key, value)?,
+            "leases" => apply_one(tx, tables::LEGACY_LEASES, key, value)?,
             "denials" => apply_one(tx, tables::DENIALS.def, key, value)?,
             "denial_days" => apply_one(tx, tables::DENIAL_DAYS, key, value)?,
             other => return Err(corrupt(&format!("unknown table {other}"))),

@@ -9,7 +9,7 @@ use serde::{Serialize, de::DeserializeOwned};
 use std::borrow::Borrow;
 use std::marker::PhantomData;
 
-use crate::domain::seats::SeatBook;
+use crate::domain::seats::Holder;
 use crate::domain::{AuditEntry, Distributor, LoginFailures, StaffPrefs, StaffSession};
 use crate::domain::{Client, Coupon, Denial, Key as LicenseKey, Mail, Product, Token, User};
 
@@ -81,10 +81,23 @@ pub const COUPONS: RecTable<&str, Coupon> = RecTable::new("coupons");
 /// Lower-cased host → the registration number its first trial made.
 pub const TRIAL_HOSTS: TableDefinition<&str, &str> = TableDefinition::new("trial_hosts");
 
-/// (registration number, feature) → who holds its seats.
-pub const SEATS: RecTable<(&str, u32), SeatBook> = RecTable::new("seats");
-/// Lease id → (registration number, feature, heartbeat_s, durable expiry in unix s).
-pub const LEASES: TableDefinition<&str, (&str, u32, u32, i64)> = TableDefinition::new("leases");
+/// (registration number, feature, unit key) → the holder of one seat and its leases.
+/// A capture reads and writes only its own unit's row, whatever the key's size.
+pub const HOLDERS: RecTable<(&str, u32, &str), Holder> = RecTable::new("holders");
+/// (registration number, feature) → how many `HOLDERS` rows it has: the seats taken
+/// (holders whose leases all lapsed count until they are pruned).
+pub const SEAT_COUNTS: TableDefinition<(&str, u32), u32> = TableDefinition::new("seat_counts");
+/// Lease id → (registration number, feature, unit key, heartbeat_s, durable expiry in
+/// unix s). Lease ids begin with their creation time, so new rows go to the table's end.
+pub const LEASE_INDEX: TableDefinition<&str, (&str, u32, &str, u32, i64)> =
+    TableDefinition::new("lease_index");
+
+/// Schema 2's seat books, one per (key, feature); moved to `HOLDERS` by schema 3.
+pub const LEGACY_SEATS: RecTable<(&str, u32), crate::domain::seats::SeatBook> =
+    RecTable::new("seats");
+/// Schema 2's lease index; `LEASE_INDEX` since schema 3.
+pub const LEGACY_LEASES: TableDefinition<&str, (&str, u32, u32, i64)> =
+    TableDefinition::new("leases");
 
 /// (registration number, unix ms, sequence) → a refused capture.
 pub const DENIALS: RecTable<(&str, i64, u64), Denial> = RecTable::new("denials");
@@ -126,8 +139,9 @@ pub fn create_all(tx: &redb::WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(KEYS.def)?;
     tx.open_table(COUPONS.def)?;
     tx.open_table(TRIAL_HOSTS)?;
-    tx.open_table(SEATS.def)?;
-    tx.open_table(LEASES)?;
+    tx.open_table(HOLDERS.def)?;
+    tx.open_table(SEAT_COUNTS)?;
+    tx.open_table(LEASE_INDEX)?;
     tx.open_table(DENIALS.def)?;
     tx.open_table(DENIAL_DAYS)?;
     tx.open_table(USAGE)?;

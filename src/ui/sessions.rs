@@ -18,45 +18,9 @@ pub fn rows(
     regnum: Option<&str>,
     limit: usize,
 ) -> crate::error::AppResult<Vec<leases::LeaseView>> {
-    use crate::domain::seats::SeatBook;
-    use crate::store::{Snapshot, tables};
     let mut out = leases::list(app, regnum, limit)?;
-    let tx = app.store.read()?;
-    let t = tx.table(tables::SEATS.def)?;
-    let range = match regnum {
-        Some(r) => t.range((r, 0u32)..=(r, u32::MAX))?,
-        None => t.range::<(&str, u32)>(..)?,
-    };
-    let now = app.now();
-    for row in range {
-        if out.len() >= limit {
-            break;
-        }
-        let (k, v) = row?;
-        let (r, f) = k.value();
-        let book: SeatBook = crate::store::codec::decode(v.value())?;
-        let term_s = crate::service::products::by_feature(&tx, f)?
-            .map_or(crate::domain::DEFAULT_HEARTBEAT_S, |p| p.heartbeat_s);
-        for h in book.holders.iter().filter(|h| h.bound) {
-            let live = h.leases.iter().any(|l| app.leases.expiry(l, term_s) > now);
-            if !live {
-                out.push(leases::LeaseView {
-                    lease: String::new(),
-                    regnum: r.to_owned(),
-                    feature: f,
-                    host: h.host.clone(),
-                    database: h.database.clone(),
-                    user: h.user.clone(),
-                    session: String::new(),
-                    app: String::new(),
-                    version: String::new(),
-                    since: crate::clock::rfc3339(h.since),
-                    expires_at: String::new(),
-                    bound: true,
-                });
-            }
-        }
-    }
+    let room = limit.saturating_sub(out.len());
+    out.extend(leases::idle_bindings(app, regnum, room)?);
     Ok(out)
 }
 
