@@ -635,6 +635,56 @@ pub fn list(app: &App, regnum: Option<&str>, limit: usize) -> AppResult<Vec<Leas
     Ok(out)
 }
 
+/// The session monitor's rows of one holder: its live leases, or — for a host binding
+/// whose leases all ended — the binding itself (a row with no lease id).
+pub fn holder_rows(
+    app: &App,
+    regnum: &str,
+    feature: u32,
+    h: &crate::domain::seats::Holder,
+    now: OffsetDateTime,
+) -> Vec<LeaseView> {
+    let term_s = app.catalog.term_s(feature);
+    let mut out: Vec<LeaseView> = h
+        .leases
+        .iter()
+        .filter_map(|l| {
+            let exp = app.leases.expiry(l, term_s);
+            (exp > now).then(|| LeaseView {
+                lease: l.id.clone(),
+                regnum: regnum.to_owned(),
+                feature,
+                host: h.host.clone(),
+                database: h.database.clone(),
+                user: h.user.clone(),
+                session: l.session.clone(),
+                app: l.app.clone(),
+                version: l.version.clone(),
+                since: rfc3339(l.since),
+                expires_at: rfc3339(exp),
+                bound: h.bound,
+            })
+        })
+        .collect();
+    if out.is_empty() && h.bound {
+        out.push(LeaseView {
+            lease: String::new(),
+            regnum: regnum.to_owned(),
+            feature,
+            host: h.host.clone(),
+            database: h.database.clone(),
+            user: h.user.clone(),
+            session: String::new(),
+            app: String::new(),
+            version: String::new(),
+            since: rfc3339(h.since),
+            expires_at: String::new(),
+            bound: true,
+        });
+    }
+    out
+}
+
 /// Host bindings that outlived their leases (a `host` seat stays bound until unbound),
 /// of one key or all, at most `limit`.
 pub fn idle_bindings(app: &App, regnum: Option<&str>, limit: usize) -> AppResult<Vec<LeaseView>> {

@@ -9,7 +9,10 @@ use actix_web::web;
 use maud::html;
 use std::collections::HashMap;
 
-const LIMIT: usize = 2000;
+/// Rows per page of the monitor.
+const PAGE: usize = 200;
+/// Clients a name filter may stand for (beyond, the filter asks for more words).
+const NAME_MATCHES: usize = 1000;
 
 /// Live leases plus host bindings that outlived their leases (a `host` seat stays bound
 /// until unbound), of one key or all, at most `limit` rows.
@@ -39,47 +42,121 @@ pub async fn monitor(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResult {
         get("host"),
         get("user"),
     );
-    let key_filter = (!regnum.is_empty())
-        .then(|| keys::parse_regnum(&regnum).ok())
-        .flatten();
-    let mut rows = if !regnum.is_empty() && key_filter.is_none() {
-        Vec::new()
+    let offset: usize = get("offset").parse().unwrap_or(0);
+    let app = &me.app;
+    let tx = app.store.read().map_err(|e| me.err(e))?;
+    // Which keys to walk: one, a client's (by id or name), a distributor's, or all.
+    let clients_wanted: Option<Vec<u64>> = if !client.is_empty() {
+        Some(match client.parse::<u64>() {
+            Ok(id) => vec![id],
+            Err(_) => app.search.find(&client, 0, NAME_MATCHES).0,
+        })
+    } else if me.user.role == Role::Distributor {
+        Some(clients::ids_by_distributor(&tx, &me.user.distributor).map_err(|e| me.err(e))?)
     } else {
-        rows(&me.app, key_filter.as_deref(), LIMIT).map_err(|e| me.err(e))?
+        None
     };
-    // Who owns each key, to filter by client and to keep distributors to their own.
-    let tx = me.app.store.read().map_err(|e| me.err(e))?;
-    let mut owner: HashMap<String, (u64, String, String)> = HashMap::new();
-    for r in rows
-        .iter()
-        .map(|r| r.regnum.clone())
-        .collect::<std::collections::BTreeSet<_>>()
-    {
-        if let Some(k) = keys::load(&tx, &r).map_err(|e| me.err(e))?
-            && let Some(c) = clients::load(&tx, k.client_id).map_err(|e| me.err(e))?
-        {
-            owner.insert(r, (c.id, c.company, c.distributor));
+    let regnums: Option<Vec<String>> = if !regnum.is_empty() {
+        Some(
+            keys::parse_regnum(&regnum)
+                .map(|r| vec![r])
+                .unwrap_or_default(),
+        )
+    } else if let Some(ids) = &clients_wanted {
+        let mut v = Vec::new();
+        for id in ids {
+            v.extend(clients::keys_of(&tx, *id).map_err(|e| me.err(e))?);
         }
-    }
-    drop(tx);
-    let client_q = crate::domain::fold(&client);
+        v.sort();
+        Some(v)
+    } else {
+        None
+    };
+    // Who owns each key: to show the client and to keep distributors to their own.
+    let mut owner: HashMap<String, Option<(u64, String, String)>> = HashMap::new();
+    let mut owner_of = |r: &str| -> crate::error::AppResult<Option<(u64, String, String)>> {
+        if let Some(o) = owner.get(r) {
+            return Ok(o.clone());
+        }
+        let o = match keys::load(&tx, r)? {
+            Some(k) => clients::load(&tx, k.client_id)?.map(|c| (c.id, c.company, c.distributor)),
+            None => None,
+        };
+        owner.insert(r.to_owned(), o.clone());
+        Ok(o)
+    };
+    let client_id = client.parse::<u64>().ok();
     let (host_q, user_q) = (crate::domain::fold(&host), crate::domain::fold(&user));
-    rows.retain(|s| {
-        let o = owner.get(&s.regnum);
-        let dist = o.map_or("", |o| o.2.as_str());
-        super::clients::can_see(&me.user, dist)
-            && (client.is_empty()
-                || o.is_some_and(|o| {
-                    o.0.to_string() == client || crate::domain::fold(&o.1).contains(&client_q)
-                }))
-            && (feature.is_empty() || s.feature.to_string() == feature)
-            && (host.is_empty() || crate::domain::fold(&s.host).contains(&host_q))
-            && (user.is_empty() || crate::domain::fold(&s.user).contains(&user_q))
-    });
-    let names: HashMap<String, (u64, String)> = owner
-        .iter()
-        .map(|(r, o)| (r.clone(), (o.0, o.1.clone())))
-        .collect();
+    let now = app.now();
+    let mut rows: Vec<leases::LeaseView> = Vec::new();
+    let mut names: HashMap<String, (u64, String)> = HashMap::new();
+    let mut skipped = 0usize;
+    let more = std::cell::Cell::new(false);
+    let mut failure: Option<crate::error::AppError> = None;
+    let mut visit = |r: &str, f: u32, h: crate::domain::seats::Holder| -> bool {
+        if (!feature.is_empty() && f.to_string() != feature)
+            || (!host.is_empty() && !crate::domain::fold(&h.host).contains(&host_q))
+            || (!user.is_empty() && !crate::domain::fold(&h.user).contains(&user_q))
+        {
+            return true;
+        }
+        let o = match owner_of(r) {
+            Ok(o) => o,
+            Err(e) => {
+                failure = Some(e);
+                return false;
+            }
+        };
+        let dist = o.as_ref().map_or("", |o| o.2.as_str());
+        if !super::clients::can_see(&me.user, dist)
+            || client_id.is_some_and(|id| o.as_ref().is_none_or(|o| o.0 != id))
+        {
+            return true;
+        }
+        for v in leases::holder_rows(app, r, f, &h, now) {
+            if skipped < offset {
+                skipped += 1;
+                continue;
+            }
+            if rows.len() == PAGE {
+                more.set(true);
+                return false;
+            }
+            if let Some(o) = &o {
+                names.insert(r.to_owned(), (o.0, o.1.clone()));
+            }
+            rows.push(v);
+        }
+        true
+    };
+    let walked = match &regnums {
+        None => leases::rows::each(&tx, None, &mut visit),
+        Some(list) => list.iter().try_for_each(|r| {
+            if more.get() {
+                return Ok(());
+            }
+            leases::rows::each(&tx, Some(r), &mut visit)
+        }),
+    };
+    walked.map_err(|e| me.err(crate::error::AppError::from(e)))?;
+    if let Some(e) = failure {
+        return Err(me.err(e));
+    }
+    let page_link = |to: usize| {
+        let mut s = format!("/sessions?offset={to}");
+        for (k, v) in [
+            ("client", &client),
+            ("regnum", &regnum),
+            ("feature", &feature),
+            ("host", &host),
+            ("user", &user),
+        ] {
+            if !v.is_empty() {
+                s.push_str(&format!("&{k}={}", super::clients::urlencode(v)));
+            }
+        }
+        s
+    };
     let flash = q
         .iter()
         .find(|(k, _)| k == "done")
@@ -95,8 +172,8 @@ pub async fn monitor(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResult {
             label.field { span.label { (t(l, "User", "Пользователь")) } input type="search" name="user" value=(user); }
             button type="submit" { (t(l, "Filter", "Отобрать")) }
         }
-        p.muted { (t(l, "Leases and bindings: ", "Захватов и привязок: ")) (rows.len()) }
         (super::keys::lease_table(&ctx, &rows, &names))
+        (super::pager(l, offset, rows.len(), None, more.get(), PAGE, &page_link))
     };
     Ok(html_page(
         StatusCode::OK,

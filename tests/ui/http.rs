@@ -478,3 +478,84 @@ async fn changing_the_own_password_ends_other_sessions() {
     c.login("man", "new password 1").await;
     s.stop().await;
 }
+
+#[tokio::test]
+async fn the_session_monitor_pages_and_filters_every_lease() {
+    use serde_json::json;
+    let s = Server::start().await;
+    s.user("admin", Role::Admin, "").await;
+    s.user("dist", Role::Distributor, "Other").await;
+    let app = s.app();
+    licd::service::products::create(
+        app,
+        serde_json::from_value(json!({"code": "P", "name": "P", "heartbeat_s": 600,
+            "features": [{"number": 9, "name": "F", "unit": "session"}]}))
+        .expect("product"),
+    )
+    .await
+    .expect("product");
+    let c = licd::service::clients::create(
+        app,
+        serde_json::from_value(json!({"company": "Сеансы"})).expect("client"),
+    )
+    .await
+    .expect("client");
+    let regnum = licd::service::keys::create_for_client(app, c.id)
+        .await
+        .expect("key");
+    licd::service::keys::add_grant(
+        app,
+        &regnum,
+        serde_json::from_value(json!({"product": "P", "feature": 9, "seats": 300})).expect("grant"),
+    )
+    .await
+    .expect("grant");
+    // 230 leases, on hosts h0, h1, h2 in turn.
+    for i in 0..230 {
+        licd::service::leases::capture(
+            app,
+            serde_json::from_value(json!({"regnum": regnum, "feature": 9,
+                "host": format!("h{}", i % 3), "session": format!("s{i}")}))
+            .expect("capture"),
+        )
+        .await
+        .expect("captured");
+    }
+    let mut h = Http::new(&s);
+    h.login("admin", "password123").await;
+    let rows = |body: &str| body.matches("name=\"lease\" value=\"").count();
+    let first = h.get("/sessions").await;
+    assert_eq!(first.status, 200);
+    assert_eq!(rows(&first.body), 200, "a page holds 200 rows");
+    assert!(first.body.contains("1–200"));
+    assert!(first.body.contains("/sessions?offset=200"), "a next link");
+    let second = h.get("/sessions?offset=200").await;
+    assert_eq!(rows(&second.body), 30, "the rest on the next page");
+    assert!(second.body.contains("201–230"));
+    assert!(
+        second.body.contains("/sessions?offset=0"),
+        "a previous link"
+    );
+    // Filters look at every lease, not only at a first batch.
+    let by_host = h.get("/sessions?host=h1").await;
+    assert_eq!(rows(&by_host.body), 77);
+    let by_client = h.get(&format!("/sessions?client={}", c.id)).await;
+    assert_eq!(rows(&by_client.body), 200);
+    let by_name = h
+        .get("/sessions?client=%D1%81%D0%B5%D0%B0%D0%BD%D1%81%D1%8B&host=h2")
+        .await;
+    assert_eq!(
+        rows(&by_name.body),
+        76,
+        "by client name (any case) and host"
+    );
+    let nobody = h.get("/sessions?client=999999").await;
+    assert_eq!(rows(&nobody.body), 0);
+    // A distributor sees only its own clients' sessions.
+    let mut d = Http::new(&s);
+    d.login("dist", "password123").await;
+    let theirs = d.get("/sessions").await;
+    assert_eq!(theirs.status, 200);
+    assert_eq!(rows(&theirs.body), 0);
+    s.stop().await;
+}
