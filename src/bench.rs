@@ -163,6 +163,7 @@ pub struct OpResult {
     pub rps: f64,
     pub p50_ms: f64,
     pub p90_ms: f64,
+    pub p95_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
 }
@@ -452,6 +453,7 @@ async fn run_phase(
             rps: h.len() as f64 / seconds,
             p50_ms: percentile_ms(&h, 0.50),
             p90_ms: percentile_ms(&h, 0.90),
+            p95_ms: percentile_ms(&h, 0.95),
             p99_ms: percentile_ms(&h, 0.99),
             max_ms: h.max() as f64 / 1000.0,
         });
@@ -611,19 +613,29 @@ pub fn print_table(r: &Report) {
             .unwrap_or_default()
     );
     println!(
-        "{:<28} {:<10} {:>9} {:>10} {:>8} {:>8} {:>8} {:>8} {:>7}",
-        "phase", "op", "requests", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors"
+        "{:<28} {:<10} {:>9} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7}",
+        "phase",
+        "op",
+        "requests",
+        "req/s",
+        "p50 ms",
+        "p90 ms",
+        "p95 ms",
+        "p99 ms",
+        "max ms",
+        "errors"
     );
     for p in &r.phases {
         for o in &p.ops {
             println!(
-                "{:<28} {:<10} {:>9} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>8.1} {:>7}",
+                "{:<28} {:<10} {:>9} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.1} {:>7}",
                 p.phase,
                 o.op.name(),
                 o.requests,
                 o.rps,
                 o.p50_ms,
                 o.p90_ms,
+                o.p95_ms,
                 o.p99_ms,
                 o.max_ms,
                 o.errors

@@ -43,6 +43,9 @@ fn load_range(store: &Store, ids: std::ops::RangeInclusive<u64>) -> Result<Arena
     Ok(arena)
 }
 
+/// Bytes of the arena one step of a newest-first scan looks at.
+const SCAN_CHUNK: usize = 1 << 20;
+
 #[derive(Default)]
 struct Arena {
     bytes: Vec<u8>,
@@ -253,27 +256,48 @@ impl Arena {
         }
         // Scan for the longest word (the rarest, usually); check the others per text.
         words.sort_by_key(|w| std::cmp::Reverse(w.len()));
-        let first = memchr::memmem::FinderRev::new(words[0].as_bytes());
+        let first = memchr::memmem::Finder::new(words[0].as_bytes());
         let others: Vec<memchr::memmem::Finder> = words[1..]
             .iter()
             .map(|w| memchr::memmem::Finder::new(w.as_bytes()))
             .collect();
         let mut hits = Vec::new();
-        // From the end of the arena backwards: the newest texts first, so a query that
-        // matches very many clients stops early with the newest of them.
+        // From the end of the arena backwards, a chunk at a time, so a query that
+        // matches very many clients stops early with the newest of them. Each chunk is
+        // scanned forwards (memchr's forward search is SIMD-accelerated; its reverse
+        // search is not) and starts at a text's start, so no match straddles two chunks.
         let mut end = self.bytes.len();
-        while hits.len() < cap {
-            let Some(pos) = first.rfind(&self.bytes[..end]) else {
-                break;
-            };
-            let i = self.starts.partition_point(|s| *s <= pos) - 1;
-            end = self.starts[i];
-            if self.live(i) {
-                let text = self.text(i);
-                if others.iter().all(|f| f.find(text).is_some()) {
-                    hits.push(i);
+        let mut found: Vec<usize> = Vec::new();
+        while end > 0 && hits.len() < cap {
+            let from = end.saturating_sub(SCAN_CHUNK);
+            let first_text = self
+                .starts
+                .partition_point(|s| *s <= from)
+                .saturating_sub(1);
+            let lo = self.starts.get(first_text).copied().unwrap_or(0).min(from);
+            found.clear();
+            let mut i = first_text;
+            for pos in first.find_iter(&self.bytes[lo..end]) {
+                let pos = lo + pos;
+                while self.starts.get(i + 1).is_some_and(|s| *s <= pos) {
+                    i += 1;
+                }
+                if found.last() != Some(&i) {
+                    found.push(i);
                 }
             }
+            for &i in found.iter().rev() {
+                if hits.len() >= cap {
+                    break;
+                }
+                if self.live(i) {
+                    let text = self.text(i);
+                    if others.iter().all(|f| f.find(text).is_some()) {
+                        hits.push(i);
+                    }
+                }
+            }
+            end = lo;
         }
         hits
     }
@@ -546,6 +570,31 @@ mod tests {
         idx.put(&client(5, "def"));
         assert_eq!(idx.find("cd", 0, 10).1, 0);
         assert_eq!(idx.len(), 4);
+    }
+
+    #[test]
+    fn newest_first_across_scan_chunks() {
+        // Texts of ~100 bytes: 40,000 of them span four scan chunks.
+        let idx = SearchIndex::default();
+        let pad = "п".repeat(45);
+        let n = 40_000u64;
+        for id in 1..=n {
+            let name = if id % 997 == 0 {
+                format!("{pad} Редкое{id}")
+            } else {
+                format!("{pad} Обычное")
+            };
+            idx.put(&client(id, &name));
+        }
+        let want: Vec<u64> = (1..=n).rev().filter(|id| id % 997 == 0).collect();
+        let (got, total) = idx.find("редкое", 0, 1000);
+        assert_eq!(total, want.len());
+        assert_eq!(got, want, "every match, newest first");
+        // Two words: the second is checked within each text.
+        assert_eq!(idx.find("редкое39880 ппп", 0, 10), (vec![39_880], 1));
+        // Stopping at the cap keeps the newest.
+        let (got, _) = idx.find("обычное", 0, 3);
+        assert_eq!(got, vec![n, n - 1, n - 2]);
     }
 
     #[test]
