@@ -172,8 +172,15 @@ pub async fn monitor(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResult {
             label.field { span.label { (t(l, "User", "Пользователь")) } input type="search" name="user" value=(user); }
             button type="submit" { (t(l, "Filter", "Отобрать")) }
         }
+        // The total is known once the walk reached the end.
+        p.muted {
+            (t(l, "Leases and bindings: ", "Захватов и привязок: ")) (offset + rows.len())
+            @if more.get() { "+" }
+        }
         (super::keys::lease_table(&ctx, &rows, &names))
-        (super::pager(l, offset, rows.len(), None, more.get(), PAGE, &page_link))
+        @if offset > 0 || more.get() {
+            (super::pager(l, offset, rows.len(), None, more.get(), PAGE, &page_link))
+        }
     };
     Ok(html_page(
         StatusCode::OK,
