@@ -306,7 +306,8 @@ impl Worker {
     }
 }
 
-fn client(args: &BenchArgs) -> Result<reqwest::Client, String> {
+/// An HTTPS client keeping at most `idle` connections open between requests.
+fn client(args: &BenchArgs, idle: usize) -> Result<reqwest::Client, String> {
     let mut tls = crate::http::tls::client_config(args.ca.as_deref(), args.insecure)
         .map_err(|e| e.to_string())?;
     // HTTP/1.1 keep-alive connections, as protected apps use: offered alone in ALPN (with
@@ -315,7 +316,7 @@ fn client(args: &BenchArgs) -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
         .use_preconfigured_tls(tls)
         .http1_only()
-        .pool_max_idle_per_host(1)
+        .pool_max_idle_per_host(idle)
         .timeout(Duration::from_secs(30))
         .build()
         .map_err(|e| e.to_string())
@@ -474,7 +475,7 @@ pub async fn run(args: BenchArgs) -> Result<Report, String> {
     if args.connections == 0 {
         return Err("--connections must be at least 1".into());
     }
-    let admin_http = client(&args)?;
+    let admin_http = client(&args, 32)?;
     let tag: u32 = rand::thread_rng().gen_range(0..1_000_000);
     let feature = 2_000_000_000 + tag;
     let code = format!("licd-bench-{tag}");
@@ -496,7 +497,8 @@ pub async fn run(args: BenchArgs) -> Result<Report, String> {
         args.keys.max(1),
         args.seats
     );
-    for _ in 0..args.keys.max(1) {
+    // 32 admin calls in flight: a key and its item each (the server groups the writes).
+    let make_key = || async {
         let key = admin(
             &admin_http,
             &args,
@@ -514,7 +516,16 @@ pub async fn run(args: BenchArgs) -> Result<Report, String> {
             Some(json!({"product": code, "feature": feature, "seats": args.seats})),
         )
         .await?;
-        regnums.push(regnum);
+        Ok::<String, String>(regnum)
+    };
+    {
+        use futures_util::StreamExt;
+        let mut made = futures_util::stream::iter(0..args.keys.max(1))
+            .map(|_| make_key())
+            .buffer_unordered(32);
+        while let Some(r) = made.next().await {
+            regnums.push(r?);
+        }
     }
     let target = Arc::new(Target {
         base: args.server.trim_end_matches('/').to_owned(),
@@ -526,7 +537,7 @@ pub async fn run(args: BenchArgs) -> Result<Report, String> {
     for id in 0..args.connections {
         workers.push(Worker {
             id,
-            http: client(&args)?,
+            http: client(&args, 1)?,
             leases: VecDeque::new(),
             seq: 0,
             next_key: id * 7919 % args.keys.max(1),
@@ -548,26 +559,40 @@ pub async fn run(args: BenchArgs) -> Result<Report, String> {
     if !args.keep {
         eprintln!("cleaning up {} keys and product {code} …", regnums.len());
         let cleanup = async {
-            for regnum in &regnums {
-                let k = admin(
-                    &admin_http,
-                    &args,
-                    reqwest::Method::GET,
-                    &format!("/keys/{regnum}"),
-                    None,
-                )
-                .await?;
-                for g in k["grants"].as_array().cloned().unwrap_or_default() {
-                    if let Some(id) = g["id"].as_u64() {
-                        admin(
-                            &admin_http,
-                            &args,
-                            reqwest::Method::DELETE,
-                            &format!("/keys/{regnum}/items/{id}"),
-                            None,
-                        )
-                        .await?;
+            let remove_items = |regnum: &String| {
+                let (http, args) = (&admin_http, &args);
+                let regnum = regnum.clone();
+                async move {
+                    let k = admin(
+                        http,
+                        args,
+                        reqwest::Method::GET,
+                        &format!("/keys/{regnum}"),
+                        None,
+                    )
+                    .await?;
+                    for g in k["grants"].as_array().cloned().unwrap_or_default() {
+                        if let Some(id) = g["id"].as_u64() {
+                            admin(
+                                http,
+                                args,
+                                reqwest::Method::DELETE,
+                                &format!("/keys/{regnum}/items/{id}"),
+                                None,
+                            )
+                            .await?;
+                        }
                     }
+                    Ok::<(), String>(())
+                }
+            };
+            {
+                use futures_util::StreamExt;
+                let mut done = futures_util::stream::iter(regnums.iter())
+                    .map(remove_items)
+                    .buffer_unordered(32);
+                while let Some(r) = done.next().await {
+                    r?;
                 }
             }
             admin(
