@@ -347,7 +347,7 @@ fn load_key(tx: &impl Snapshot, regnum: &str) -> Result<Option<Key>, StoreError>
 
 /// Deletes a client and its empty keys; refused while any key holds items.
 pub async fn delete(app: &App, id: u64) -> AppResult<ClientView> {
-    let c = app
+    let (c, gone) = app
         .store
         .write(move |tx| {
             let c = load(tx, id)?.ok_or(AppError::NotFound { what: "client" })?;
@@ -364,16 +364,20 @@ pub async fn delete(app: &App, id: u64) -> AppResult<ClientView> {
                     details: serde_json::json!({ "keys": with_items }),
                 });
             }
+            let mut gone = Vec::new();
             for r in &regnums {
-                crate::service::keys::delete_empty_key(tx, r)?;
+                gone.extend(crate::service::keys::delete_empty_key(tx, r)?);
             }
             tx.open_multimap_table(tables::CLIENT_KEYS)?
                 .remove_all(id)?;
             unindex(tx, &c)?;
             tx.open_table(tables::CLIENTS.def)?.remove(id)?;
-            Ok(c)
+            Ok((c, gone))
         })
         .await?;
+    for l in &gone {
+        app.leases.forget(l);
+    }
     app.search.remove(id);
     Ok(ClientView::new(&c, Vec::new()))
 }

@@ -54,8 +54,9 @@ pub fn insert_new(
     Ok(k)
 }
 
-/// Removes a key that holds nothing, with its seat rows and leases.
-pub fn delete_empty_key(tx: &WriteTransaction, regnum: &str) -> Result<(), StoreError> {
+/// Removes a key that holds nothing, with its seat rows and leases; returns the ids of
+/// the leases removed (for the caller to forget once committed).
+pub fn delete_empty_key(tx: &WriteTransaction, regnum: &str) -> Result<Vec<String>, StoreError> {
     let mut held: Vec<(u32, crate::domain::seats::Holder)> = Vec::new();
     crate::service::leases::rows::each(tx, Some(regnum), |_, f, h| {
         held.push((f, h));
@@ -73,7 +74,10 @@ pub fn delete_empty_key(tx: &WriteTransaction, regnum: &str) -> Result<(), Store
     }
     drop((holders, counts, leases));
     tx.open_table(tables::KEYS.def)?.remove(regnum)?;
-    Ok(())
+    Ok(held
+        .into_iter()
+        .flat_map(|(_, h)| h.leases.into_iter().map(|l| l.id))
+        .collect())
 }
 
 /// Seats in use of one feature of a key now (lapsed leases do not count).

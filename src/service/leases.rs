@@ -26,23 +26,47 @@ use time::{Duration, OffsetDateTime};
 /// A lease lives this many heartbeat intervals after its last heartbeat.
 pub const TERMS: i64 = 3;
 
-/// In-memory heartbeats and the start-of-process floor.
+/// Live leases in memory — a cache of `lease_index` (heartbeat interval, durable expiry)
+/// plus the last heartbeat, which is kept in memory only — and the start-of-process
+/// floor. A heartbeat is one lookup here: no read transaction.
 pub struct LeaseClock {
     floor: OffsetDateTime,
-    beats: DashMap<u128, i64>,
+    /// Lease id → (heartbeat_s, durable expiry in unix s, last beat in unix s or NO_BEAT).
+    live: DashMap<u128, (u32, i64, i64)>,
 }
+
+const NO_BEAT: i64 = i64::MIN;
 
 impl LeaseClock {
     pub fn new(started: OffsetDateTime) -> LeaseClock {
         LeaseClock {
             floor: started,
-            beats: DashMap::new(),
+            live: DashMap::new(),
         }
+    }
+
+    /// The clock of a store's live leases (read at start).
+    pub fn load(
+        store: &crate::store::Store,
+        started: OffsetDateTime,
+    ) -> Result<LeaseClock, StoreError> {
+        let clock = LeaseClock::new(started);
+        let tx = store.read()?;
+        let t = tx.table(tables::LEASE_INDEX)?;
+        for row in t.iter()? {
+            let (k, v) = row?;
+            let (_, _, _, term_s, exp) = v.value();
+            if let Some(id) = parse_lease_id(k.value()) {
+                clock.live.insert(id, (term_s, exp, NO_BEAT));
+            }
+        }
+        Ok(clock)
     }
 
     fn last_beat(&self, id: &str) -> OffsetDateTime {
         let beat = parse_lease_id(id)
-            .and_then(|n| self.beats.get(&n).map(|t| *t))
+            .and_then(|n| self.live.get(&n).map(|e| e.2))
+            .filter(|t| *t != NO_BEAT)
             .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok());
         beat.map_or(self.floor, |b| b.max(self.floor))
     }
@@ -56,13 +80,37 @@ impl LeaseClock {
         self.expiry_at(&slot.id, slot.expires_at, term_s)
     }
 
-    fn beat(&self, id: u128, now: OffsetDateTime) {
-        self.beats.insert(id, now.unix_timestamp());
+    /// A lease made durable: heartbeats find it here from now on.
+    fn track(&self, id: &str, term_s: u32, durable: OffsetDateTime) {
+        if let Some(n) = parse_lease_id(id) {
+            self.live
+                .entry(n)
+                .or_insert((term_s, durable.unix_timestamp(), NO_BEAT));
+        }
     }
 
-    fn forget(&self, id: &str) {
+    /// A heartbeat of a tracked lease: its new expiry, or `Err(true)` when it lapsed,
+    /// `Err(false)` when it is not tracked.
+    fn beat(&self, id: u128, now: OffsetDateTime) -> Result<OffsetDateTime, bool> {
+        let Some(mut e) = self.live.get_mut(&id) else {
+            return Err(false);
+        };
+        let (term_s, exp, beat) = *e;
+        let durable = OffsetDateTime::from_unix_timestamp(exp).unwrap_or(self.floor);
+        let last = OffsetDateTime::from_unix_timestamp(beat)
+            .ok()
+            .filter(|_| beat != NO_BEAT)
+            .map_or(self.floor, |b| b.max(self.floor));
+        if durable.max(last + lease_life(term_s)) <= now {
+            return Err(true);
+        }
+        e.2 = now.unix_timestamp();
+        Ok(now + lease_life(term_s))
+    }
+
+    pub fn forget(&self, id: &str) {
         if let Some(n) = parse_lease_id(id) {
-            self.beats.remove(&n);
+            self.live.remove(&n);
         }
     }
 }
@@ -318,7 +366,8 @@ pub async fn capture(app: &std::sync::Arc<App>, input: CaptureInput) -> AppResul
     let feature = input.feature;
     let lease_id = new_lease_id();
     let a = app.clone();
-    app.store
+    let captured = app
+        .store
         .write_logged(move |tx| {
             let now = a.now();
             let key = keys::load(tx, &regnum)?.ok_or(AppError::UnknownRegnum)?;
@@ -447,33 +496,48 @@ pub async fn capture(app: &std::sync::Arc<App>, input: CaptureInput) -> AppResul
                 seats: SeatCount { total, used },
             }))
         })
-        .await?
+        .await??;
+    // Durable now: heartbeats find it in memory.
+    let durable = OffsetDateTime::parse(
+        &captured.expires_at,
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap_or(app.started_at);
+    app.leases
+        .track(&captured.lease, captured.heartbeat_s, durable);
+    Ok(captured)
 }
 
 pub fn heartbeat(app: &App, lease: &str) -> AppResult<Beat> {
     let id = parse_lease_id(lease.trim()).ok_or(AppError::UnknownLease)?;
     let lease = lease.trim().to_ascii_lowercase();
+    let now = app.now();
+    match app.leases.beat(id, now) {
+        Ok(expires_at) => {
+            return Ok(Beat {
+                lease,
+                expires_at: rfc3339(expires_at),
+            });
+        }
+        Err(true) => return Err(AppError::UnknownLease),
+        Err(false) => {}
+    }
+    // Not in memory (it always is once captured): the index decides.
     let tx = app.store.read()?;
     let t = tx.table(tables::LEASE_INDEX)?;
-    let (term_s, durable) = match t.get(lease.as_str())? {
-        Some(v) => {
-            let (_, _, _, term_s, exp) = v.value();
-            (
-                term_s,
-                OffsetDateTime::from_unix_timestamp(exp).unwrap_or(app.started_at),
-            )
-        }
-        None => return Err(AppError::UnknownLease),
-    };
-    let now = app.now();
-    if app.leases.expiry_at(&lease, durable, term_s) <= now {
+    let Some(v) = t.get(lease.as_str())? else {
         return Err(AppError::UnknownLease);
+    };
+    let (_, _, _, term_s, exp) = v.value();
+    let durable = OffsetDateTime::from_unix_timestamp(exp).unwrap_or(app.started_at);
+    app.leases.track(&lease, term_s, durable);
+    match app.leases.beat(id, now) {
+        Ok(expires_at) => Ok(Beat {
+            lease,
+            expires_at: rfc3339(expires_at),
+        }),
+        Err(_) => Err(AppError::UnknownLease),
     }
-    app.leases.beat(id, now);
-    Ok(Beat {
-        lease,
-        expires_at: rfc3339(now + lease_life(term_s)),
-    })
 }
 
 /// Ends a lease; false when it was unknown or already gone (idempotent).

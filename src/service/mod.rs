@@ -61,13 +61,22 @@ impl App {
         let store = Store::open(&config.db_path())?;
         let signer = signing::Signer::load_or_create(&config.data_dir)
             .map_err(|e| StartError::Signing(e.to_string()))?;
-        let search = search::SearchIndex::load(&store)?;
-        let catalog = products::Catalog::load(&store)?;
         let now = clock.now();
+        // The search index and the live leases load side by side.
+        let (search, lease_clock) = std::thread::scope(|sc| {
+            let leases = sc.spawn(|| leases::LeaseClock::load(&store, now));
+            let search = search::SearchIndex::load(&store);
+            let leases = leases
+                .join()
+                .unwrap_or_else(|_| Err(StoreError::Codec("loading leases panicked".into())));
+            (search, leases)
+        });
+        let (search, lease_clock) = (search?, lease_clock?);
+        let catalog = products::Catalog::load(&store)?;
         let limits = limits::Limiter::new(config.abuse_per_minute);
         Ok(Arc::new(App {
             store,
-            leases: leases::LeaseClock::new(now),
+            leases: lease_clock,
             clock,
             config,
             signer,

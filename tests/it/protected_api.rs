@@ -833,3 +833,51 @@ async fn outbox_survives_restart() {
         .expect(200);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn leases_of_a_deleted_client_no_longer_heartbeat() {
+    let s = TestServer::start().await;
+    s.product("p", &[(77, "session")]).await;
+    let c = s
+        .admin(Method::POST, "/clients", Some(json!({"company": "Gone"})))
+        .await
+        .expect(201);
+    let id = c["id"].as_u64().expect("id");
+    let k = s
+        .admin(Method::POST, &format!("/clients/{id}/keys"), None)
+        .await
+        .expect(201);
+    let regnum = k["regnum"].as_str().expect("regnum").to_owned();
+    s.admin(
+        Method::POST,
+        &format!("/keys/{regnum}/items"),
+        Some(json!({"product": "p", "feature": 77, "seats": 2})),
+    )
+    .await
+    .expect(201);
+    let l = capture(&s, &regnum, 77, "h", "", json!({"session": "s1"}))
+        .await
+        .expect(201);
+    let lease = l["lease"].as_str().expect("lease").to_owned();
+    let beat = format!("/leases/{lease}/heartbeat");
+    s.api(Method::POST, &beat, None).await.expect(200);
+    // The item goes, then the client with its (now empty) key: the lease goes too.
+    let key = s
+        .admin(Method::GET, &format!("/keys/{regnum}"), None)
+        .await
+        .expect(200);
+    let item = key["grants"][0]["id"].as_u64().expect("item id");
+    s.admin(
+        Method::DELETE,
+        &format!("/keys/{regnum}/items/{item}"),
+        None,
+    )
+    .await
+    .expect(200);
+    s.admin(Method::DELETE, &format!("/clients/{id}"), None)
+        .await
+        .expect(200);
+    s.api(Method::POST, &beat, None)
+        .await
+        .expect_error(404, 1034);
+}
