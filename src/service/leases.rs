@@ -31,11 +31,17 @@ pub const TERMS: i64 = 3;
 /// floor. A heartbeat is one lookup here: no read transaction.
 pub struct LeaseClock {
     floor: OffsetDateTime,
-    /// Lease id → (heartbeat_s, durable expiry in unix s, last beat in unix s or NO_BEAT).
-    live: DashMap<u128, (u32, i64, i64)>,
+    /// Lease id → (heartbeat_s, durable expiry, last beat or NO_BEAT), times in unix
+    /// seconds as u32 (good until 2106): 32 bytes a lease with the key.
+    live: DashMap<u128, (u32, u32, u32)>,
 }
 
-const NO_BEAT: i64 = i64::MIN;
+const NO_BEAT: u32 = 0;
+
+/// Unix seconds as stored in the map (clamped into u32).
+fn secs(t: i64) -> u32 {
+    t.clamp(1, i64::from(u32::MAX)) as u32
+}
 
 impl LeaseClock {
     pub fn new(started: OffsetDateTime) -> LeaseClock {
@@ -50,14 +56,17 @@ impl LeaseClock {
         store: &crate::store::Store,
         started: OffsetDateTime,
     ) -> Result<LeaseClock, StoreError> {
-        let clock = LeaseClock::new(started);
         let tx = store.read()?;
         let t = tx.table(tables::LEASE_INDEX)?;
+        let clock = LeaseClock {
+            floor: started,
+            live: DashMap::with_capacity(redb::ReadableTableMetadata::len(&t)? as usize),
+        };
         for row in t.iter()? {
             let (k, v) = row?;
             let (_, _, _, term_s, exp) = v.value();
             if let Some(id) = parse_lease_id(k.value()) {
-                clock.live.insert(id, (term_s, exp, NO_BEAT));
+                clock.live.insert(id, (term_s, secs(exp), NO_BEAT));
             }
         }
         Ok(clock)
@@ -67,7 +76,7 @@ impl LeaseClock {
         let beat = parse_lease_id(id)
             .and_then(|n| self.live.get(&n).map(|e| e.2))
             .filter(|t| *t != NO_BEAT)
-            .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok());
+            .and_then(|t| OffsetDateTime::from_unix_timestamp(i64::from(t)).ok());
         beat.map_or(self.floor, |b| b.max(self.floor))
     }
 
@@ -85,7 +94,7 @@ impl LeaseClock {
         if let Some(n) = parse_lease_id(id) {
             self.live
                 .entry(n)
-                .or_insert((term_s, durable.unix_timestamp(), NO_BEAT));
+                .or_insert((term_s, secs(durable.unix_timestamp()), NO_BEAT));
         }
     }
 
@@ -96,15 +105,15 @@ impl LeaseClock {
             return Err(false);
         };
         let (term_s, exp, beat) = *e;
-        let durable = OffsetDateTime::from_unix_timestamp(exp).unwrap_or(self.floor);
-        let last = OffsetDateTime::from_unix_timestamp(beat)
+        let durable = OffsetDateTime::from_unix_timestamp(i64::from(exp)).unwrap_or(self.floor);
+        let last = OffsetDateTime::from_unix_timestamp(i64::from(beat))
             .ok()
             .filter(|_| beat != NO_BEAT)
             .map_or(self.floor, |b| b.max(self.floor));
         if durable.max(last + lease_life(term_s)) <= now {
             return Err(true);
         }
-        e.2 = now.unix_timestamp();
+        e.2 = secs(now.unix_timestamp());
         Ok(now + lease_life(term_s))
     }
 
