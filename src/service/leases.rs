@@ -28,7 +28,9 @@ pub const TERMS: i64 = 3;
 
 /// Live leases in memory — a cache of `lease_index` (heartbeat interval, durable expiry)
 /// plus the last heartbeat, which is kept in memory only — and the start-of-process
-/// floor. A heartbeat is one lookup here: no read transaction.
+/// floor. A heartbeat is one lookup here, no read transaction. Filled by captures and,
+/// after a restart, by each lease's first heartbeat (not at start: at a million leases
+/// that would cost a second of start-up).
 pub struct LeaseClock {
     floor: OffsetDateTime,
     /// Lease id → (heartbeat_s, durable expiry, last beat or NO_BEAT), times in unix
@@ -49,27 +51,6 @@ impl LeaseClock {
             floor: started,
             live: DashMap::new(),
         }
-    }
-
-    /// The clock of a store's live leases (read at start).
-    pub fn load(
-        store: &crate::store::Store,
-        started: OffsetDateTime,
-    ) -> Result<LeaseClock, StoreError> {
-        let tx = store.read()?;
-        let t = tx.table(tables::LEASE_INDEX)?;
-        let clock = LeaseClock {
-            floor: started,
-            live: DashMap::with_capacity(redb::ReadableTableMetadata::len(&t)? as usize),
-        };
-        for row in t.iter()? {
-            let (k, v) = row?;
-            let (_, _, _, term_s, exp) = v.value();
-            if let Some(id) = parse_lease_id(k.value()) {
-                clock.live.insert(id, (term_s, secs(exp), NO_BEAT));
-            }
-        }
-        Ok(clock)
     }
 
     fn last_beat(&self, id: &str) -> OffsetDateTime {

@@ -62,16 +62,8 @@ impl App {
         let signer = signing::Signer::load_or_create(&config.data_dir)
             .map_err(|e| StartError::Signing(e.to_string()))?;
         let now = clock.now();
-        // The search index and the live leases load side by side.
-        let (search, lease_clock) = std::thread::scope(|sc| {
-            let leases = sc.spawn(|| leases::LeaseClock::load(&store, now));
-            let search = search::SearchIndex::load(&store);
-            let leases = leases
-                .join()
-                .unwrap_or_else(|_| Err(StoreError::Codec("loading leases panicked".into())));
-            (search, leases)
-        });
-        let (search, lease_clock) = (search?, lease_clock?);
+        let search = search::SearchIndex::load(&store)?;
+        let lease_clock = leases::LeaseClock::new(now);
         let catalog = products::Catalog::load(&store)?;
         let limits = limits::Limiter::new(config.abuse_per_minute);
         Ok(Arc::new(App {
