@@ -237,7 +237,20 @@ pub mod rows {
         }
     }
 
-    /// Writes `after` where `before` was (the same key and feature): rows of holders gone
+    /// Frees one seat: the unit's row goes and the count drops by one.
+    pub fn free(tx: &Logged, regnum: &str, feature: u32, unit_key: &str) -> Result<(), StoreError> {
+        if tx.remove(tables::HOLDERS.def, (regnum, feature, unit_key))? {
+            set_count(
+                tx,
+                regnum,
+                feature,
+                count(tx, regnum, feature)?.saturating_sub(1),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Writes `after` where `before` was (the same key and feature, the whole book): rows of holders gone
     /// are deleted, changed ones rewritten, and the count set.
     pub fn save(
         tx: &Logged,
@@ -356,7 +369,7 @@ pub async fn capture(app: &std::sync::Arc<App>, input: CaptureInput) -> AppResul
     let feature = input.feature;
     let lease_id = new_lease_id();
     let a = app.clone();
-    let captured = app
+    let (captured, durable) = app
         .store
         .write_logged(move |tx| {
             let now = a.now();
@@ -381,7 +394,7 @@ pub async fn capture(app: &std::sync::Arc<App>, input: CaptureInput) -> AppResul
                 }
                 Err(_) => String::new(),
             };
-            let deny = |e: AppError| -> AppResult<Result<Captured, AppError>> {
+            let deny = |e: AppError| -> AppResult<Result<(Captured, OffsetDateTime), AppError>> {
                 a.usage.denial(&regnum, feature, now);
                 usage::record_denial(
                     tx,
@@ -478,21 +491,19 @@ pub async fn capture(app: &std::sync::Arc<App>, input: CaptureInput) -> AppResul
                 ),
             )?;
             a.usage.capture(&regnum, feature, now, used);
-            Ok(Ok(Captured {
-                lease: lease_id.clone(),
-                feature,
-                expires_at: rfc3339(expires_at),
-                heartbeat_s: term_s,
-                seats: SeatCount { total, used },
-            }))
+            Ok(Ok((
+                Captured {
+                    lease: lease_id.clone(),
+                    feature,
+                    expires_at: rfc3339(expires_at),
+                    heartbeat_s: term_s,
+                    seats: SeatCount { total, used },
+                },
+                expires_at,
+            )))
         })
         .await??;
     // Durable now: heartbeats find it in memory.
-    let durable = OffsetDateTime::parse(
-        &captured.expires_at,
-        &time::format_description::well_known::Rfc3339,
-    )
-    .unwrap_or(app.started_at);
     app.leases
         .track(&captured.lease, captured.heartbeat_s, durable);
     Ok(captured)
@@ -655,33 +666,34 @@ pub struct LeaseView {
 
 /// Live leases, of one key or of all, in key order, at most `limit`.
 pub fn list(app: &App, regnum: Option<&str>, limit: usize) -> AppResult<Vec<LeaseView>> {
+    walk(app, regnum, limit, true)
+}
+
+/// The session monitor's rows (see `holder_rows`) of one key or all, in key order, at
+/// most `limit`.
+pub fn monitor_rows(app: &App, regnum: Option<&str>, limit: usize) -> AppResult<Vec<LeaseView>> {
+    walk(app, regnum, limit, false)
+}
+
+/// `holder_rows` of every holder, at most `limit`; `leases_only` leaves out the idle
+/// host bindings.
+fn walk(
+    app: &App,
+    regnum: Option<&str>,
+    limit: usize,
+    leases_only: bool,
+) -> AppResult<Vec<LeaseView>> {
     let regnum = regnum.map(keys::parse_regnum).transpose()?;
     let tx = app.store.read()?;
     let now = app.now();
     let mut out = Vec::new();
     rows::each(&tx, regnum.as_deref(), |r, f, h| {
-        let term_s = app.catalog.term_s(f);
-        for l in &h.leases {
-            let exp = app.leases.expiry(l, term_s);
-            if exp <= now {
-                continue;
-            }
-            out.push(LeaseView {
-                lease: l.id.clone(),
-                regnum: r.to_owned(),
-                feature: f,
-                host: h.host.clone(),
-                database: h.database.clone(),
-                user: h.user.clone(),
-                session: l.session.clone(),
-                app: l.app.clone(),
-                version: l.version.clone(),
-                since: rfc3339(l.since),
-                expires_at: rfc3339(exp),
-                bound: h.bound,
-            });
+        for v in holder_rows(app, r, f, &h, now) {
             if out.len() >= limit {
                 return false;
+            }
+            if !(leases_only && v.lease.is_empty()) {
+                out.push(v);
             }
         }
         true
@@ -737,39 +749,6 @@ pub fn holder_rows(
         });
     }
     out
-}
-
-/// Host bindings that outlived their leases (a `host` seat stays bound until unbound),
-/// of one key or all, at most `limit`.
-pub fn idle_bindings(app: &App, regnum: Option<&str>, limit: usize) -> AppResult<Vec<LeaseView>> {
-    let regnum = regnum.map(keys::parse_regnum).transpose()?;
-    let tx = app.store.read()?;
-    let now = app.now();
-    let mut out = Vec::new();
-    rows::each(&tx, regnum.as_deref(), |r, f, h| {
-        if out.len() >= limit {
-            return false;
-        }
-        let term_s = app.catalog.term_s(f);
-        if h.bound && !h.leases.iter().any(|l| app.leases.expiry(l, term_s) > now) {
-            out.push(LeaseView {
-                lease: String::new(),
-                regnum: r.to_owned(),
-                feature: f,
-                host: h.host.clone(),
-                database: h.database.clone(),
-                user: h.user.clone(),
-                session: String::new(),
-                app: String::new(),
-                version: String::new(),
-                since: rfc3339(h.since),
-                expires_at: String::new(),
-                bound: true,
-            });
-        }
-        true
-    })?;
-    Ok(out)
 }
 
 #[derive(Serialize, Debug, Clone, utoipa::ToSchema)]
@@ -886,16 +865,16 @@ pub async fn reap(app: &std::sync::Arc<App>) -> AppResult<usize> {
                     let Some(h) = rows::holder(tx, regnum, *feature, ukey)? else {
                         continue;
                     };
-                    let before = SeatBook { holders: vec![h] };
-                    let mut after = before.clone();
-                    let ids = after.prune(now, |l| a.leases.expiry(l, term_s));
+                    // One holder alone (not the feature's whole book, whose count
+                    // `rows::save` would set).
+                    let mut one = SeatBook { holders: vec![h] };
+                    let ids = one.prune(now, |l| a.leases.expiry(l, term_s));
                     if ids.is_empty() {
                         continue;
                     }
-                    rows::save(tx, regnum, *feature, &before, &after)?;
-                    if after.holders.is_empty() {
-                        let n = rows::count(tx, regnum, *feature)?;
-                        rows::set_count(tx, regnum, *feature, n.saturating_sub(1))?;
+                    match one.holders.first() {
+                        Some(h) => rows::put(tx, regnum, *feature, h)?,
+                        None => rows::free(tx, regnum, *feature, ukey)?,
                     }
                     gone.extend(ids);
                 }

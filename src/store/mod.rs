@@ -598,13 +598,13 @@ impl Snapshot for Logged<'_> {
         &self,
         def: redb::TableDefinition<K, V>,
     ) -> Result<Self::Table<'_, K, V>, StoreError> {
-        Ok(self.open_table(def)?)
+        (**self).table(def)
     }
 
     fn multi<K: redb::Key + 'static, V: redb::Key + 'static>(
         &self,
         def: redb::MultimapTableDefinition<K, V>,
     ) -> Result<Self::Multi<'_, K, V>, StoreError> {
-        Ok(self.open_multimap_table(def)?)
+        (**self).multi(def)
     }
 }

@@ -541,7 +541,7 @@ fn card_data(me: &Me, id: u64) -> AppResult<CardData> {
         if let Some(k) = keys::load(&tx, &r)? {
             ks.push(keys::view(app, &tx, &k)?);
         }
-        ls.extend(super::sessions::rows(app, Some(&r), 200)?);
+        ls.extend(crate::service::leases::monitor_rows(app, Some(&r), 200)?);
     }
     let extra_fields = settings::read(&tx)?.extra_fields;
     let (managers, dists) = people(app, me.lang)?;

@@ -121,7 +121,7 @@ pub async fn card(
 ) -> UiResult {
     let l = me.lang;
     let k = visible(&me, &path)?;
-    let lease_rows = super::sessions::rows(&me.app, Some(&k.regnum), 500).map_err(|e| me.err(e))?;
+    let lease_rows = leases::monitor_rows(&me.app, Some(&k.regnum), 500).map_err(|e| me.err(e))?;
     let tx = me.app.store.read().map_err(|e| me.err(e))?;
     let prods = products::list(&tx).map_err(|e| me.err(e))?;
     drop(tx);

@@ -14,19 +14,6 @@ const PAGE: usize = 200;
 /// Clients a name filter may stand for (beyond, the filter asks for more words).
 const NAME_MATCHES: usize = 1000;
 
-/// Live leases plus host bindings that outlived their leases (a `host` seat stays bound
-/// until unbound), of one key or all, at most `limit` rows.
-pub fn rows(
-    app: &crate::service::App,
-    regnum: Option<&str>,
-    limit: usize,
-) -> crate::error::AppResult<Vec<leases::LeaseView>> {
-    let mut out = leases::list(app, regnum, limit)?;
-    let room = limit.saturating_sub(out.len());
-    out.extend(leases::idle_bindings(app, regnum, room)?);
-    Ok(out)
-}
-
 pub async fn monitor(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResult {
     let l = me.lang;
     let get = |k: &str| {

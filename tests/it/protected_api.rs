@@ -881,3 +881,43 @@ async fn leases_of_a_deleted_client_no_longer_heartbeat() {
         .await
         .expect_error(404, 1034);
 }
+
+#[tokio::test]
+async fn reaping_one_lapsed_holder_frees_exactly_one_seat() {
+    let s = TestServer::start().await;
+    s.product("reap", &[(88, "session")]).await;
+    let regnum = s.key_with("reap", 88, 2).await;
+    let old = capture(&s, &regnum, 88, "h", "", json!({"session": "old"}))
+        .await
+        .expect(201);
+    // Heartbeats keep the second lease alive; the first lapses.
+    s.clock.advance(time::Duration::seconds(100));
+    let live = capture(&s, &regnum, 88, "h", "", json!({"session": "live"}))
+        .await
+        .expect(201);
+    s.clock.advance(time::Duration::seconds(60));
+    s.api(
+        Method::POST,
+        &format!("/leases/{}/heartbeat", live["lease"].as_str().expect("l")),
+        None,
+    )
+    .await
+    .expect(200);
+    s.clock.advance(time::Duration::seconds(60));
+    let reaped = licd::service::leases::reap(s.app()).await.expect("reap");
+    assert_eq!(reaped, 1);
+    s.api(
+        Method::POST,
+        &format!("/leases/{}/heartbeat", old["lease"].as_str().expect("l")),
+        None,
+    )
+    .await
+    .expect_error(404, 1034);
+    // One seat is held, one is free: one more capture fits, the next does not.
+    capture(&s, &regnum, 88, "h", "", json!({"session": "new"}))
+        .await
+        .expect(201);
+    capture(&s, &regnum, 88, "h", "", json!({"session": "over"}))
+        .await
+        .expect_error(409, 1030);
+}
