@@ -47,8 +47,9 @@ pub struct BenchArgs {
     /// Throw-away keys the captures spread over (like many clients' apps).
     #[arg(long, default_value_t = 2000)]
     pub keys: usize,
-    /// Seats on each throw-away key.
-    #[arg(long, default_value_t = 50)]
+    /// Seats on each throw-away key (keys × seats must exceed the captures of a phase,
+    /// or the rest are refused with 1030: 1,000,000 by default).
+    #[arg(long, default_value_t = 500)]
     pub seats: u32,
     /// Print the results as JSON on stdout (progress still goes to stderr).
     #[arg(long)]

@@ -77,15 +77,18 @@ pub async fn flush(app: &crate::service::App) -> crate::error::AppResult<usize> 
     let rows2 = rows.clone();
     let r = app
         .store
-        .write(move |tx| {
-            let mut t = tx.open_table(tables::USAGE)?;
+        // Logged like the captures it counts, so it never forces a checkpoint.
+        .write_logged(move |tx| {
             for ((regnum, feature, day), (c, d, p)) in &rows2 {
                 let k = (regnum.as_str(), *feature, *day);
-                let mut v = t.get(k)?.map(|v| v.value()).unwrap_or((0, 0, 0));
+                let mut v = {
+                    let t = tx.table(tables::USAGE)?;
+                    t.get(k)?.map(|v| v.value()).unwrap_or((0, 0, 0))
+                };
                 v.0 = v.0.saturating_add(*c);
                 v.1 = v.1.saturating_add(*d);
                 v.2 = v.2.max(*p);
-                t.insert(k, v)?;
+                tx.insert(tables::USAGE, k, v)?;
             }
             Ok(())
         })

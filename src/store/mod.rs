@@ -18,6 +18,7 @@ pub mod tables;
 pub use redo::Logged;
 
 use crate::error::{AppError, AppResult};
+use crossbeam_channel::Receiver;
 use redb::{Database, ReadTransaction, ReadableDatabase, WriteTransaction};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -151,7 +152,7 @@ fn answer<T>(committed: Result<(), String>, result: Option<AppResult<T>>) -> App
 #[derive(Clone)]
 pub struct Store {
     db: Arc<Database>,
-    writer: mpsc::Sender<Box<dyn Job>>,
+    writer: crossbeam_channel::Sender<Box<dyn Job>>,
     path: PathBuf,
     pub stats: Arc<WriterStats>,
     writer_thread: Arc<parking_lot::Mutex<Option<std::thread::JoinHandle<()>>>>,
@@ -201,7 +202,7 @@ impl Store {
         tx.commit()?;
         wal.reset(epoch + 1);
 
-        let (sender, receiver) = mpsc::channel::<Box<dyn Job>>();
+        let (sender, receiver) = crossbeam_channel::unbounded::<Box<dyn Job>>();
         let wdb = db.clone();
         let stats = Arc::new(WriterStats::default());
         let wstats = stats.clone();
@@ -296,6 +297,7 @@ impl Store {
         let _ = self.writer.send(Box::new(CloseJob));
         if let Some(h) = self.writer_thread.lock().take() {
             let _ = h.join();
+            tracing::info!("store closed: {}", self.stats.summary());
         }
     }
 
@@ -318,6 +320,31 @@ pub struct WriterStats {
     pub wal_us: std::sync::atomic::AtomicU64,
     /// The redo log could not be written: every batch then gets a durable redb commit.
     pub wal_failed: std::sync::atomic::AtomicBool,
+    /// Durable redb commits (checkpoints and unlogged batches), their total and longest
+    /// time: while one runs, no batch is committed.
+    pub durable: std::sync::atomic::AtomicU64,
+    pub durable_us: std::sync::atomic::AtomicU64,
+    pub durable_max_us: std::sync::atomic::AtomicU64,
+}
+
+impl WriterStats {
+    /// One line for the log: how the writer batched and what its durable commits cost.
+    pub fn summary(&self) -> String {
+        use std::sync::atomic::Ordering::Relaxed;
+        let commits = self.commits.load(Relaxed);
+        let jobs = self.jobs.load(Relaxed);
+        let durable = self.durable.load(Relaxed);
+        format!(
+            "{jobs} writes in {commits} commits ({:.1} a commit; {} logged), run {} ms, commit {} ms, redo log {} ms; {durable} durable commits, {:.1} ms on average, longest {:.1} ms",
+            jobs as f64 / commits.max(1) as f64,
+            self.logged.load(Relaxed),
+            self.run_us.load(Relaxed) / 1000,
+            self.commit_us.load(Relaxed) / 1000,
+            self.wal_us.load(Relaxed) / 1000,
+            self.durable_us.load(Relaxed) as f64 / durable.max(1) as f64 / 1000.0,
+            self.durable_max_us.load(Relaxed) as f64 / 1000.0,
+        )
+    }
 }
 
 /// While logged writes flow, a durable commit (a checkpoint that retires the redo log)
@@ -336,10 +363,16 @@ enum Sync {
 /// non-durably and handed to the syncer, which makes it durable in the redo log and
 /// answers it, while the writer already runs the next batch: the log's sync never
 /// stalls the writer.
+///
+/// While the syncer is busy, a batch of logged jobs is *gathered*: each job runs in the
+/// open transaction as it arrives, and the batch is committed when the syncer becomes
+/// idle (or the batch is full, or holds an unlogged job, or a checkpoint is due). Its
+/// jobs could not be synced earlier anyway, and one commit of many jobs costs far less
+/// than many commits of a few.
 fn writer_loop(
     db: &Database,
     wal: redo::Wal,
-    receiver: mpsc::Receiver<Box<dyn Job>>,
+    receiver: Receiver<Box<dyn Job>>,
     stats: &Arc<WriterStats>,
 ) {
     use std::sync::atomic::Ordering::Relaxed;
@@ -348,114 +381,152 @@ fn writer_loop(
     let mut logged_bytes = 0usize;
     let mut last_durable = std::time::Instant::now();
     let (to_syncer, syncer_rx) = mpsc::channel::<Sync>();
+    // Frames handed to the syncer and not yet answered; the syncer signals when it
+    // drops to zero.
+    let in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (idle_tx, idle_rx) = crossbeam_channel::bounded::<()>(1);
     let sstats = stats.clone();
+    let sflight = in_flight.clone();
     let syncer = std::thread::Builder::new()
         .name("licd-syncer".into())
-        .spawn(move || syncer_loop(wal, syncer_rx, &sstats));
+        .spawn(move || syncer_loop(wal, syncer_rx, &sstats, &sflight, &idle_tx));
     let Ok(syncer) = syncer else {
         tracing::error!("cannot start the redo log's syncer thread");
         return;
     };
-    while let Ok(first) = receiver.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
+    let mut gather = Gather::default();
+    let mut disconnected = false;
+    loop {
+        // Wait for a job, or (while a batch is gathered) for the syncer to go idle.
+        if gather.jobs.is_empty() {
+            match receiver.recv() {
+                Ok(j) => gather.push(j),
+                Err(_) => break,
+            }
+        } else if !disconnected {
+            crossbeam_channel::select! {
+                recv(receiver) -> j => match j {
+                    Ok(j) => gather.push(j),
+                    Err(_) => disconnected = true,
+                },
+                recv(idle_rx) -> _ => {}
+            }
+        }
+        while gather.jobs.len() < MAX_BATCH {
             match receiver.try_recv() {
-                Ok(j) => batch.push(j),
+                Ok(j) => gather.push(j),
                 Err(_) => break,
             }
         }
-        let mut failed = vec![false; batch.len()];
-        let mut handed = false;
-        let committed = loop {
-            // One-phase commits (one fsync each); redb checks the commit's checksums
-            // after a crash instead of the second fsync that quick-repair would cost.
-            let mut tx = match db.begin_write() {
-                Ok(tx) => tx,
-                Err(e) => break Err(e.to_string()),
-            };
-            let t0 = std::time::Instant::now();
-            let bad = batch
-                .iter_mut()
-                .enumerate()
-                .filter(|(i, _)| !failed[*i])
-                .find_map(|(i, job)| (!job.run(&tx)).then_some(i));
-            stats
-                .run_us
-                .fetch_add(t0.elapsed().as_micros() as u64, Relaxed);
-            if let Some(i) = bad {
-                failed[i] = true;
-                drop(tx); // aborts: nothing of this attempt is kept
-                if failed.iter().all(|f| *f) {
-                    break Ok(());
-                }
-                continue;
+        let t0 = std::time::Instant::now();
+        let ran = gather.run(db);
+        stats
+            .run_us
+            .fetch_add(t0.elapsed().as_micros() as u64, Relaxed);
+        if let Err(e) = ran {
+            // No transaction: every job of the batch fails.
+            for job in gather.take().0 {
+                job.finish(Err(e.clone()));
             }
-            let t1 = std::time::Instant::now();
-            stats.commits.fetch_add(1, Relaxed);
-            stats.jobs.fetch_add(batch.len() as u64, Relaxed);
-            // The batch's changes, when every job in it is logged.
-            let redo: Option<Vec<u8>> = batch
-                .iter()
-                .zip(&failed)
-                .filter(|(_, f)| !**f)
-                .map(|(j, _)| j.redo())
-                .collect::<Option<Vec<&[u8]>>>()
-                .map(|parts| parts.concat());
-            let r = match redo {
-                Some(redo)
-                    if redo::fits(logged_bytes, redo.len())
-                        && last_durable.elapsed() < CHECKPOINT_EVERY
-                        && !stats.wal_failed.load(Relaxed) =>
-                {
-                    let r = tx
-                        .set_durability(redb::Durability::None)
-                        .map_err(|e| e.to_string())
-                        .and_then(|()| tx.commit().map_err(|e| e.to_string()));
-                    if r.is_ok() {
-                        stats.logged.fetch_add(1, Relaxed);
-                        logged_bytes += redo::framed(redo.len());
-                        // The syncer answers the committed jobs once the log holds them;
-                        // the failed ones are answered here.
-                        let (done, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut batch)
-                            .into_iter()
-                            .zip(failed.iter())
-                            .partition(|(_, f)| !**f);
-                        for (job, _) in rest {
-                            job.finish(Ok(()));
-                        }
-                        let done = done.into_iter().map(|(j, _)| j).collect();
-                        handed = to_syncer.send(Sync::Frame(redo, done)).is_ok();
-                    }
-                    r
-                }
-                _ => {
-                    // A checkpoint: durable in redb, which also makes every batch still
-                    // waiting at the syncer durable.
-                    let r = meta::put_u64(&tx, redo::EPOCH, epoch + 1)
-                        .map_err(|e| e.to_string())
-                        .and_then(|()| tx.commit().map_err(|e| e.to_string()));
-                    if r.is_ok() {
-                        epoch += 1;
-                        logged_bytes = 0;
-                        last_durable = std::time::Instant::now();
-                        let _ = to_syncer.send(Sync::Reset(epoch));
-                    }
-                    r
-                }
-            };
-            stats
-                .commit_us
-                .fetch_add(t1.elapsed().as_micros() as u64, Relaxed);
-            break r;
-        };
-        if handed {
             continue;
         }
-        let closing = batch.iter().any(|j| j.closes());
-        for job in batch {
-            job.finish(committed.clone());
+        if gather.failed.iter().all(|f| *f) {
+            // Nothing to commit; each job answers with its own error.
+            for job in gather.take().0 {
+                job.finish(Ok(()));
+            }
+            continue;
         }
-        if closing {
+        // The batch's changes, when every job in it is logged.
+        let redo: Option<Vec<u8>> = gather
+            .jobs
+            .iter()
+            .zip(&gather.failed)
+            .filter(|(_, f)| !**f)
+            .map(|(j, _)| j.redo())
+            .collect::<Option<Vec<&[u8]>>>()
+            .map(|parts| parts.concat());
+        let closing = gather.jobs.iter().any(|j| j.closes());
+        let loggable = redo.as_ref().is_some_and(|r| {
+            redo::fits(logged_bytes, r.len())
+                && last_durable.elapsed() < CHECKPOINT_EVERY
+                && !stats.wal_failed.load(Relaxed)
+        });
+        if loggable
+            && !closing
+            && !disconnected
+            && gather.jobs.len() < MAX_BATCH
+            && in_flight.load(Relaxed) > 0
+        {
+            // The syncer is busy: go on gathering.
+            continue;
+        }
+        let (mut batch, failed, tx) = gather.take();
+        let Some(mut tx) = tx else { continue };
+        let t1 = std::time::Instant::now();
+        stats.commits.fetch_add(1, Relaxed);
+        stats.jobs.fetch_add(batch.len() as u64, Relaxed);
+        let mut handed = false;
+        let committed = match redo {
+            Some(redo) if loggable => {
+                let r = tx
+                    .set_durability(redb::Durability::None)
+                    .map_err(|e| e.to_string())
+                    .and_then(|()| tx.commit().map_err(|e| e.to_string()));
+                if r.is_ok() {
+                    stats.logged.fetch_add(1, Relaxed);
+                    logged_bytes += redo::framed(redo.len());
+                    // The syncer answers the committed jobs once the log holds them;
+                    // the failed ones are answered here.
+                    let (done, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut batch)
+                        .into_iter()
+                        .zip(failed.iter())
+                        .partition(|(_, f)| !**f);
+                    for (job, _) in rest {
+                        job.finish(Ok(()));
+                    }
+                    let done = done.into_iter().map(|(j, _)| j).collect();
+                    in_flight.fetch_add(1, Relaxed);
+                    handed = to_syncer.send(Sync::Frame(redo, done)).is_ok();
+                }
+                r
+            }
+            _ => {
+                // A checkpoint: durable in redb, which also makes every batch still
+                // waiting at the syncer durable.
+                let r = meta::put_u64(&tx, redo::EPOCH, epoch + 1)
+                    .map_err(|e| e.to_string())
+                    .and_then(|()| tx.commit().map_err(|e| e.to_string()));
+                let took = t1.elapsed().as_micros() as u64;
+                stats.durable.fetch_add(1, Relaxed);
+                stats.durable_us.fetch_add(took, Relaxed);
+                stats.durable_max_us.fetch_max(took, Relaxed);
+                if took > 20_000 {
+                    tracing::debug!(
+                        ms = took / 1000,
+                        since_ms = last_durable.elapsed().as_millis() as u64,
+                        logged_bytes,
+                        "slow durable commit"
+                    );
+                }
+                if r.is_ok() {
+                    epoch += 1;
+                    logged_bytes = 0;
+                    last_durable = std::time::Instant::now();
+                    let _ = to_syncer.send(Sync::Reset(epoch));
+                }
+                r
+            }
+        };
+        stats
+            .commit_us
+            .fetch_add(t1.elapsed().as_micros() as u64, Relaxed);
+        if !handed {
+            for job in batch {
+                job.finish(committed.clone());
+            }
+        }
+        if closing || disconnected {
             break;
         }
     }
@@ -464,15 +535,86 @@ fn writer_loop(
     let _ = syncer.join();
 }
 
+/// The batch the writer is gathering: its jobs, which of them failed, and the open
+/// transaction holding the changes of every job run so far.
+#[derive(Default)]
+struct Gather {
+    jobs: Vec<Box<dyn Job>>,
+    failed: Vec<bool>,
+    /// Jobs `..ran` have run in `tx`.
+    ran: usize,
+    tx: Option<WriteTransaction>,
+}
+
+impl Gather {
+    fn push(&mut self, job: Box<dyn Job>) {
+        self.jobs.push(job);
+        self.failed.push(false);
+    }
+
+    /// Runs the jobs not run yet. A job that fails is marked, the transaction is dropped
+    /// (nothing of it is kept) and the others run again in a new one, so a failed use
+    /// case never leaves a partial write behind.
+    fn run(&mut self, db: &Database) -> Result<(), String> {
+        loop {
+            if self.tx.is_none() {
+                self.tx = Some(db.begin_write().map_err(|e| e.to_string())?);
+                self.ran = 0;
+            }
+            let Some(tx) = self.tx.as_ref() else {
+                continue;
+            };
+            let mut bad = None;
+            while self.ran < self.jobs.len() {
+                let i = self.ran;
+                if !self.failed[i] && !self.jobs[i].run(tx) {
+                    bad = Some(i);
+                    break;
+                }
+                self.ran += 1;
+            }
+            match bad {
+                None => return Ok(()),
+                Some(i) => {
+                    self.failed[i] = true;
+                    self.tx = None;
+                    if self.failed.iter().all(|f| *f) {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+
+    fn take(&mut self) -> (Vec<Box<dyn Job>>, Vec<bool>, Option<WriteTransaction>) {
+        self.ran = 0;
+        (
+            std::mem::take(&mut self.jobs),
+            std::mem::take(&mut self.failed),
+            self.tx.take(),
+        )
+    }
+}
+
 /// Makes committed batches durable in the redo log, in order, several per sync when they
 /// queue up, and answers them.
-fn syncer_loop(mut wal: redo::Wal, rx: mpsc::Receiver<Sync>, stats: &WriterStats) {
+fn syncer_loop(
+    mut wal: redo::Wal,
+    rx: mpsc::Receiver<Sync>,
+    stats: &WriterStats,
+    in_flight: &std::sync::atomic::AtomicUsize,
+    idle: &crossbeam_channel::Sender<()>,
+) {
     let mut failure: Option<String> = None;
     while let Ok(first) = rx.recv() {
         let mut items = vec![first];
         while let Ok(more) = rx.try_recv() {
             items.push(more);
         }
+        let handed = items
+            .iter()
+            .filter(|i| matches!(i, Sync::Frame(..)))
+            .count();
         let mut frames: Vec<Vec<u8>> = Vec::new();
         let mut waiting: Vec<Box<dyn Job>> = Vec::new();
         let mut flush = |wal: &mut redo::Wal,
@@ -519,6 +661,10 @@ fn syncer_loop(mut wal: redo::Wal, rx: mpsc::Receiver<Sync>, stats: &WriterStats
             }
         }
         flush(&mut wal, &mut frames, &mut waiting);
+        // Answered: when nothing else waits here, the writer may commit what it gathered.
+        if in_flight.fetch_sub(handed, std::sync::atomic::Ordering::AcqRel) == handed {
+            let _ = idle.try_send(());
+        }
     }
 }
 
@@ -606,5 +752,64 @@ impl Snapshot for Logged<'_> {
         def: redb::MultimapTableDefinition<K, V>,
     ) -> Result<Self::Multi<'_, K, V>, StoreError> {
         (**self).multi(def)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use redb::ReadableTable;
+
+    /// Many logged writes at once, every fifth failing after it wrote: the writer gathers
+    /// them into shared commits, yet a failed write leaves nothing behind, every answered
+    /// one is readable at once, and all of them survive a reopen.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn gathered_batches_keep_each_write_whole() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("t.redb");
+        let store = Store::open(&path).expect("open");
+        let mut tasks = Vec::new();
+        for i in 0..400u32 {
+            let s = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let r = s
+                    .write_logged(move |tx| {
+                        tx.insert(tables::SEAT_COUNTS, ("k", i), i + 1)?;
+                        if i % 5 == 0 {
+                            return Err(AppError::internal("refused on purpose"));
+                        }
+                        Ok(i)
+                    })
+                    .await;
+                if let Ok(i) = r {
+                    // Answered: visible to a reader right away.
+                    let tx = s.read().expect("read");
+                    let t = tx.table(tables::SEAT_COUNTS).expect("table");
+                    assert_eq!(
+                        t.get(("k", i)).expect("get").map(|v| v.value()),
+                        Some(i + 1)
+                    );
+                }
+                (i, r.is_ok())
+            }));
+        }
+        for t in tasks {
+            let (i, ok) = t.await.expect("task");
+            assert_eq!(ok, i % 5 != 0, "write {i}");
+        }
+        let check = |s: &Store| {
+            let tx = s.read().expect("read");
+            let t = tx.table(tables::SEAT_COUNTS).expect("table");
+            for i in 0..400u32 {
+                let v = t.get(("k", i)).expect("get").map(|v| v.value());
+                assert_eq!(v, (i % 5 != 0).then_some(i + 1), "row {i}");
+            }
+        };
+        check(&store);
+        store.close();
+        drop(store);
+        let store = Store::open(&path).expect("reopen");
+        check(&store);
+        store.close();
     }
 }

@@ -113,12 +113,13 @@ impl<'a> Logged<'a> {
 }
 
 /// The tables a logged closure may write.
-const LOGGED_TABLES: [&str; 5] = [
+const LOGGED_TABLES: [&str; 6] = [
     "holders",
     "seat_counts",
     "lease_index",
     "denials",
     "denial_days",
+    "usage",
 ];
 
 fn apply_one<K: Key + 'static, V: Value + 'static>(
@@ -181,6 +182,7 @@ pub(super) fn apply(tx: &WriteTransaction, mut frame: &[u8]) -> Result<usize, St
             "leases" => apply_one(tx, tables::LEGACY_LEASES, key, value)?,
             "denials" => apply_one(tx, tables::DENIALS.def, key, value)?,
             "denial_days" => apply_one(tx, tables::DENIAL_DAYS, key, value)?,
+            "usage" => apply_one(tx, tables::USAGE, key, value)?,
             other => return Err(corrupt(&format!("unknown table {other}"))),
         }
         n += 1;
