@@ -758,7 +758,6 @@ impl Snapshot for Logged<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use redb::ReadableTable;
 
     /// Many logged writes at once, every fifth failing after it wrote: the writer gathers
     /// them into shared commits, yet a failed write leaves nothing behind, every answered
