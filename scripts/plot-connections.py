@@ -21,7 +21,7 @@ a = p.parse_args()
 rows = []
 for c in [int(x) for x in a.connections.split(",")]:
     cmd = [a.licd, "bench", "--server", a.server, "--token", a.token, "--json",
-           "-c", str(c), "-d", str(a.duration), "--phases", a.phases, "--keys", "1000", "--seats", "50"]
+           "-c", str(c), "-d", str(a.duration), "--phases", a.phases, "--keys", "1000", "--seats", "1000"]
     if a.insecure:
         cmd.append("--insecure")
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
