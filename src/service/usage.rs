@@ -79,16 +79,22 @@ pub async fn flush(app: &crate::service::App) -> crate::error::AppResult<usize> 
         .store
         // Logged like the captures it counts, so it never forces a checkpoint.
         .write_logged(move |tx| {
-            for ((regnum, feature, day), (c, d, p)) in &rows2 {
-                let k = (regnum.as_str(), *feature, *day);
-                let mut v = {
-                    let t = tx.table(tables::USAGE)?;
-                    t.get(k)?.map(|v| v.value()).unwrap_or((0, 0, 0))
-                };
+            // Read every current row with one open table, then write through the log.
+            let current = {
+                let t = tx.table(tables::USAGE)?;
+                rows2
+                    .iter()
+                    .map(|((regnum, feature, day), _)| {
+                        Ok(t.get((regnum.as_str(), *feature, *day))?
+                            .map_or((0, 0, 0), |v| v.value()))
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()?
+            };
+            for (((regnum, feature, day), (c, d, p)), mut v) in rows2.iter().zip(current) {
                 v.0 = v.0.saturating_add(*c);
                 v.1 = v.1.saturating_add(*d);
                 v.2 = v.2.max(*p);
-                tx.insert(tables::USAGE, k, v)?;
+                tx.insert(tables::USAGE, (regnum.as_str(), *feature, *day), v)?;
             }
             Ok(())
         })

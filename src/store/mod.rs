@@ -22,7 +22,6 @@ use crossbeam_channel::Receiver;
 use redb::{Database, ReadTransaction, ReadableDatabase, WriteTransaction};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::mpsc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -320,9 +319,8 @@ pub struct WriterStats {
     pub wal_us: std::sync::atomic::AtomicU64,
     /// The redo log could not be written: every batch then gets a durable redb commit.
     pub wal_failed: std::sync::atomic::AtomicBool,
-    /// Durable redb commits (checkpoints and unlogged batches), their total and longest
-    /// time: while one runs, no batch is committed.
-    pub durable: std::sync::atomic::AtomicU64,
+    /// Time spent in durable redb commits (checkpoints and unlogged batches: `commits`
+    /// less `logged`), in all and the longest: while one runs, no batch is committed.
     pub durable_us: std::sync::atomic::AtomicU64,
     pub durable_max_us: std::sync::atomic::AtomicU64,
 }
@@ -333,11 +331,11 @@ impl WriterStats {
         use std::sync::atomic::Ordering::Relaxed;
         let commits = self.commits.load(Relaxed);
         let jobs = self.jobs.load(Relaxed);
-        let durable = self.durable.load(Relaxed);
+        let logged = self.logged.load(Relaxed);
+        let durable = commits.saturating_sub(logged);
         format!(
-            "{jobs} writes in {commits} commits ({:.1} a commit; {} logged), run {} ms, commit {} ms, redo log {} ms; {durable} durable commits, {:.1} ms on average, longest {:.1} ms",
+            "{jobs} writes in {commits} commits ({:.1} a commit; {logged} logged), run {} ms, commit {} ms, redo log {} ms; {durable} durable commits, {:.1} ms on average, longest {:.1} ms",
             jobs as f64 / commits.max(1) as f64,
-            self.logged.load(Relaxed),
             self.run_us.load(Relaxed) / 1000,
             self.commit_us.load(Relaxed) / 1000,
             self.wal_us.load(Relaxed) / 1000,
@@ -380,7 +378,7 @@ fn writer_loop(
     // Bytes handed to the log in this epoch.
     let mut logged_bytes = 0usize;
     let mut last_durable = std::time::Instant::now();
-    let (to_syncer, syncer_rx) = mpsc::channel::<Sync>();
+    let (to_syncer, syncer_rx) = crossbeam_channel::unbounded::<Sync>();
     // Frames handed to the syncer and not yet answered; the syncer signals when it
     // drops to zero.
     let in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -437,18 +435,9 @@ fn writer_loop(
             }
             continue;
         }
-        // The batch's changes, when every job in it is logged.
-        let redo: Option<Vec<u8>> = gather
-            .jobs
-            .iter()
-            .zip(&gather.failed)
-            .filter(|(_, f)| !**f)
-            .map(|(j, _)| j.redo())
-            .collect::<Option<Vec<&[u8]>>>()
-            .map(|parts| parts.concat());
         let closing = gather.jobs.iter().any(|j| j.closes());
-        let loggable = redo.as_ref().is_some_and(|r| {
-            redo::fits(logged_bytes, r.len())
+        let loggable = gather.redo_len().is_some_and(|len| {
+            redo::fits(logged_bytes, len)
                 && last_durable.elapsed() < CHECKPOINT_EVERY
                 && !stats.wal_failed.load(Relaxed)
         });
@@ -461,6 +450,8 @@ fn writer_loop(
             // The syncer is busy: go on gathering.
             continue;
         }
+        // The batch's changes, when every job in it is logged (built once, to commit).
+        let redo = loggable.then(|| gather.redo()).flatten();
         let (mut batch, failed, tx) = gather.take();
         let Some(mut tx) = tx else { continue };
         let t1 = std::time::Instant::now();
@@ -468,7 +459,7 @@ fn writer_loop(
         stats.jobs.fetch_add(batch.len() as u64, Relaxed);
         let mut handed = false;
         let committed = match redo {
-            Some(redo) if loggable => {
+            Some(redo) => {
                 let r = tx
                     .set_durability(redb::Durability::None)
                     .map_err(|e| e.to_string())
@@ -498,7 +489,6 @@ fn writer_loop(
                     .map_err(|e| e.to_string())
                     .and_then(|()| tx.commit().map_err(|e| e.to_string()));
                 let took = t1.elapsed().as_micros() as u64;
-                stats.durable.fetch_add(1, Relaxed);
                 stats.durable_us.fetch_add(took, Relaxed);
                 stats.durable_max_us.fetch_max(took, Relaxed);
                 if took > 20_000 {
@@ -557,12 +547,12 @@ impl Gather {
     /// case never leaves a partial write behind.
     fn run(&mut self, db: &Database) -> Result<(), String> {
         loop {
-            if self.tx.is_none() {
-                self.tx = Some(db.begin_write().map_err(|e| e.to_string())?);
-                self.ran = 0;
-            }
-            let Some(tx) = self.tx.as_ref() else {
-                continue;
+            let tx = match &mut self.tx {
+                Some(tx) => &*tx,
+                slot @ None => {
+                    self.ran = 0;
+                    &*slot.insert(db.begin_write().map_err(|e| e.to_string())?)
+                }
             };
             let mut bad = None;
             while self.ran < self.jobs.len() {
@@ -586,6 +576,26 @@ impl Gather {
         }
     }
 
+    /// The logged changes of the jobs that did not fail, or None when one of them is
+    /// not logged.
+    fn logged(&self) -> impl Iterator<Item = Option<&[u8]>> {
+        self.jobs
+            .iter()
+            .zip(&self.failed)
+            .filter(|(_, f)| !**f)
+            .map(|(j, _)| j.redo())
+    }
+
+    fn redo_len(&self) -> Option<usize> {
+        self.logged().map(|r| r.map(<[u8]>::len)).sum()
+    }
+
+    fn redo(&self) -> Option<Vec<u8>> {
+        self.logged()
+            .collect::<Option<Vec<&[u8]>>>()
+            .map(|parts| parts.concat())
+    }
+
     fn take(&mut self) -> (Vec<Box<dyn Job>>, Vec<bool>, Option<WriteTransaction>) {
         self.ran = 0;
         (
@@ -600,7 +610,7 @@ impl Gather {
 /// queue up, and answers them.
 fn syncer_loop(
     mut wal: redo::Wal,
-    rx: mpsc::Receiver<Sync>,
+    rx: Receiver<Sync>,
     stats: &WriterStats,
     in_flight: &std::sync::atomic::AtomicUsize,
     idle: &crossbeam_channel::Sender<()>,
