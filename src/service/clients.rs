@@ -433,3 +433,180 @@ pub async fn merge(app: &App, into: u64, from: Vec<u64>) -> AppResult<ClientView
     }
     Ok(ClientView::new(&survivor, keys))
 }
+
+/// What a page of the client list asks for (the back office's filters).
+#[derive(Default, Clone, Debug)]
+pub struct Browse {
+    pub q: String,
+    pub manager: String,
+    pub distributor: String,
+    pub old_first: bool,
+    /// By company name, A to Z (then by id).
+    pub by_company: bool,
+    pub offset: usize,
+}
+
+/// One page of clients: rows, the total when known, and whether more follow. The
+/// common case (newest first, maybe a quick search) pages through the in-memory search
+/// index or the table's id order without reading other rows; filters scan lazily and
+/// stop after the page.
+pub fn browse(app: &App, f: &Browse, limit: usize) -> AppResult<ClientPage> {
+    if f.by_company {
+        return by_company(app, f, limit);
+    }
+    if f.manager.is_empty() && f.distributor.is_empty() && f.q.is_empty() {
+        // Every client: a slice of the table in id order; the count comes from the
+        // in-memory search index (counting the table would walk all of it).
+        let tx = app.store.read()?;
+        let t = tx.table(tables::CLIENTS.def)?;
+        let total = app.search.len();
+        let iter = t.iter()?;
+        let iter: Box<dyn Iterator<Item = _>> = if f.old_first {
+            Box::new(iter)
+        } else {
+            Box::new(iter.rev())
+        };
+        let mut rows = Vec::with_capacity(limit);
+        for row in iter.skip(f.offset).take(limit) {
+            let (_, v) = row?;
+            let c: Client = crate::store::codec::decode(v.value())?;
+            rows.push(view(&tx, &c)?);
+        }
+        let more = f.offset + rows.len() < total;
+        return Ok((rows, Some(total), more));
+    }
+    if f.manager.is_empty() && f.distributor.is_empty() && !f.old_first {
+        let (rows, total) = list(
+            app,
+            &ListQuery {
+                q: (!f.q.is_empty()).then(|| f.q.clone()),
+                crm_id1: None,
+                crm_id2: None,
+                limit,
+                offset: f.offset,
+            },
+        )?;
+        let more = f.offset + rows.len() < total;
+        return Ok((rows, Some(total), more));
+    }
+    let tx = app.store.read()?;
+    if f.q.is_empty() {
+        // Manager and/or distributor alone: straight from their indexes.
+        let mut ids: Option<Vec<u64>> = None;
+        for (v, by) in [
+            (&f.manager, ids_by_manager as fn(&_, &str) -> _),
+            (&f.distributor, ids_by_distributor),
+        ] {
+            if !v.is_empty() {
+                let found: Vec<u64> = by(&tx, v)?;
+                ids = Some(match ids {
+                    None => found,
+                    Some(prev) => prev
+                        .into_iter()
+                        .filter(|i| found.binary_search(i).is_ok())
+                        .collect(),
+                });
+            }
+        }
+        let mut ids = ids.unwrap_or_default();
+        if !f.old_first {
+            ids.reverse();
+        }
+        let total = ids.len();
+        let mut rows = Vec::with_capacity(limit);
+        for id in ids.iter().skip(f.offset).take(limit) {
+            if let Some(c) = load(&tx, *id)? {
+                rows.push(view(&tx, &c)?);
+            }
+        }
+        let more = f.offset + rows.len() < total;
+        return Ok((rows, Some(total), more));
+    }
+    let t = tx.table(tables::CLIENTS.def)?;
+    let keep = |c: &Client| {
+        (f.manager.is_empty() || c.manager == f.manager)
+            && (f.distributor.is_empty() || c.distributor == f.distributor)
+    };
+    let mut rows = Vec::new();
+    let mut skipped = 0;
+    let mut more = false;
+    let mut consider = |c: Client| -> AppResult<bool> {
+        if !keep(&c) {
+            return Ok(true);
+        }
+        if skipped < f.offset {
+            skipped += 1;
+            return Ok(true);
+        }
+        if rows.len() == limit {
+            more = true;
+            return Ok(false);
+        }
+        rows.push(view(&tx, &c)?);
+        Ok(true)
+    };
+    if f.q.is_empty() {
+        let iter = t.iter()?;
+        let iter: Box<dyn Iterator<Item = _>> = if f.old_first {
+            Box::new(iter)
+        } else {
+            Box::new(iter.rev())
+        };
+        for row in iter {
+            let (_, v) = row?;
+            let c: Client = crate::store::codec::decode(v.value())?;
+            if !consider(c)? {
+                break;
+            }
+        }
+    } else {
+        let (mut ids, _) = app.search.find(&f.q, 0, usize::MAX);
+        if f.old_first {
+            ids.reverse();
+        }
+        for id in ids {
+            if let Some(c) = tables::CLIENTS.get(&t, id)?
+                && !consider(c)?
+            {
+                break;
+            }
+        }
+    }
+    Ok((rows, None, more))
+}
+
+/// A page of clients: rows, the total when known, whether more follow.
+pub type ClientPage = (Vec<ClientView>, Option<usize>, bool);
+
+/// The page sorted by company name (A–Z, then id), every match counted: a slice of
+/// the search index's company order, or one pass along it for the matches of a quick
+/// search and/or the clients of a manager or distributor.
+fn by_company(app: &App, f: &Browse, limit: usize) -> AppResult<ClientPage> {
+    let tx = app.store.read()?;
+    let mut only: Option<Vec<u64>> = None;
+    for (v, by) in [
+        (&f.manager, ids_by_manager as fn(&_, &str) -> _),
+        (&f.distributor, ids_by_distributor),
+    ] {
+        if !v.is_empty() {
+            let found: Vec<u64> = by(&tx, v)?;
+            only = Some(match only {
+                None => found,
+                Some(prev) => prev
+                    .into_iter()
+                    .filter(|i| found.binary_search(i).is_ok())
+                    .collect(),
+            });
+        }
+    }
+    let q = (!f.q.is_empty()).then_some(f.q.as_str());
+    let (ids, total) = app.search.by_company(q, only.as_deref(), f.offset, limit);
+    let mut rows = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(c) = load(&tx, id)? {
+            rows.push(view(&tx, &c)?);
+        }
+    }
+    let more = f.offset + rows.len() < total;
+    Ok((rows, Some(total), more))
+}

@@ -307,3 +307,22 @@ pub fn list(app: &App, limit: usize, offset: usize) -> AppResult<Vec<KeyView>> {
     }
     Ok(out)
 }
+
+/// A key with its client's id and company, when the client exists.
+pub type KeyRow = (Key, Option<(u64, String)>);
+
+/// A page of keys in registration-number order with their clients, and the total.
+pub fn page(app: &App, offset: usize, limit: usize) -> AppResult<(Vec<KeyRow>, usize)> {
+    use redb::{ReadableTable, ReadableTableMetadata};
+    let tx = app.store.read()?;
+    let t = tx.table(tables::KEYS.def)?;
+    let total = t.len()? as usize;
+    let mut out = Vec::new();
+    for row in t.iter()?.skip(offset).take(limit) {
+        let (_, v) = row?;
+        let k: Key = crate::store::codec::decode(v.value())?;
+        let client = crate::service::clients::load(&tx, k.client_id)?.map(|c| (c.id, c.company));
+        out.push((k, client));
+    }
+    Ok((out, total))
+}

@@ -146,13 +146,7 @@ impl Http {
     pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
         let body: String = form
             .iter()
-            .map(|(k, v)| {
-                format!(
-                    "{}={}",
-                    licd::ui::clients::urlencode(k),
-                    licd::ui::clients::urlencode(v)
-                )
-            })
+            .map(|(k, v)| format!("{}={}", licd::web::urlencode(k), licd::web::urlencode(v)))
             .collect::<Vec<_>>()
             .join("&");
         let r = self

@@ -1,11 +1,11 @@
 //! Sign-in, sign-out, the first admin's setup page, and the user's own account.
-use super::{Ctx, FieldErrors, csrf_field, field, page, t};
-use crate::http::ui::{
+use crate::i18n::Lang;
+use crate::service::sessions::{self, SignInError};
+use crate::web::{Ctx, FieldErrors, csrf_field, field, page, t};
+use crate::web::{
     Me, PRE_COOKIE, Post, PrePost, SESSION_COOKIE, UiError, UiResult, app_of, bare_ctx,
     browser_lang, html_page, secure_cookie, see_other,
 };
-use crate::i18n::Lang;
-use crate::service::sessions::{self, SignInError};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::{Markup, html};
@@ -259,7 +259,7 @@ fn account_markup(me: &Me, errors: &FieldErrors) -> Markup {
                     button type="submit" { (t(l, "Save", "Сохранить")) }
                 }
                 h2 { (t(l, "Role", "Роль")) }
-                p { (super::role_name(l, me.user.role))
+                p { (crate::web::role_name(l, me.user.role))
                     @if !me.user.distributor.is_empty() { " · " (me.user.distributor) } }
             }
         }

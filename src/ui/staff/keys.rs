@@ -1,11 +1,11 @@
 //! Keys: find by registration number; the key card with its items (add, change seats
 //! or expiry, remove), block / unblock, and live bindings and leases with unbind.
-use super::{csrf_field, page, t, when};
 use crate::domain::Role;
 use crate::error::AppError;
-use crate::http::ui::{Me, Post, UiError, UiResult, html_page, see_other};
 use crate::service::keys::{self, GrantChange, NewGrant};
 use crate::service::{leases, products};
+use crate::web::{Me, Post, UiError, UiResult, html_page, see_other};
+use crate::web::{csrf_field, page, t, when};
 use actix_web::http::StatusCode;
 use actix_web::web;
 use maud::html;
@@ -27,25 +27,6 @@ fn visible(me: &Me, regnum: &str) -> Result<crate::service::views::KeyView, UiEr
 }
 
 const KEY_PAGE: usize = 50;
-
-type KeyRow = (crate::domain::Key, Option<(u64, String)>);
-
-/// A page of keys in registration-number order with their clients, and the total.
-fn key_page(me: &Me, offset: usize) -> crate::error::AppResult<(Vec<KeyRow>, usize)> {
-    use crate::store::{Snapshot, tables};
-    use redb::{ReadableTable, ReadableTableMetadata};
-    let tx = me.app.store.read()?;
-    let t = tx.table(tables::KEYS.def)?;
-    let total = t.len()? as usize;
-    let mut out = Vec::new();
-    for row in t.iter()?.skip(offset).take(KEY_PAGE) {
-        let (_, v) = row?;
-        let k: crate::domain::Key = crate::store::codec::decode(v.value())?;
-        let client = crate::service::clients::load(&tx, k.client_id)?.map(|c| (c.id, c.company));
-        out.push((k, client));
-    }
-    Ok((out, total))
-}
 
 pub async fn list(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResult {
     let l = me.lang;
@@ -69,7 +50,7 @@ pub async fn list(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResult {
     // Staff see every key, a page at a time in registration-number order; a distributor
     // opens its keys from its clients' cards.
     let (rows, total) = if me.user.role >= Role::Manager {
-        key_page(&me, offset).map_err(|e| me.err(e))?
+        keys::page(&me.app, offset, KEY_PAGE).map_err(|e| me.err(e))?
     } else {
         (Vec::new(), 0)
     };
@@ -95,11 +76,11 @@ pub async fn list(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResult {
                     td { @if let Some((id, company)) = client { a href=(format!("/clients/{id}")) { (company) } } }
                     td { @if k.blocked { span.badge.bad { (t(l, "blocked", "заблокирован")) } } @else { span.badge.ok { (t(l, "active", "активен")) } } }
                     td.num { (k.grants.len()) }
-                    td.hide-sm { (super::when_t(k.created_at)) }
+                    td.hide-sm { (crate::web::when_t(k.created_at)) }
                 } } }
             }
             @if rows.is_empty() { p.empty { (t(l, "No keys yet.", "Ключей пока нет.")) } } }
-            (super::pager(l, offset, rows.len(), Some(total), offset + rows.len() < total, KEY_PAGE, &|o| format!("/keys?offset={o}")))
+            (crate::web::pager(l, offset, rows.len(), Some(total), offset + rows.len() < total, KEY_PAGE, &|o| format!("/keys?offset={o}")))
         } @else {
             p.muted { (t(l, "Keys are also listed on each client's card.", "Ключи также видны в карточке каждого клиента.")) }
         }
@@ -243,7 +224,7 @@ pub async fn card(
 
 /// Live leases with "unbind host" and "end" buttons (shared with the session monitor).
 pub fn lease_table(
-    ctx: &super::Ctx,
+    ctx: &crate::web::Ctx,
     rows: &[leases::LeaseView],
     owners: &std::collections::HashMap<String, (u64, String)>,
 ) -> maud::Markup {

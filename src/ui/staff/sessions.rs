@@ -1,9 +1,9 @@
 //! The session monitor: every live lease and host binding, filtered by client, key,
 //! feature, host or user; unbind a host's seat or end it.
-use super::{page, t};
 use crate::domain::Role;
-use crate::http::ui::{Me, Post, UiResult, html_page, see_other};
 use crate::service::{clients, keys, leases};
+use crate::web::{Me, Post, UiResult, html_page, see_other};
+use crate::web::{page, t};
 use actix_web::http::StatusCode;
 use actix_web::web;
 use maud::html;
@@ -139,7 +139,7 @@ pub async fn monitor(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResult {
             ("user", &user),
         ] {
             if !v.is_empty() {
-                s.push_str(&format!("&{k}={}", super::clients::urlencode(v)));
+                s.push_str(&format!("&{k}={}", crate::web::urlencode(v)));
             }
         }
         s
@@ -166,7 +166,7 @@ pub async fn monitor(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResult {
         }
         (super::keys::lease_table(&ctx, &rows, &names))
         @if offset > 0 || more.get() {
-            (super::pager(l, offset, rows.len(), None, more.get(), PAGE, &page_link))
+            (crate::web::pager(l, offset, rows.len(), None, more.get(), PAGE, &page_link))
         }
     };
     Ok(html_page(

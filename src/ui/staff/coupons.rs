@@ -1,11 +1,11 @@
 //! Coupons: generate a batch for chosen features, counts and term; the list with state
 //! (new / activated, on which key, when); CSV export.
-use super::{FieldErrors, csrf_field, page, t, when};
 use crate::domain::Role;
 use crate::error::AppError;
-use crate::http::ui::{Me, Post, UiResult, html_page};
 use crate::service::coupons::{self, NewCouponItem, NewCoupons};
 use crate::service::products;
+use crate::web::{FieldErrors, csrf_field, page, t, when};
+use crate::web::{Me, Post, UiResult, html_page};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use maud::{Markup, html};
@@ -24,8 +24,8 @@ fn render(
     offset: usize,
     made: Option<&coupons::CouponBatch>,
     errors: &FieldErrors,
-    typed: &crate::http::ui::Fields,
-) -> Result<Markup, crate::http::ui::UiError> {
+    typed: &crate::web::Fields,
+) -> Result<Markup, crate::web::UiError> {
     let l = me.lang;
     let rows = coupons::list(&me.app, batch, PAGE + 1, offset).map_err(|e| me.err(e))?;
     let more = rows.len() > PAGE;
@@ -68,8 +68,8 @@ fn render(
                     @if let Some(e) = errors.get("feature") { span.error { (e) } }
                     @if let Some(e) = errors.get("seats") { span.error { (e) } }
                 }
-                (super::field(t(l, "Term in days (empty: no limit)", "Срок в днях (пусто — бессрочно)"), "days", "number", typed.get("days"), errors))
-                (super::field(t(l, "How many coupons", "Сколько купонов"), "count", "number", if typed.has("count") { typed.get("count") } else { "10" }, errors))
+                (crate::web::field(t(l, "Term in days (empty: no limit)", "Срок в днях (пусто — бессрочно)"), "days", "number", typed.get("days"), errors))
+                (crate::web::field(t(l, "How many coupons", "Сколько купонов"), "count", "number", if typed.has("count") { typed.get("count") } else { "10" }, errors))
                 div.actions { button type="submit" { (t(l, "Generate", "Сгенерировать")) } }
             }
             @if let Some(b) = made {
@@ -99,7 +99,7 @@ fn render(
             }
             @if rows.is_empty() { p.empty { (t(l, "No coupons.", "Купонов нет.")) } }
         }
-        (super::pager(l, offset, rows.len(), None, more, PAGE, &|o| match batch {
+        (crate::web::pager(l, offset, rows.len(), None, more, PAGE, &|o| match batch {
             Some(b) => format!("/coupons?batch={b}&offset={o}"),
             None => format!("/coupons?offset={o}"),
         }))

@@ -1,19 +1,16 @@
 //! Clients (seed 001): the paged list with quick search, filters, sorting and merge;
 //! the card with every field and the vendor's extra fields; keys, coupons and current
 //! sessions from the card; a new empty key; delete; create by hand.
-use super::{Ctx, FieldErrors, csrf_field, field, page, pager, select, t, textarea, when};
 use crate::domain::{Client, Role, User};
 use crate::error::{AppError, AppResult};
-use crate::http::ui::{Me, Post, UiError, UiResult, html_page, see_other};
 use crate::i18n::Lang;
-use crate::service::clients::{self, ClientInput, ListQuery};
-use crate::service::views::ClientView;
+use crate::service::clients::{self, ClientInput};
 use crate::service::{App, distributors, keys, leases, settings, users};
-use crate::store::{Snapshot, tables};
+use crate::web::{Ctx, FieldErrors, csrf_field, field, page, pager, select, t, textarea, when};
+use crate::web::{Me, Post, UiError, UiResult, html_page, see_other};
 use actix_web::http::StatusCode;
 use actix_web::web;
 use maud::{Markup, html};
-use redb::ReadableTable;
 use std::collections::BTreeMap;
 
 pub const PAGE: usize = 50;
@@ -38,6 +35,18 @@ pub struct Filter {
 }
 
 impl Filter {
+    /// What the service is asked for.
+    fn browse(&self) -> clients::Browse {
+        clients::Browse {
+            q: self.q.clone(),
+            manager: self.manager.clone(),
+            distributor: self.distributor.clone(),
+            old_first: self.old_first,
+            by_company: self.by_company,
+            offset: self.offset,
+        }
+    }
+
     fn from_query(q: &[(String, String)], me: &User) -> Filter {
         let get = |k: &str| {
             q.iter()
@@ -70,7 +79,7 @@ impl Filter {
             ("distributor", &self.distributor),
         ] {
             if !v.is_empty() {
-                s.push_str(&format!("&{k}={}", urlencode(v)));
+                s.push_str(&format!("&{k}={}", crate::web::urlencode(v)));
             }
         }
         if self.old_first {
@@ -83,187 +92,10 @@ impl Filter {
     }
 }
 
-pub fn urlencode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// One page of clients: rows, the total when known, and whether more follow. The
-/// common case (newest first, maybe a quick search) pages through the in-memory search
-/// index or the table's id order without reading other rows; filters scan lazily and
-/// stop after the page.
-pub fn find(app: &App, f: &Filter, limit: usize) -> AppResult<ClientPage> {
-    if f.by_company {
-        return by_company(app, f, limit);
-    }
-    if f.manager.is_empty() && f.distributor.is_empty() && f.q.is_empty() {
-        // Every client: a slice of the table in id order; the count comes from the
-        // in-memory search index (counting the table would walk all of it).
-        let tx = app.store.read()?;
-        let t = tx.table(tables::CLIENTS.def)?;
-        let total = app.search.len();
-        let iter = t.iter()?;
-        let iter: Box<dyn Iterator<Item = _>> = if f.old_first {
-            Box::new(iter)
-        } else {
-            Box::new(iter.rev())
-        };
-        let mut rows = Vec::with_capacity(limit);
-        for row in iter.skip(f.offset).take(limit) {
-            let (_, v) = row?;
-            let c: Client = crate::store::codec::decode(v.value())?;
-            rows.push(clients::view(&tx, &c)?);
-        }
-        let more = f.offset + rows.len() < total;
-        return Ok((rows, Some(total), more));
-    }
-    if f.manager.is_empty() && f.distributor.is_empty() && !f.old_first {
-        let (rows, total) = clients::list(
-            app,
-            &ListQuery {
-                q: (!f.q.is_empty()).then(|| f.q.clone()),
-                crm_id1: None,
-                crm_id2: None,
-                limit,
-                offset: f.offset,
-            },
-        )?;
-        let more = f.offset + rows.len() < total;
-        return Ok((rows, Some(total), more));
-    }
-    let tx = app.store.read()?;
-    if f.q.is_empty() {
-        // Manager and/or distributor alone: straight from their indexes.
-        let mut ids: Option<Vec<u64>> = None;
-        for (v, by) in [
-            (&f.manager, clients::ids_by_manager as fn(&_, &str) -> _),
-            (&f.distributor, clients::ids_by_distributor),
-        ] {
-            if !v.is_empty() {
-                let found: Vec<u64> = by(&tx, v)?;
-                ids = Some(match ids {
-                    None => found,
-                    Some(prev) => prev
-                        .into_iter()
-                        .filter(|i| found.binary_search(i).is_ok())
-                        .collect(),
-                });
-            }
-        }
-        let mut ids = ids.unwrap_or_default();
-        if !f.old_first {
-            ids.reverse();
-        }
-        let total = ids.len();
-        let mut rows = Vec::with_capacity(limit);
-        for id in ids.iter().skip(f.offset).take(limit) {
-            if let Some(c) = clients::load(&tx, *id)? {
-                rows.push(clients::view(&tx, &c)?);
-            }
-        }
-        let more = f.offset + rows.len() < total;
-        return Ok((rows, Some(total), more));
-    }
-    let t = tx.table(tables::CLIENTS.def)?;
-    let keep = |c: &Client| {
-        (f.manager.is_empty() || c.manager == f.manager)
-            && (f.distributor.is_empty() || c.distributor == f.distributor)
-    };
-    let mut rows = Vec::new();
-    let mut skipped = 0;
-    let mut more = false;
-    let mut consider = |c: Client| -> AppResult<bool> {
-        if !keep(&c) {
-            return Ok(true);
-        }
-        if skipped < f.offset {
-            skipped += 1;
-            return Ok(true);
-        }
-        if rows.len() == limit {
-            more = true;
-            return Ok(false);
-        }
-        rows.push(clients::view(&tx, &c)?);
-        Ok(true)
-    };
-    if f.q.is_empty() {
-        let iter = t.iter()?;
-        let iter: Box<dyn Iterator<Item = _>> = if f.old_first {
-            Box::new(iter)
-        } else {
-            Box::new(iter.rev())
-        };
-        for row in iter {
-            let (_, v) = row?;
-            let c: Client = crate::store::codec::decode(v.value())?;
-            if !consider(c)? {
-                break;
-            }
-        }
-    } else {
-        let (mut ids, _) = app.search.find(&f.q, 0, usize::MAX);
-        if f.old_first {
-            ids.reverse();
-        }
-        for id in ids {
-            if let Some(c) = tables::CLIENTS.get(&t, id)?
-                && !consider(c)?
-            {
-                break;
-            }
-        }
-    }
-    Ok((rows, None, more))
-}
-
 /// Choices of a select: (value, text).
 type Options = Vec<(String, String)>;
 
 /// The managers and distributors a client can be assigned to.
-/// A page of clients: rows, the total when known, whether more follow.
-pub type ClientPage = (Vec<ClientView>, Option<usize>, bool);
-
-/// The page sorted by company name (A–Z, then id), every match counted: a slice of
-/// the search index's company order, or one pass along it for the matches of a quick
-/// search and/or the clients of a manager or distributor.
-fn by_company(app: &App, f: &Filter, limit: usize) -> AppResult<ClientPage> {
-    let tx = app.store.read()?;
-    let mut only: Option<Vec<u64>> = None;
-    for (v, by) in [
-        (&f.manager, clients::ids_by_manager as fn(&_, &str) -> _),
-        (&f.distributor, clients::ids_by_distributor),
-    ] {
-        if !v.is_empty() {
-            let found: Vec<u64> = by(&tx, v)?;
-            only = Some(match only {
-                None => found,
-                Some(prev) => prev
-                    .into_iter()
-                    .filter(|i| found.binary_search(i).is_ok())
-                    .collect(),
-            });
-        }
-    }
-    let q = (!f.q.is_empty()).then_some(f.q.as_str());
-    let (ids, total) = app.search.by_company(q, only.as_deref(), f.offset, limit);
-    let mut rows = Vec::with_capacity(ids.len());
-    for id in ids {
-        if let Some(c) = clients::load(&tx, id)? {
-            rows.push(clients::view(&tx, &c)?);
-        }
-    }
-    let more = f.offset + rows.len() < total;
-    Ok((rows, Some(total), more))
-}
-
 fn people(app: &App, l: Lang) -> AppResult<(Options, Options)> {
     let tx = app.store.read()?;
     let mut managers = vec![(
@@ -285,7 +117,7 @@ fn people(app: &App, l: Lang) -> AppResult<(Options, Options)> {
 pub async fn list(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResult {
     let l = me.lang;
     let f = Filter::from_query(&q, &me.user);
-    let (rows, total, more) = find(&me.app, &f, PAGE).map_err(|e| me.err(e))?;
+    let (rows, total, more) = clients::browse(&me.app, &f.browse(), PAGE).map_err(|e| me.err(e))?;
     let (managers, dists) = people(&me.app, l).map_err(|e| me.err(e))?;
     let flash = q
         .iter()
@@ -489,7 +321,7 @@ pub async fn merge(p: Post) -> UiResult {
         let ctx = me.ctx("clients", None);
         return Ok(html_page(
             StatusCode::BAD_REQUEST,
-            super::message_page(
+            crate::web::message_page(
                 &ctx,
                 t(l, "Nothing to merge", "Нечего объединять"),
                 t(
@@ -615,7 +447,7 @@ fn card(
                 (textarea(t(l, "Comment", "Комментарий"), "comment", &c.comment, errors))
                 div.actions {
                     button type="submit" { (t(l, "Save", "Сохранить")) }
-                    span.muted { (t(l, "Created", "Создан")) ": " (c.created_at.map(super::when_t).unwrap_or_default())
+                    span.muted { (t(l, "Created", "Создан")) ": " (c.created_at.map(crate::web::when_t).unwrap_or_default())
                         " · " (if c.origin == "trial" { t(l, "by a trial", "из триала") } else { t(l, "by hand", "вручную") }) }
                 }
             }

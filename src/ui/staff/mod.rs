@@ -1,0 +1,13 @@
+//! The vendor's back office: one module per screen.
+pub mod audit;
+pub mod auth;
+pub mod clients;
+pub mod coupons;
+pub mod distributors;
+pub mod forms;
+pub mod keys;
+pub mod products;
+pub mod sessions;
+pub mod settings;
+pub mod tokens;
+pub mod users;

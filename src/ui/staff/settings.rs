@@ -1,0 +1,153 @@
+//! The vendor's settings.
+use super::forms::done;
+use crate::domain::Role;
+use crate::service::{audit, settings};
+use crate::web::{FieldErrors, csrf_field, field, page, t, textarea};
+use crate::web::{Me, Post, UiResult, html_page, see_other};
+use actix_web::http::StatusCode;
+use actix_web::web;
+use maud::{Markup, html};
+
+fn settings_form(
+    me: &Me,
+    s: &crate::domain::Settings,
+    extra_text: &str,
+    errors: &FieldErrors,
+    flash: Option<String>,
+) -> Markup {
+    let l = me.lang;
+    let ctx = me.ctx("settings", flash);
+    let body = html! {
+        h1 { (t(l, "Settings", "Настройки")) }
+        section.card {
+            form.grid method="post" action="/settings" {
+                (csrf_field(&ctx))
+                (field(t(l, "Vendor name", "Название вендора"), "vendor_name", "text", &s.vendor_name, errors))
+                (field(t(l, "Registration number prefix", "Префикс регистрационных номеров"), "regnum_prefix", "text", &s.regnum_prefix, errors))
+                (field(t(l, "Offline license, days", "Офлайн-лицензия, дней"), "offline_license_days", "number", &s.offline_license_days.to_string(), errors))
+                (field(t(l, "Mail sender (From)", "Отправитель писем (From)"), "mail_from", "text", &s.mail_from, errors))
+                (textarea(t(l, "Extra client fields, one name a line", "Дополнительные поля клиента, по одному названию в строке"), "extra_fields", extra_text, errors))
+                div.actions { button type="submit" { (t(l, "Save", "Сохранить")) } }
+            }
+        }
+    };
+    page(&ctx, t(l, "Settings", "Настройки"), body)
+}
+
+pub async fn settings_show(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResult {
+    me.require(Role::Admin)?;
+    let tx = me.app.store.read().map_err(|e| me.err(e))?;
+    let s = settings::read(&tx).map_err(|e| me.err(e))?;
+    drop(tx);
+    let flash = done(me.lang, &q);
+    Ok(html_page(
+        StatusCode::OK,
+        settings_form(
+            &me,
+            &s,
+            &s.extra_fields.join("\n"),
+            &FieldErrors::new(),
+            flash,
+        ),
+    ))
+}
+
+pub async fn settings_save(p: Post) -> UiResult {
+    let me = &p.me;
+    me.require(Role::Admin)?;
+    let l = me.lang;
+    let f = &p.form;
+    let mut errors = FieldErrors::new();
+    let vendor_name = f.get("vendor_name").trim().to_owned();
+    if vendor_name.is_empty() || vendor_name.chars().count() > 100 {
+        errors.insert(
+            "vendor_name".into(),
+            t(l, "1 to 100 characters", "От 1 до 100 символов").into(),
+        );
+    }
+    let prefix = f.get("regnum_prefix").trim().to_ascii_uppercase();
+    if !crate::domain::number::valid_prefix(&prefix) {
+        errors.insert(
+            "regnum_prefix".into(),
+            t(
+                l,
+                "1 to 12 Latin letters or digits",
+                "От 1 до 12 латинских букв или цифр",
+            )
+            .into(),
+        );
+    }
+    let days = f
+        .get("offline_license_days")
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|d| (1..=365).contains(d));
+    if days.is_none() {
+        errors.insert(
+            "offline_license_days".into(),
+            t(l, "1 to 365", "От 1 до 365").into(),
+        );
+    }
+    let mail_from = f.get("mail_from").trim().to_owned();
+    if mail_from.is_empty() || !crate::service::clients::valid_email(&mail_from) {
+        errors.insert("mail_from".into(), super::auth::field_msg(l, "email"));
+    }
+    let mut extra: Vec<String> = Vec::new();
+    for name in f
+        .get("extra_fields")
+        .lines()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        if name.chars().count() > 100 {
+            errors.insert(
+                "extra_fields".into(),
+                t(
+                    l,
+                    "Names up to 100 characters",
+                    "Названия — до 100 символов",
+                )
+                .into(),
+            );
+        } else if !extra.iter().any(|x| x == name) {
+            extra.push(name.to_owned());
+        }
+    }
+    let s = crate::domain::Settings {
+        vendor_name,
+        regnum_prefix: prefix,
+        offline_license_days: days.unwrap_or(7),
+        extra_fields: extra,
+        mail_from,
+    };
+    if !errors.is_empty() {
+        return Ok(html_page(
+            StatusCode::BAD_REQUEST,
+            settings_form(me, &s, f.get("extra_fields"), &errors, None),
+        ));
+    }
+    let entry = crate::domain::AuditEntry {
+        id: 0,
+        at: me.app.now(),
+        actor: me.user.login.clone(),
+        action: "settings_change".into(),
+        target: "settings".into(),
+        detail: format!(
+            "vendor {} prefix {} extra [{}]",
+            s.vendor_name,
+            s.regnum_prefix,
+            s.extra_fields.join(", ")
+        ),
+    };
+    me.app
+        .store
+        .write(move |tx| {
+            settings::write(tx, &s)?;
+            audit::append(tx, &entry)?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| me.err(e))?;
+    Ok(see_other("/settings?done=saved"))
+}

@@ -1,0 +1,48 @@
+//! Small helpers for answers: cookies, redirects, HTML pages, the app and language of a
+//! request.
+use super::UiError;
+use crate::error::AppError;
+use crate::i18n::Lang;
+use crate::service::App;
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+pub fn app_of(req: &HttpRequest) -> Result<web::Data<App>, UiError> {
+    req.app_data::<web::Data<App>>()
+        .cloned()
+        .ok_or_else(|| UiError::App(AppError::internal("app data missing"), Lang::En))
+}
+
+/// The browser's language (before we know the user).
+pub fn browser_lang(req: &HttpRequest) -> Lang {
+    Lang::from_accept_language(
+        req.headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    )
+}
+
+pub fn secure_cookie<'a>(name: &'a str, value: String, max_age_s: i64) -> Cookie<'a> {
+    Cookie::build(name, value)
+        .path("/")
+        .secure(true)
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .max_age(actix_web::cookie::time::Duration::seconds(max_age_s))
+        .finish()
+}
+
+/// 303 to `to` (after a POST).
+pub fn see_other(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to.to_owned()))
+        .finish()
+}
+
+pub fn html_page(status: StatusCode, m: maud::Markup) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(m.into_string())
+}
