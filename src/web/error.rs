@@ -11,8 +11,10 @@ pub type UiResult = Result<HttpResponse, UiError>;
 
 /// What went wrong, shown as a page in the user's language.
 pub enum UiError {
-    /// No (live) session: go sign in.
+    /// No (live) staff session: go sign in.
     SignIn,
+    /// No (live) cabinet session: go to the cabinet's sign-in.
+    CabinetSignIn,
     Forbidden(Lang),
     NotFound(Lang),
     BadCsrf(Lang),
@@ -25,6 +27,7 @@ impl std::fmt::Debug for UiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             UiError::SignIn => write!(f, "SignIn"),
+            UiError::CabinetSignIn => write!(f, "CabinetSignIn"),
             UiError::Forbidden(_) => write!(f, "Forbidden"),
             UiError::NotFound(_) => write!(f, "NotFound"),
             UiError::BadCsrf(_) => write!(f, "BadCsrf"),
@@ -43,7 +46,7 @@ impl std::fmt::Display for UiError {
 impl ResponseError for UiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            UiError::SignIn => StatusCode::SEE_OTHER,
+            UiError::SignIn | UiError::CabinetSignIn => StatusCode::SEE_OTHER,
             UiError::Forbidden(_) | UiError::BadCsrf(_) => StatusCode::FORBIDDEN,
             UiError::NotFound(_) => StatusCode::NOT_FOUND,
             UiError::App(e, _) => e.status(),
@@ -63,6 +66,11 @@ impl UiError {
             UiError::SignIn => {
                 return HttpResponse::SeeOther()
                     .insert_header((header::LOCATION, "/login"))
+                    .finish();
+            }
+            UiError::CabinetSignIn => {
+                return HttpResponse::SeeOther()
+                    .insert_header((header::LOCATION, "/cabinet/login"))
                     .finish();
             }
             UiError::Forbidden(l) => (
