@@ -1,8 +1,11 @@
 //! The rules of licensing, with no I/O: formats of numbers, the records licd keeps,
 //! how a seat is counted, how grants add up to an item.
+pub mod days;
 pub mod model;
 pub mod number;
+pub mod problems;
 pub mod seats;
+pub mod series;
 
 pub use model::*;
 pub use number::{NumberKind, generate_number, normalize_number};

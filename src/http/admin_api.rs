@@ -9,7 +9,7 @@ use crate::service::keys::{GrantChange, NewGrant};
 use crate::service::leases::{LeaseView, Unbound};
 use crate::service::products::{NewProduct, ProductPatch};
 use crate::service::views::{ClientView, KeyView, ProductView, TokenView};
-use crate::service::{App, auth, clients, coupons, keys, leases, products, settings, usage};
+use crate::service::{App, auth, clients, coupons, keys, leases, products, settings, stats, usage};
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +35,7 @@ pub fn scope() -> actix_web::Scope {
         .route("/keys/{regnum}/items/{id}", web::delete().to(remove_item))
         .route("/keys/{regnum}/unbind", web::post().to(unbind))
         .route("/keys/{regnum}/denials", web::get().to(key_denials))
+        .route("/keys/{regnum}/usage", web::get().to(key_usage))
         .route("/coupons", web::post().to(create_coupons))
         .route("/coupons", web::get().to(list_coupons))
         .route("/leases", web::get().to(list_leases))
@@ -523,6 +524,39 @@ pub async fn key_denials(
         })
         .collect();
     Ok(HttpResponse::Ok().json(list))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct DayRangeQuery {
+    /// First day, `YYYY-MM-DD` (default: 29 days before `to`).
+    pub from: Option<String>,
+    /// Last day, `YYYY-MM-DD` (default: today, UTC).
+    pub to: Option<String>,
+}
+
+/// A key's daily usage: one row per day and feature that had any (granted captures,
+/// refused captures, most seats in use at once), oldest first.
+#[utoipa::path(get, path = "/api/admin/v1/keys/{regnum}/usage", tag = "admin", security(("bearer" = [])),
+    params(("regnum" = String, Path), DayRangeQuery),
+    responses((status = 200, body = Vec<crate::service::stats::UsageDay>), (status = 400), (status = 401), (status = 404)))]
+pub async fn key_usage(
+    app: web::Data<App>,
+    _staff: Staff,
+    regnum: web::Path<String>,
+    q: web::Query<DayRangeQuery>,
+) -> AppResult<HttpResponse> {
+    use crate::domain::days::DayRange;
+    let regnum = keys::parse_regnum(&regnum)?;
+    let range = DayRange::parse(
+        q.from.as_deref(),
+        q.to.as_deref(),
+        stats::today(&app),
+        30,
+    )
+    .map_err(|e| AppError::malformed(e.field, e.why))?;
+    let tx = app.store.read()?;
+    keys::load(&tx, &regnum)?.ok_or(AppError::UnknownRegnum)?;
+    Ok(HttpResponse::Ok().json(stats::key_usage(&tx, &regnum, range)?))
 }
 
 /// Generate a batch of coupons.

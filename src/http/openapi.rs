@@ -36,6 +36,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         super::admin_api::remove_item,
         super::admin_api::unbind,
         super::admin_api::key_denials,
+        super::admin_api::key_usage,
         super::admin_api::create_coupons,
         super::admin_api::list_coupons,
         super::admin_api::list_leases,

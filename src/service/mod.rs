@@ -14,6 +14,7 @@ pub mod search;
 pub mod sessions;
 pub mod settings;
 pub mod signing;
+pub mod stats;
 pub mod trial;
 pub mod usage;
 pub mod users;

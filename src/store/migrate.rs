@@ -4,12 +4,12 @@ use super::{StoreError, meta, tables};
 use redb::WriteTransaction;
 
 /// The schema this build writes.
-pub const CURRENT: u64 = 3;
+pub const CURRENT: u64 = 4;
 
 type Step = fn(&WriteTransaction) -> Result<(), StoreError>;
 
 /// `STEPS[i]` moves a database from version `i + 1` to `i + 2`.
-const STEPS: &[Step] = &[v1_to_v2, v2_to_v3];
+const STEPS: &[Step] = &[v1_to_v2, v2_to_v3, v3_to_v4];
 
 /// 2: clients are also indexed by responsible manager and by distributor.
 fn v1_to_v2(tx: &WriteTransaction) -> Result<(), StoreError> {
@@ -92,6 +92,73 @@ fn v2_to_v3(tx: &WriteTransaction) -> Result<(), StoreError> {
     }
     if exists(tables::LEGACY_LEASES.name())? {
         tx.delete_table(tables::LEGACY_LEASES)?;
+    }
+    Ok(())
+}
+
+/// 4: the statistics rollups (`usage_daily`, `denial_client_days`) and the denials'
+/// time indexes (`denial_times`, `denial_feature_times`), filled from the rows kept so
+/// far. New tables only: no stored record changes shape.
+fn v3_to_v4(tx: &WriteTransaction) -> Result<(), StoreError> {
+    use redb::ReadableTable;
+    use std::collections::{BTreeMap, HashMap};
+    let mut daily: BTreeMap<(i32, u32), (u64, u64, u64)> = BTreeMap::new();
+    let mut per_key_day: Vec<(String, i32, u32)> = Vec::new();
+    {
+        let t = tx.open_table(tables::USAGE)?;
+        for row in t.iter()? {
+            let (k, v) = row?;
+            let (regnum, feature, day) = k.value();
+            let (c, d, p) = v.value();
+            let e = daily.entry((day, feature)).or_default();
+            e.0 += u64::from(c);
+            e.1 += u64::from(d);
+            e.2 += u64::from(p);
+            if d > 0 {
+                per_key_day.push((regnum.to_owned(), day, d));
+            }
+        }
+    }
+    {
+        let mut t = tx.open_table(tables::USAGE_DAILY)?;
+        for (k, v) in &daily {
+            t.insert(*k, *v)?;
+        }
+    }
+    let mut per_block: BTreeMap<(i32, u64), BTreeMap<u16, u32>> = BTreeMap::new();
+    {
+        let keys = tx.open_table(tables::KEYS.def)?;
+        let mut owner: HashMap<String, Option<u64>> = HashMap::new();
+        for (regnum, day, n) in per_key_day {
+            let client = match owner.get(&regnum) {
+                Some(c) => *c,
+                None => {
+                    let c = tables::KEYS.get(&keys, regnum.as_str())?.map(|k| k.client_id);
+                    owner.insert(regnum, c);
+                    c
+                }
+            };
+            if let Some(c) = client {
+                let (block, lo) = crate::service::stats::blocks::split(c);
+                *per_block.entry((day, block)).or_default().entry(lo).or_default() += n;
+            }
+        }
+    }
+    {
+        let mut t = tx.open_table(tables::DENIAL_CLIENT_DAYS)?;
+        for (k, counts) in &per_block {
+            t.insert(*k, crate::service::stats::blocks::encode(counts).as_slice())?;
+        }
+    }
+    let denials = tx.open_table(tables::DENIALS.def)?;
+    let mut times = tx.open_table(tables::DENIAL_TIMES)?;
+    let mut by_feature = tx.open_table(tables::DENIAL_FEATURE_TIMES)?;
+    for row in denials.iter()? {
+        let (k, v) = row?;
+        let (regnum, ms, seq) = k.value();
+        let d: crate::domain::Denial = super::codec::decode(v.value())?;
+        times.insert((ms, seq), (regnum, d.feature, d.code))?;
+        by_feature.insert((d.feature, ms, seq), (regnum, d.code))?;
     }
     Ok(())
 }

@@ -113,13 +113,17 @@ impl<'a> Logged<'a> {
 }
 
 /// The tables a logged closure may write.
-const LOGGED_TABLES: [&str; 6] = [
+const LOGGED_TABLES: [&str; 10] = [
     "holders",
     "seat_counts",
     "lease_index",
     "denials",
     "denial_days",
     "usage",
+    "usage_daily",
+    "denial_times",
+    "denial_feature_times",
+    "denial_client_days",
 ];
 
 fn apply_one<K: Key + 'static, V: Value + 'static>(
@@ -183,6 +187,10 @@ pub(super) fn apply(tx: &WriteTransaction, mut frame: &[u8]) -> Result<usize, St
             "denials" => apply_one(tx, tables::DENIALS.def, key, value)?,
             "denial_days" => apply_one(tx, tables::DENIAL_DAYS, key, value)?,
             "usage" => apply_one(tx, tables::USAGE, key, value)?,
+            "usage_daily" => apply_one(tx, tables::USAGE_DAILY, key, value)?,
+            "denial_times" => apply_one(tx, tables::DENIAL_TIMES, key, value)?,
+            "denial_feature_times" => apply_one(tx, tables::DENIAL_FEATURE_TIMES, key, value)?,
+            "denial_client_days" => apply_one(tx, tables::DENIAL_CLIENT_DAYS, key, value)?,
             other => return Err(corrupt(&format!("unknown table {other}"))),
         }
         n += 1;

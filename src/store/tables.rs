@@ -106,6 +106,23 @@ pub const DENIALS: RecTable<(&str, i64, u64), Denial> = RecTable::new("denials")
 pub const DENIAL_DAYS: TableDefinition<(i32, &str), ()> = TableDefinition::new("denial_days");
 /// (registration number, feature, day number) → (captures, denials, peak seats).
 pub const USAGE: TableDefinition<(&str, u32, i32), (u32, u32, u32)> = TableDefinition::new("usage");
+/// (day number, feature) → (captures, denials, sum of the keys' peaks) over every key:
+/// the rollup of `USAGE` the staff statistics read (schema 4; kept by `usage::flush`).
+pub const USAGE_DAILY: TableDefinition<(i32, u32), (u64, u64, u64)> =
+    TableDefinition::new("usage_daily");
+/// (unix ms, sequence) → (registration number, feature, code): every denial in time
+/// order, so the back office reads the newest across all keys without a scan (schema 4).
+/// The sequence is the one in the denial's `DENIALS` key.
+pub const DENIAL_TIMES: TableDefinition<(i64, u64), (&str, u32, u32)> =
+    TableDefinition::new("denial_times");
+/// (feature, unix ms, sequence) → (registration number, code): the same per feature.
+pub const DENIAL_FEATURE_TIMES: TableDefinition<(u32, i64, u64), (&str, u32)> =
+    TableDefinition::new("denial_feature_times");
+/// (day number, client id / 1024) → denials per client of that block on that day,
+/// packed (see `service::stats::blocks`): top clients by denials over a year read
+/// ~365 × (clients / 1024) small rows instead of one row per key and day (schema 4).
+pub const DENIAL_CLIENT_DAYS: TableDefinition<(i32, u64), &[u8]> =
+    TableDefinition::new("denial_client_days");
 
 /// SHA-256 (hex) of a token's secret → the token.
 pub const TOKENS: RecTable<&str, Token> = RecTable::new("tokens");
@@ -145,6 +162,10 @@ pub fn create_all(tx: &redb::WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(DENIALS.def)?;
     tx.open_table(DENIAL_DAYS)?;
     tx.open_table(USAGE)?;
+    tx.open_table(USAGE_DAILY)?;
+    tx.open_table(DENIAL_TIMES)?;
+    tx.open_table(DENIAL_FEATURE_TIMES)?;
+    tx.open_table(DENIAL_CLIENT_DAYS)?;
     tx.open_table(TOKENS.def)?;
     tx.open_table(USERS.def)?;
     tx.open_table(OUTBOX.def)?;

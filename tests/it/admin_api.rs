@@ -948,3 +948,90 @@ async fn products_change_by_patch() {
     drop(tx);
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_usage_counts_captures_denials_and_peaks_per_day() {
+    use licd::domain::days::{Day, DayRange};
+    use licd::service::stats;
+    let s = TestServer::start().await;
+    s.product("stat", &[(48, "user")]).await;
+    let regnum = s.key_with("stat", 48, 1).await;
+    let capture = |user: &str, feature: u32| {
+        let body = json!({"regnum": regnum, "feature": feature, "host": "pc", "user": user});
+        s.api(Method::POST, "/leases", Some(body))
+    };
+    capture("ivan", 48).await.expect(201);
+    capture("ivan", 48).await.expect(201);
+    capture("petr", 48).await.expect_error(409, 1030);
+    capture("petr", 99).await.expect_error(404, 1031);
+    licd::service::usage::flush(s.app()).await.expect("flush");
+
+    let today = Day::of(s.app().now()).to_string();
+    let want = json!([
+        {"day": today, "feature": 48, "captures": 2, "denials": 1, "peak": 1},
+        {"day": today, "feature": 99, "captures": 0, "denials": 1, "peak": 0},
+    ]);
+    // The flush job may have taken the counts a moment before this test's flush: wait
+    // for its commit.
+    let mut rows = json!(null);
+    for _ in 0..50 {
+        rows = s
+            .admin(Method::GET, &format!("/keys/{}/usage", regnum.to_lowercase()), None)
+            .await
+            .expect(200);
+        if rows == want {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(rows, want);
+    let rows = s
+        .admin(Method::GET, &format!("/keys/{regnum}/usage?from={today}&to={today}"), None)
+        .await
+        .expect(200);
+    assert_eq!(rows, want);
+    let rows = s
+        .admin(Method::GET, &format!("/keys/{regnum}/usage?from=2020-01-01&to=2020-01-31"), None)
+        .await
+        .expect(200);
+    assert_eq!(rows, json!([]));
+    for bad in ["from=2026-02-30", "to=yesterday", "from=2026-02-01&to=2026-01-01"] {
+        s.admin(Method::GET, &format!("/keys/{regnum}/usage?{bad}"), None)
+            .await
+            .expect_error(400, 1001);
+    }
+    s.admin(Method::GET, "/keys/LIC-22222-22222-22222-22222/usage", None)
+        .await
+        .expect_error(404, 1020);
+
+    // The staff views see the same numbers through the rollups and the time index.
+    let app = s.app();
+    let tx = app.store.read().expect("read");
+    let range = DayRange::last(7, Day::of(app.now()));
+    let all = stats::global_series(&tx, range, &stats::SeriesFilter::default()).expect("series");
+    let last: Vec<_> = all.rows.iter().filter(|r| r.day == range.to).collect();
+    assert_eq!(last.len(), 2);
+    assert_eq!((last[0].captures, last[0].denials, last[0].peak), (2, 1, 1));
+    assert_eq!(all.features[0].product, "stat");
+    let mine = stats::key_series(&tx, std::slice::from_ref(&regnum), range).expect("series");
+    assert_eq!(mine.rows.iter().filter(|r| r.day == range.to).next().and_then(|r| r.seats_owned), Some(1));
+    let top = stats::top_clients(&tx, range, 20).expect("top");
+    assert_eq!(top.len(), 1);
+    assert_eq!(top[0].denials, 2);
+    let page = stats::all_denials(&tx, &stats::DenialFilter::default(), stats::Page::default())
+        .expect("denials");
+    assert_eq!(page.rows.len(), 2);
+    assert_eq!((page.rows[0].code, page.rows[0].feature), (1031, 99));
+    assert_eq!((page.rows[1].code, page.rows[1].user.as_str()), (1030, "petr"));
+    assert_eq!(page.rows[1].client_id, top[0].client_id);
+    let only = stats::all_denials(
+        &tx,
+        &stats::DenialFilter { feature: Some(48), ..Default::default() },
+        stats::Page::default(),
+    )
+    .expect("denials");
+    assert_eq!(only.rows.len(), 1);
+    assert_eq!(only.rows[0].feature_name, "Feature 48");
+    drop(tx);
+    s.stop().await;
+}
