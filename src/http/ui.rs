@@ -13,8 +13,8 @@ pub const UI_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' d
 /// The UI's routes, under the app's root (after `/api`).
 pub fn scope() -> impl actix_web::dev::HttpServiceFactory {
     use crate::ui::staff::{
-        audit, auth, clients, coupons, distributors, keys, products, sessions as mon, settings,
-        tokens, users,
+        audit, auth, client_reports, clients, coupons, distributors, keys, problems, products,
+        sessions as mon, settings, statistics, tokens, users,
     };
     aw::scope("")
         .wrap(from_fn(ui_headers))
@@ -37,6 +37,25 @@ pub fn scope() -> impl actix_web::dev::HttpServiceFactory {
         .route("/clients/{id}", aw::post().to(clients::update))
         .route("/clients/{id}/keys", aw::post().to(clients::new_key))
         .route("/clients/{id}/delete", aw::post().to(clients::delete))
+        .route(
+            "/clients/{id}/statistics",
+            aw::get().to(client_reports::statistics),
+        )
+        .route(
+            "/clients/{id}/statistics.csv",
+            aw::get().to(client_reports::statistics_csv),
+        )
+        .route(
+            "/clients/{id}/summary",
+            aw::get().to(client_reports::summary),
+        )
+        .route(
+            "/clients/{id}/problems",
+            aw::get().to(client_reports::problems),
+        )
+        .route("/statistics", aw::get().to(statistics::page_all))
+        .route("/statistics.csv", aw::get().to(statistics::csv))
+        .route("/problems", aw::get().to(problems::page_all))
         .route("/keys", aw::get().to(keys::list))
         .route("/keys/{regnum}", aw::get().to(keys::card))
         .route("/keys/{regnum}/items", aw::post().to(keys::add_item))

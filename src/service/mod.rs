@@ -5,6 +5,7 @@ pub mod auth;
 pub mod clients;
 pub mod coupons;
 pub mod distributors;
+pub mod holdings;
 pub mod keys;
 pub mod leases;
 pub mod limits;

@@ -31,7 +31,7 @@ pub fn view(l: Lang, rows: &[SummaryRow], sessions: Option<&str>) -> Markup {
                             td.num {
                                 @match sessions {
                                     Some(s) => {
-                                        a.used href=(format!("{s}?feature={}", r.feature))
+                                        a.used href=(format!("{s}{}feature={}", if s.contains('?') { '&' } else { '?' }, r.feature))
                                             title=(t(l, "Who uses it now", "Кто сейчас использует")) { (r.used) }
                                     }
                                     None => { (r.used) }

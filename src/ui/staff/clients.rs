@@ -345,7 +345,7 @@ pub async fn merge(p: Post) -> UiResult {
     Ok(see_other(&format!("/clients/{}?done=merged", survivor.id)))
 }
 
-fn load_visible(me: &Me, id: u64) -> Result<Client, UiError> {
+pub fn load_visible(me: &Me, id: u64) -> Result<Client, UiError> {
     let tx = me.app.store.read().map_err(|e| me.err(e))?;
     let c = clients::load(&tx, id)
         .map_err(|e| me.err(e))?
@@ -408,6 +408,7 @@ fn card(
         })
         .collect();
     html! {
+        (super::client_reports::tabs(l, c.id, "card"))
         div.head-row {
             h1 { (c.company) }
             div.actions {
