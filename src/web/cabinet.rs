@@ -98,6 +98,7 @@ impl Visitor {
                 company: self.client.company.clone(),
                 regnum: self.session.regnum.clone(),
             }),
+            home: "/cabinet",
         }
     }
 

@@ -129,5 +129,6 @@ pub fn bare_ctx(l: Lang) -> Ctx {
         flash: None,
         back: String::new(),
         client: None,
+        home: "/",
     }
 }

@@ -1,11 +1,15 @@
 //! Forms: the decoded fields, and the double-submit-checked form of the pages that have
 //! no session yet (sign-in, setup, password links).
+use super::layout::{Ctx, page};
 use super::{UiError, app_of, browser_lang};
+use super::{bare_ctx, html_page, secure_cookie};
 use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::service::{App, sessions};
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::http::StatusCode;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use maud::{Markup, html};
 use std::future::Future;
 use std::pin::Pin;
 
@@ -131,4 +135,30 @@ impl FromRequest for PrePost {
             })
         })
     }
+}
+
+/// A page with a pre-sign-in form: reuses the browser's double-submit token when it has
+/// one (so two open tabs both work), else sets a new one.
+pub fn pre_html(
+    home: &'static str,
+    l: Lang,
+    status: StatusCode,
+    title: &str,
+    token: Option<String>,
+    make: impl Fn(&Ctx) -> Markup,
+) -> HttpResponse {
+    let token = token
+        .filter(|t| t.len() == 64)
+        .unwrap_or_else(sessions::random_secret);
+    let mut ctx = bare_ctx(l);
+    ctx.home = home;
+    ctx.csrf = token.clone();
+    let html = page(&ctx, title, html! { section.card.narrow { (make(&ctx)) } });
+    let mut res = html_page(status, html);
+    let _ = res.add_cookie(&secure_cookie(PRE_COOKIE, token, 3600));
+    res
+}
+
+pub fn pre_token(req: &HttpRequest) -> Option<String> {
+    req.cookie(PRE_COOKIE).map(|c| c.value().to_owned())
 }

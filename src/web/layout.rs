@@ -32,6 +32,8 @@ pub struct Ctx {
     pub back: String,
     /// A client signed in to the cabinet (then `user` is `None`).
     pub client: Option<CabinetWho>,
+    /// The start page of the page's audience (`/` or `/cabinet`).
+    pub home: &'static str,
 }
 
 /// Who is signed in to the cabinet, as its header shows it.

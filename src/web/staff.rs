@@ -90,6 +90,7 @@ impl Me {
             flash,
             back: self.back.clone(),
             client: None,
+            home: "/",
         }
     }
 

@@ -1,13 +1,14 @@
 //! Sign-in, sign-out, the first admin's setup page, and the user's own account.
 use crate::i18n::Lang;
 use crate::service::sessions::{self, SignInError};
+use crate::web::form::{pre_html, pre_token};
 use crate::web::{Ctx, FieldErrors, csrf_field, field, page, t};
 use crate::web::{
-    Me, PRE_COOKIE, Post, PrePost, SESSION_COOKIE, UiError, UiResult, app_of, bare_ctx,
-    browser_lang, html_page, secure_cookie, see_other,
+    Me, PRE_COOKIE, Post, PrePost, SESSION_COOKIE, UiError, UiResult, app_of, browser_lang,
+    html_page, secure_cookie, see_other,
 };
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, web};
 use maud::{Markup, html};
 
 pub async fn root(req: HttpRequest) -> UiResult {
@@ -38,36 +39,13 @@ fn login_markup(ctx: &Ctx, login: &str, error: Option<String>) -> Markup {
     }
 }
 
-/// A page with a pre-sign-in form: reuses the browser's double-submit token when it has
-/// one (so two open tabs both work), else sets a new one.
-fn pre_html(
-    l: Lang,
-    status: StatusCode,
-    title: &str,
-    token: Option<String>,
-    make: impl Fn(&Ctx) -> Markup,
-) -> HttpResponse {
-    let token = token
-        .filter(|t| t.len() == 64)
-        .unwrap_or_else(sessions::random_secret);
-    let mut ctx = bare_ctx(l);
-    ctx.csrf = token.clone();
-    let html = page(&ctx, title, html! { section.card.narrow { (make(&ctx)) } });
-    let mut res = html_page(status, html);
-    let _ = res.add_cookie(&secure_cookie(PRE_COOKIE, token, 3600));
-    res
-}
-
-fn pre_token(req: &HttpRequest) -> Option<String> {
-    req.cookie(PRE_COOKIE).map(|c| c.value().to_owned())
-}
-
 pub async fn login_form(req: HttpRequest) -> UiResult {
     if Me::from_req(&req).is_ok() {
         return Ok(see_other("/clients"));
     }
     let l = browser_lang(&req);
     Ok(pre_html(
+        "/",
         l,
         StatusCode::OK,
         t(l, "Sign in", "Вход"),
@@ -101,6 +79,7 @@ pub async fn login(p: PrePost) -> UiResult {
         Err(SignInError::Wrong) => {
             let msg = t(l, "Wrong login or password.", "Неверный логин или пароль.").to_owned();
             Ok(pre_html(
+                "/",
                 l,
                 StatusCode::UNAUTHORIZED,
                 t(l, "Sign in", "Вход"),
@@ -114,6 +93,7 @@ pub async fn login(p: PrePost) -> UiResult {
                 Lang::Ru => format!("Слишком много неудачных попыток. Повторите через {s} с."),
             };
             Ok(pre_html(
+                "/",
                 l,
                 StatusCode::TOO_MANY_REQUESTS,
                 t(l, "Sign in", "Вход"),
@@ -158,6 +138,7 @@ pub async fn setup_form(req: HttpRequest, path: web::Path<String>) -> UiResult {
     }
     let token = path.into_inner();
     Ok(pre_html(
+        "/",
         l,
         StatusCode::OK,
         t(l, "First administrator", "Первый администратор"),
@@ -200,6 +181,7 @@ pub async fn setup(p: PrePost, path: web::Path<String>) -> UiResult {
         }
     }
     Ok(pre_html(
+        "/",
         l,
         StatusCode::BAD_REQUEST,
         t(l, "First administrator", "Первый администратор"),
