@@ -322,6 +322,10 @@ fn conflict_message(reason: &str, lang: Lang) -> String {
             "Staff users act for this distributor; change or remove them first",
             "От имени этого дистрибьютора работают пользователи; сначала измените их",
         ),
+        "self_service_limit" => (
+            "The limit of unbinds for this feature in 30 days is reached; ask the vendor, or wait until one frees",
+            "Лимит отвязок этой фичи за 30 дней исчерпан; обратитесь к поставщику или дождитесь, пока он освободится",
+        ),
         "merge_into_itself" => (
             "A client cannot be merged into itself",
             "Клиента нельзя объединить с самим собой",

@@ -1,5 +1,6 @@
 //! The rules of licensing, with no I/O: formats of numbers, the records licd keeps,
 //! how a seat is counted, how grants add up to an item.
+pub mod cabinet;
 pub mod days;
 pub mod model;
 pub mod number;

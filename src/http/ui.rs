@@ -18,6 +18,7 @@ pub fn scope() -> impl actix_web::dev::HttpServiceFactory {
     };
     aw::scope("")
         .wrap(from_fn(ui_headers))
+        .service(cabinet_scope())
         .route("/", aw::get().to(auth::root))
         .route("/assets/app.css", aw::get().to(css))
         .route("/assets/logo.svg", aw::get().to(logo))
@@ -108,6 +109,38 @@ pub fn scope() -> impl actix_web::dev::HttpServiceFactory {
         .route("/settings", aw::post().to(settings::settings_save))
         .route("/audit", aw::get().to(audit::audit_list))
         .default_service(aw::to(auth::not_found))
+}
+
+/// The client cabinet's routes, under `/cabinet`.
+fn cabinet_scope() -> actix_web::Scope {
+    use crate::ui::cabinet::{
+        self as cab, auth, distributions, holdings, problems, sessions, settings, statistics,
+    };
+    aw::scope("/cabinet")
+        .route("", aw::get().to(cab::root))
+        .route("/", aw::get().to(cab::root))
+        .route("/login", aw::get().to(auth::login_form))
+        .route("/login", aw::post().to(auth::login))
+        .route("/code", aw::post().to(auth::request_code))
+        .route("/password", aw::get().to(auth::link_form))
+        .route("/password", aw::post().to(auth::request_link))
+        .route("/password/{token}", aw::get().to(auth::set_form))
+        .route("/password/{token}", aw::post().to(auth::set))
+        .route("/logout", aw::post().to(auth::logout))
+        .route("/lang", aw::post().to(settings::lang))
+        .route("/statistics", aw::get().to(statistics::show))
+        .route("/statistics.csv", aw::get().to(statistics::csv))
+        .route("/keys", aw::get().to(holdings::keys))
+        .route("/summary", aw::get().to(holdings::summary))
+        .route("/problems", aw::get().to(problems::show))
+        .route("/sessions", aw::get().to(sessions::show))
+        .route("/sessions/unbind", aw::post().to(sessions::unbind))
+        .route("/sessions/end", aw::post().to(sessions::end))
+        .route("/distributions", aw::get().to(distributions::show))
+        .route("/settings", aw::get().to(settings::show))
+        .route("/settings", aw::post().to(settings::save))
+        .route("/settings/password", aw::post().to(settings::password))
+        .default_service(aw::to(cab::not_found))
 }
 
 /// UI pages may load their own stylesheet and images; nothing else.

@@ -11,6 +11,10 @@ pub enum Guess {
     Coupon,
     UnknownKey,
     Login,
+    /// Cabinet sign-ins.
+    CabinetLogin,
+    /// Cabinet one-time codes and password links asked for.
+    CabinetMail,
 }
 
 struct Bucket {

@@ -2,6 +2,7 @@
 //! mail queued in that same transaction; reads use a read snapshot.
 pub mod audit;
 pub mod auth;
+pub mod cabinet;
 pub mod clients;
 pub mod coupons;
 pub mod distributors;

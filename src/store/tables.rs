@@ -140,6 +140,31 @@ pub const AUDIT: RecTable<u64, AuditEntry> = RecTable::new("audit");
 /// Distributor code → the distributor.
 pub const DISTRIBUTORS: RecTable<&str, Distributor> = RecTable::new("distributors");
 
+/// Registration number → the key's cabinet password.
+pub const CABINET_PASSWORDS: RecTable<&str, crate::domain::cabinet::CabinetPassword> =
+    RecTable::new("cabinet_passwords");
+/// Registration number → its newest one-time sign-in code.
+pub const CABINET_CODES: RecTable<&str, crate::domain::cabinet::OneTimeCode> =
+    RecTable::new("cabinet_codes");
+/// SHA-256 (hex) of a password link's token → the link.
+pub const CABINET_LINKS: RecTable<&str, crate::domain::cabinet::PasswordLink> =
+    RecTable::new("cabinet_links");
+/// SHA-256 (hex) of a cabinet cookie's secret → the session.
+pub const CABINET_SESSIONS: RecTable<&str, crate::domain::cabinet::CabinetSession> =
+    RecTable::new("cabinet_sessions");
+/// Upper-cased cabinet login (registration number or coupon) → its recent failures.
+pub const CABINET_FAILURES: RecTable<&str, LoginFailures> = RecTable::new("cabinet_failures");
+/// Client id → the client's preferences.
+pub const CLIENT_PREFS: RecTable<u64, crate::domain::cabinet::ClientPrefs> =
+    RecTable::new("client_prefs");
+/// (registration number, feature, unix ms, sequence) → 1 unbind / 2 ended session: the
+/// client's own self-service actions, counted against the product's limit.
+pub const SELF_SERVICE: TableDefinition<(&str, u32, i64, u64), u8> =
+    TableDefinition::new("self_service");
+/// Product id → its options beyond the product record.
+pub const PRODUCT_OPTIONS: RecTable<u64, crate::domain::cabinet::ProductOptions> =
+    RecTable::new("product_options");
+
 /// Opens (creating if needed) every table, so readers never meet a missing one.
 pub fn create_all(tx: &redb::WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(META)?;
@@ -174,5 +199,13 @@ pub fn create_all(tx: &redb::WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(STAFF_PREFS.def)?;
     tx.open_table(AUDIT.def)?;
     tx.open_table(DISTRIBUTORS.def)?;
+    tx.open_table(CABINET_PASSWORDS.def)?;
+    tx.open_table(CABINET_CODES.def)?;
+    tx.open_table(CABINET_LINKS.def)?;
+    tx.open_table(CABINET_SESSIONS.def)?;
+    tx.open_table(CABINET_FAILURES.def)?;
+    tx.open_table(CLIENT_PREFS.def)?;
+    tx.open_table(SELF_SERVICE)?;
+    tx.open_table(PRODUCT_OPTIONS.def)?;
     Ok(())
 }

@@ -5,9 +5,10 @@ use super::form::{Fields, read_form};
 use super::layout::{CabinetWho, Ctx};
 use super::{UiError, app_of, browser_lang};
 use crate::domain::Client;
+use crate::domain::cabinet::CabinetSession;
 use crate::error::AppError;
 use crate::i18n::Lang;
-use crate::service::cabinet::{self, CabinetSession};
+use crate::service::cabinet;
 use crate::service::{App, sessions, settings};
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::Payload;
@@ -50,7 +51,7 @@ impl Visitor {
             .cookie(CABINET_COOKIE)
             .map(|c| c.value().to_owned())
             .ok_or(UiError::CabinetSignIn)?;
-        let (session, client) = cabinet::session_of(&app, &secret)
+        let (session, client) = cabinet::session_of(&app.clone().into_inner(), &secret)
             .map_err(|e| UiError::App(e, lang0))?
             .ok_or(UiError::CabinetSignIn)?;
         let tx = app

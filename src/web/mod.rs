@@ -4,6 +4,7 @@
 //! chart. It knows nothing of routes: `http::ui` maps paths to the screens, the screens
 //! use this kit, and the kit uses only services — so nothing here imports `http` or `ui`.
 
+pub mod cabinet;
 pub mod chart;
 pub mod components;
 pub mod error;

@@ -1,0 +1,840 @@
+//! The client cabinet's use cases (API.md "Client cabinet", seed 000): sign-in with a
+//! registration number and the key's password or a mailed one-time code, or with an
+//! activated coupon alone; the mailed link that sets a password; sessions; the client's
+//! preferences; and self-service on the session monitor within the vendor's limit.
+//!
+//! Blocked keys may still sign in: the client needs to see why its apps are refused.
+//! Codes and links only ever go to the client's own e-mail, never a distributor's.
+//! Argon2 runs on the blocking pool, never on the executor or in the writer.
+use crate::domain::cabinet::{
+    Allowance, CabinetPassword, CabinetSession, ClientPrefs, DEFAULT_UNBIND_LIMIT, OneTimeCode,
+    PasswordLink, ProductOptions, UNBIND_WINDOW,
+};
+use crate::domain::{Client, LoginFailures, normalize_number, number::looks_like_coupon};
+use crate::error::{AppError, AppResult};
+use crate::service::limits::Guess;
+use crate::service::sessions::{random_secret, same, secret_hash};
+use crate::service::{App, audit, auth, clients, coupons, keys, leases, mail};
+use crate::store::{Snapshot, StoreError, tables};
+use redb::{ReadableTable, WriteTransaction};
+use std::net::IpAddr;
+use std::sync::Arc;
+use time::{Duration, OffsetDateTime};
+
+pub use crate::domain::cabinet::{ABSOLUTE_LIFE, IDLE_LIFE};
+
+/// How long a mailed one-time code works.
+pub const CODE_LIFE: Duration = Duration::minutes(15);
+/// How long a mailed password link works.
+pub const LINK_LIFE: Duration = Duration::hours(24);
+/// A key is mailed at most one code or link this often (no mail bombing).
+pub const MAIL_GAP: Duration = Duration::seconds(60);
+/// The shortest cabinet password.
+pub const MIN_PASSWORD: usize = 10;
+/// Failures of one login allowed before waits begin (30 s, doubling, up to 15 min).
+pub const FREE_FAILURES: u32 = 5;
+const MAX_LOCK: Duration = Duration::minutes(15);
+/// `last_seen` is written at most this often per session.
+const TOUCH_EVERY: Duration = Duration::seconds(60);
+
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$wlc2hGEZaMfZRH4UiE2Z/2JTUYIDLcJtOaBgkRb6Z2o";
+
+/// Why a sign-in was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SignInError {
+    /// Wrong number, password, code or coupon (not said which).
+    Wrong,
+    /// Too many tries from this address or on this login: wait this many seconds.
+    Wait(u64),
+}
+
+fn lock_for(f: &LoginFailures) -> Duration {
+    if f.count < FREE_FAILURES {
+        return Duration::ZERO;
+    }
+    let steps = (f.count - FREE_FAILURES).min(10);
+    (Duration::seconds(30) * 2i32.pow(steps)).min(MAX_LOCK)
+}
+
+fn failures_of(tx: &impl Snapshot, login: &str) -> Result<LoginFailures, StoreError> {
+    let t = tx.table(tables::CABINET_FAILURES.def)?;
+    Ok(tables::CABINET_FAILURES.get(&t, login)?.unwrap_or_default())
+}
+
+fn code_hash(regnum: &str, code: &str) -> String {
+    secret_hash(&format!("{regnum}\u{1f}{}", code.trim()))
+}
+
+async fn verify_blocking(hash: String, password: String) -> AppResult<bool> {
+    tokio::task::spawn_blocking(move || auth::verify_password(&hash, &password))
+        .await
+        .map_err(AppError::internal)
+}
+
+async fn hash_blocking(password: String) -> AppResult<String> {
+    tokio::task::spawn_blocking(move || auth::hash_password(&password))
+        .await
+        .map_err(AppError::internal)?
+}
+
+/// What a login names: a key directly, or the key a coupon was activated on.
+fn key_of_login(tx: &impl Snapshot, login: &str) -> Result<Option<(String, bool)>, StoreError> {
+    let Some(n) = normalize_number(login) else {
+        return Ok(None);
+    };
+    if let Some(k) = keys::load(tx, &n)? {
+        return Ok(Some((k.regnum, false)));
+    }
+    if looks_like_coupon(&n)
+        && let Some(c) = coupons::load(tx, &n)?
+        && let Some(a) = c.activated
+    {
+        return Ok(Some((a.regnum, true)));
+    }
+    Ok(None)
+}
+
+/// Checks a login and password (see the module); on success opens a session and returns
+/// the cookie's secret with it.
+pub async fn sign_in(
+    app: &App,
+    ip: IpAddr,
+    login: &str,
+    password: &str,
+) -> AppResult<Result<(String, CabinetSession), SignInError>> {
+    if let Err(wait) = app.limits.check(ip, Guess::CabinetLogin) {
+        return Ok(Err(SignInError::Wait(wait)));
+    }
+    let login = normalize_number(login).unwrap_or_else(|| login.trim().to_ascii_uppercase());
+    let now = app.now();
+    let (target, failures, stored, code) = {
+        let tx = app.store.read()?;
+        let target = key_of_login(&tx, &login)?;
+        let failures = failures_of(&tx, &login)?;
+        let (stored, code) = match &target {
+            Some((r, false)) => (
+                tables::CABINET_PASSWORDS
+                    .get(&tx.table(tables::CABINET_PASSWORDS.def)?, r.as_str())?,
+                tables::CABINET_CODES.get(&tx.table(tables::CABINET_CODES.def)?, r.as_str())?,
+            ),
+            _ => (None, None),
+        };
+        (target, failures, stored, code)
+    };
+    if let Some(last) = failures.last_at {
+        let until = last + lock_for(&failures);
+        if until > now {
+            return Ok(Err(SignInError::Wait(
+                (until - now).whole_seconds().max(1) as u64
+            )));
+        }
+    }
+    let password = password.to_owned();
+    // Which proof is offered: a coupon alone, a live one-time code, or the password.
+    let ok_regnum: Option<(String, bool)> = match &target {
+        Some((r, true)) if password.trim().is_empty() => Some((r.clone(), false)),
+        Some((r, false)) => {
+            let by_code = password.trim().len() == 8
+                && password.trim().bytes().all(|b| b.is_ascii_digit())
+                && code
+                    .as_ref()
+                    .is_some_and(|c| c.expires_at > now && same(&c.hash, &code_hash(r, &password)));
+            if by_code {
+                Some((r.clone(), true))
+            } else {
+                let hash = stored.map_or_else(|| DUMMY_HASH.to_owned(), |p| p.hash);
+                let has_password = hash != DUMMY_HASH;
+                let good = verify_blocking(hash, password.clone()).await? && has_password;
+                good.then(|| (r.clone(), false))
+            }
+        }
+        _ => {
+            // Same work for an unknown login, so timing does not tell.
+            let _ = verify_blocking(DUMMY_HASH.to_owned(), password.clone()).await?;
+            None
+        }
+    };
+    let Some((regnum, spend_code)) = ok_regnum else {
+        app.limits.charge(ip, Guess::CabinetLogin);
+        if target.is_some() {
+            let l = login.clone();
+            app.store
+                .write(move |tx| {
+                    let mut f = failures_of(tx, &l)?;
+                    f.count = f.count.saturating_add(1);
+                    f.last_at = Some(now);
+                    let mut t = tx.open_table(tables::CABINET_FAILURES.def)?;
+                    tables::CABINET_FAILURES.put(&mut t, l.as_str(), &f)?;
+                    Ok(())
+                })
+                .await?;
+        }
+        return Ok(Err(SignInError::Wrong));
+    };
+    let secret = random_secret();
+    let session = CabinetSession {
+        regnum: regnum.clone(),
+        csrf: random_secret(),
+        created_at: now,
+        last_seen: now,
+    };
+    let hash = secret_hash(&secret);
+    let s2 = session.clone();
+    let l = login.clone();
+    let pw = password.clone();
+    let spent = app
+        .store
+        .write(move |tx| {
+            if spend_code {
+                // Spent once: a racing second sign-in with the same code finds it gone.
+                let mut codes = tx.open_table(tables::CABINET_CODES.def)?;
+                let c = tables::CABINET_CODES.get(&codes, s2.regnum.as_str())?;
+                let live = c.is_some_and(|c| {
+                    c.expires_at > now && same(&c.hash, &code_hash(&s2.regnum, &pw))
+                });
+                if !live {
+                    return Ok(false);
+                }
+                codes.remove(s2.regnum.as_str())?;
+            }
+            let mut t = tx.open_table(tables::CABINET_SESSIONS.def)?;
+            tables::CABINET_SESSIONS.put(&mut t, hash.as_str(), &s2)?;
+            tx.open_table(tables::CABINET_FAILURES.def)?
+                .remove(l.as_str())?;
+            audit::append(
+                tx,
+                &audit::entry(
+                    &format!("client:{}", s2.regnum),
+                    now,
+                    "cabinet_sign_in",
+                    &s2.regnum,
+                    "",
+                ),
+            )?;
+            Ok(true)
+        })
+        .await?;
+    if !spent {
+        return Ok(Err(SignInError::Wrong));
+    }
+    Ok(Ok((secret, session)))
+}
+
+/// The live session of a cookie's secret and the client its key belongs to now. Notes
+/// the visit (at most once a minute, in the background: a lost note only shortens the
+/// idle time).
+pub fn session_of(app: &Arc<App>, secret: &str) -> AppResult<Option<(CabinetSession, Client)>> {
+    let hash = secret_hash(secret);
+    let now = app.now();
+    let tx = app.store.read()?;
+    let t = tx.table(tables::CABINET_SESSIONS.def)?;
+    let Some(s) = tables::CABINET_SESSIONS.get(&t, hash.as_str())? else {
+        return Ok(None);
+    };
+    if !s.live(now) {
+        return Ok(None);
+    }
+    let Some(key) = keys::load(&tx, &s.regnum)? else {
+        return Ok(None);
+    };
+    let Some(client) = clients::load(&tx, key.client_id)? else {
+        return Ok(None);
+    };
+    if now - s.last_seen >= TOUCH_EVERY
+        && let Ok(handle) = tokio::runtime::Handle::try_current()
+    {
+        let a = app.clone();
+        handle.spawn(async move {
+            let _ = a
+                .store
+                .write(move |tx| {
+                    let mut t = tx.open_table(tables::CABINET_SESSIONS.def)?;
+                    if let Some(mut s) = tables::CABINET_SESSIONS.get(&t, hash.as_str())? {
+                        s.last_seen = s.last_seen.max(now);
+                        tables::CABINET_SESSIONS.put(&mut t, hash.as_str(), &s)?;
+                    }
+                    Ok(())
+                })
+                .await;
+        });
+    }
+    Ok(Some((s, client)))
+}
+
+pub async fn sign_out(app: &App, secret: &str) -> AppResult<()> {
+    let hash = secret_hash(secret);
+    app.store
+        .write(move |tx| {
+            tx.open_table(tables::CABINET_SESSIONS.def)?
+                .remove(hash.as_str())?;
+            Ok(())
+        })
+        .await
+}
+
+/// The key's client and its e-mail, when the key exists and the e-mail is set.
+fn mail_target(tx: &impl Snapshot, regnum: &str) -> Result<Option<Client>, StoreError> {
+    let Some(k) = keys::load(tx, regnum)? else {
+        return Ok(None);
+    };
+    Ok(clients::load(tx, k.client_id)?.filter(|c| !c.email.trim().is_empty()))
+}
+
+/// The language a client is written to in.
+fn mail_lang(tx: &impl Snapshot, client_id: u64) -> Result<crate::i18n::Lang, StoreError> {
+    Ok(match prefs(tx, client_id)?.lang.as_str() {
+        "en" => crate::i18n::Lang::En,
+        _ => crate::i18n::Lang::Ru,
+    })
+}
+
+/// Mails a one-time code for a registration number to its client's e-mail. The answer
+/// is the same whether the number exists or not; `Err(wait)` only for too many asks
+/// from this address.
+pub async fn request_code(app: &App, ip: IpAddr, login: &str) -> AppResult<Result<(), u64>> {
+    if let Err(wait) = app.limits.check(ip, Guess::CabinetMail) {
+        return Ok(Err(wait));
+    }
+    app.limits.charge(ip, Guess::CabinetMail);
+    let Some(regnum) = normalize_number(login) else {
+        return Ok(Ok(()));
+    };
+    let now = app.now();
+    let code = {
+        use rand::Rng;
+        format!("{:08}", rand::rngs::OsRng.gen_range(0..100_000_000u32))
+    };
+    let vendor = vendor_name(app)?;
+    app.store
+        .write(move |tx| {
+            let Some(client) = mail_target(tx, &regnum)? else {
+                return Ok(());
+            };
+            let mut t = tx.open_table(tables::CABINET_CODES.def)?;
+            if let Some(old) = tables::CABINET_CODES.get(&t, regnum.as_str())?
+                && now - old.created_at < MAIL_GAP
+            {
+                return Ok(());
+            }
+            tables::CABINET_CODES.put(
+                &mut t,
+                regnum.as_str(),
+                &OneTimeCode {
+                    hash: code_hash(&regnum, &code),
+                    created_at: now,
+                    expires_at: now + CODE_LIFE,
+                },
+            )?;
+            drop(t);
+            let (subject, body) = match mail_lang(tx, client.id)? {
+                crate::i18n::Lang::En => (
+                    format!("{vendor}: your one-time code {code}"),
+                    format!(
+                        "Your one-time code for the client cabinet: {code}\n\nRegistration number: {regnum}\nThe code works once, for 15 minutes. If you did not ask for it, ignore this letter.\n"
+                    ),
+                ),
+                crate::i18n::Lang::Ru => (
+                    format!("{vendor}: одноразовый код {code}"),
+                    format!(
+                        "Ваш одноразовый код для входа в личный кабинет: {code}\n\nРегистрационный номер: {regnum}\nКод действует один раз, 15 минут. Если вы его не запрашивали, просто не обращайте внимания на это письмо.\n"
+                    ),
+                ),
+            };
+            mail::queue(tx, now, &client.email, &subject, &body)?;
+            Ok(())
+        })
+        .await?;
+    app.mail_queued.notify_one();
+    Ok(Ok(()))
+}
+
+fn vendor_name(app: &App) -> AppResult<String> {
+    let tx = app.store.read()?;
+    Ok(crate::service::settings::read(&tx)?.vendor_name)
+}
+
+/// Mails a link that sets the key's cabinet password (first one, or forgotten), to the
+/// client's e-mail; same answer whether the number exists or not.
+pub async fn request_password_link(
+    app: &App,
+    ip: IpAddr,
+    login: &str,
+) -> AppResult<Result<(), u64>> {
+    if let Err(wait) = app.limits.check(ip, Guess::CabinetMail) {
+        return Ok(Err(wait));
+    }
+    app.limits.charge(ip, Guess::CabinetMail);
+    let Some(regnum) = normalize_number(login) else {
+        return Ok(Ok(()));
+    };
+    let now = app.now();
+    let token = random_secret();
+    let url = format!(
+        "{}/cabinet/password/{token}",
+        app.config.public_url.trim_end_matches('/')
+    );
+    let hash = secret_hash(&token);
+    let vendor = vendor_name(app)?;
+    app.store
+        .write(move |tx| {
+            let Some(client) = mail_target(tx, &regnum)? else {
+                return Ok(());
+            };
+            let mut t = tx.open_table(tables::CABINET_LINKS.def)?;
+            // One live link per key: older ones are dropped, and a fresh one is not
+            // mailed again within a minute.
+            let mut old = Vec::new();
+            for row in t.iter()? {
+                let (k, v) = row?;
+                let l: PasswordLink = crate::store::codec::decode(v.value())?;
+                if l.regnum == regnum {
+                    if now - l.created_at < MAIL_GAP {
+                        return Ok(());
+                    }
+                    old.push(k.value().to_owned());
+                }
+            }
+            for k in old {
+                t.remove(k.as_str())?;
+            }
+            tables::CABINET_LINKS.put(
+                &mut t,
+                hash.as_str(),
+                &PasswordLink {
+                    regnum: regnum.clone(),
+                    created_at: now,
+                    expires_at: now + LINK_LIFE,
+                },
+            )?;
+            drop(t);
+            let (subject, body) = match mail_lang(tx, client.id)? {
+                crate::i18n::Lang::En => (
+                    format!("{vendor}: set your cabinet password"),
+                    format!(
+                        "To set the password of the client cabinet for the key {regnum}, open:\n\n{url}\n\nThe link works once, for 24 hours. If you did not ask for it, ignore this letter.\n"
+                    ),
+                ),
+                crate::i18n::Lang::Ru => (
+                    format!("{vendor}: пароль личного кабинета"),
+                    format!(
+                        "Чтобы задать пароль личного кабинета для ключа {regnum}, откройте ссылку:\n\n{url}\n\nСсылка действует один раз, 24 часа. Если вы её не запрашивали, просто не обращайте внимания на это письмо.\n"
+                    ),
+                ),
+            };
+            mail::queue(tx, now, &client.email, &subject, &body)?;
+            Ok(())
+        })
+        .await?;
+    app.mail_queued.notify_one();
+    Ok(Ok(()))
+}
+
+fn live_link(
+    tx: &impl Snapshot,
+    token: &str,
+    now: OffsetDateTime,
+) -> Result<Option<PasswordLink>, StoreError> {
+    let t = tx.table(tables::CABINET_LINKS.def)?;
+    Ok(tables::CABINET_LINKS
+        .get(&t, secret_hash(token).as_str())?
+        .filter(|l| l.expires_at > now))
+}
+
+/// Whether a password link's token is live.
+pub fn password_link_valid(app: &App, tx: &impl Snapshot, token: &str) -> Result<bool, StoreError> {
+    Ok(live_link(tx, token, app.now())?.is_some())
+}
+
+fn check_new_password(field: &'static str, pw: &str) -> AppResult<()> {
+    if pw.chars().count() < MIN_PASSWORD {
+        return Err(AppError::malformed(field, "at least 10 characters"));
+    }
+    Ok(())
+}
+
+fn end_sessions_of(
+    tx: &WriteTransaction,
+    regnum: &str,
+    keep: Option<&str>,
+) -> Result<(), StoreError> {
+    let mut t = tx.open_table(tables::CABINET_SESSIONS.def)?;
+    let mut gone = Vec::new();
+    for row in t.iter()? {
+        let (k, v) = row?;
+        let s: CabinetSession = crate::store::codec::decode(v.value())?;
+        if s.regnum == regnum && keep != Some(k.value()) {
+            gone.push(k.value().to_owned());
+        }
+    }
+    for k in gone {
+        t.remove(k.as_str())?;
+    }
+    Ok(())
+}
+
+/// Sets the key's password through a mailed link, spending it; ends that key's other
+/// cabinet sessions. `NotFound` when the link is unknown, used or expired.
+pub async fn set_password_with_link(app: &App, token: &str, password: &str) -> AppResult<()> {
+    check_new_password("password", password)?;
+    let hash = hash_blocking(password.to_owned()).await?;
+    let token = token.to_owned();
+    let now = app.now();
+    app.store
+        .write(move |tx| {
+            let link = live_link(tx, &token, now)?.ok_or(AppError::NotFound {
+                what: "password link",
+            })?;
+            tx.open_table(tables::CABINET_LINKS.def)?
+                .remove(secret_hash(&token).as_str())?;
+            let mut t = tx.open_table(tables::CABINET_PASSWORDS.def)?;
+            tables::CABINET_PASSWORDS.put(
+                &mut t,
+                link.regnum.as_str(),
+                &CabinetPassword {
+                    hash: hash.clone(),
+                    set_at: now,
+                },
+            )?;
+            drop(t);
+            end_sessions_of(tx, &link.regnum, None)?;
+            audit::append(
+                tx,
+                &audit::entry(
+                    &format!("client:{}", link.regnum),
+                    now,
+                    "cabinet_password",
+                    &link.regnum,
+                    "link",
+                ),
+            )?;
+            Ok(())
+        })
+        .await
+}
+
+/// Changes the signed-in key's password (the current one is asked for when it has one);
+/// the key's other sessions end.
+pub async fn change_password(
+    app: &App,
+    session: &CabinetSession,
+    current: &str,
+    new: &str,
+) -> AppResult<()> {
+    check_new_password("new", new)?;
+    let stored = {
+        let tx = app.store.read()?;
+        let t = tx.table(tables::CABINET_PASSWORDS.def)?;
+        tables::CABINET_PASSWORDS.get(&t, session.regnum.as_str())?
+    };
+    if let Some(p) = stored
+        && !verify_blocking(p.hash, current.to_owned()).await?
+    {
+        return Err(AppError::malformed("current", "the current password"));
+    }
+    let hash = hash_blocking(new.to_owned()).await?;
+    let regnum = session.regnum.clone();
+    let now = app.now();
+    let csrf = session.csrf.clone();
+    app.store
+        .write(move |tx| {
+            let mut t = tx.open_table(tables::CABINET_PASSWORDS.def)?;
+            tables::CABINET_PASSWORDS.put(
+                &mut t,
+                regnum.as_str(),
+                &CabinetPassword {
+                    hash: hash.clone(),
+                    set_at: now,
+                },
+            )?;
+            drop(t);
+            // Keep the session that made the change (found by its CSRF token).
+            let keep = {
+                let t = tx.open_table(tables::CABINET_SESSIONS.def)?;
+                let mut keep = None;
+                for row in t.iter()? {
+                    let (k, v) = row?;
+                    let s: CabinetSession = crate::store::codec::decode(v.value())?;
+                    if s.csrf == csrf {
+                        keep = Some(k.value().to_owned());
+                    }
+                }
+                keep
+            };
+            end_sessions_of(tx, &regnum, keep.as_deref())?;
+            audit::append(
+                tx,
+                &audit::entry(
+                    &format!("client:{regnum}"),
+                    now,
+                    "cabinet_password",
+                    &regnum,
+                    "changed",
+                ),
+            )?;
+            Ok(())
+        })
+        .await
+}
+
+/// A client's preferences (defaults when never set).
+pub fn prefs(tx: &impl Snapshot, client_id: u64) -> Result<ClientPrefs, StoreError> {
+    let t = tx.table(tables::CLIENT_PREFS.def)?;
+    Ok(tables::CLIENT_PREFS.get(&t, client_id)?.unwrap_or_default())
+}
+
+/// Saves the signed-in client's language ("ru", "en" or "" for the browser's) and
+/// alert e-mail (empty: alerts go to the main e-mail).
+pub async fn set_prefs(
+    app: &App,
+    session: &CabinetSession,
+    lang: &str,
+    alert_email: &str,
+) -> AppResult<()> {
+    let lang = lang.trim().to_ascii_lowercase();
+    if !["", "ru", "en"].contains(&lang.as_str()) {
+        return Err(AppError::malformed("lang", "ru, en or empty"));
+    }
+    let alert = alert_email.trim().to_owned();
+    if !alert.is_empty() && !clients::valid_email(&alert) {
+        return Err(AppError::malformed("alert_email", "an e-mail address"));
+    }
+    let regnum = session.regnum.clone();
+    let now = app.now();
+    app.store
+        .write(move |tx| {
+            let key = keys::load(tx, &regnum)?.ok_or(AppError::UnknownRegnum)?;
+            let mut c =
+                clients::load(tx, key.client_id)?.ok_or(AppError::NotFound { what: "client" })?;
+            let mut t = tx.open_table(tables::CLIENT_PREFS.def)?;
+            let old = tables::CLIENT_PREFS.get(&t, c.id)?.unwrap_or_default();
+            tables::CLIENT_PREFS.put(&mut t, c.id, &ClientPrefs { lang: lang.clone() })?;
+            drop(t);
+            let mut changes = Vec::new();
+            if old.lang != lang {
+                changes.push(format!("lang={lang}"));
+            }
+            if c.alert_email != alert {
+                changes.push(format!("alert_email={alert}"));
+                c.alert_email = alert.clone();
+                c.updated_at = Some(now);
+                clients::save(tx, &c)?;
+            }
+            if !changes.is_empty() {
+                audit::append(
+                    tx,
+                    &audit::entry(
+                        &format!("client:{regnum}"),
+                        now,
+                        "cabinet_settings",
+                        &c.id.to_string(),
+                        &changes.join(", "),
+                    ),
+                )?;
+            }
+            Ok(())
+        })
+        .await
+}
+
+/// The self-service limit of the product a feature belongs to.
+pub fn unbind_limit(app: &App, tx: &impl Snapshot, feature: u32) -> Result<u32, StoreError> {
+    match app.catalog.by_feature(feature) {
+        Some(p) => product_unbind_limit(tx, p.id),
+        None => Ok(DEFAULT_UNBIND_LIMIT),
+    }
+}
+
+/// A product's self-service limit (unbinds or ended sessions per key and feature per
+/// 30 days; 0: the client may not do it itself).
+pub fn product_unbind_limit(tx: &impl Snapshot, product_id: u64) -> Result<u32, StoreError> {
+    let t = tx.table(tables::PRODUCT_OPTIONS.def)?;
+    Ok(tables::PRODUCT_OPTIONS
+        .get(&t, product_id)?
+        .map_or(DEFAULT_UNBIND_LIMIT, |o| o.unbind_limit))
+}
+
+/// Sets a product's self-service limit.
+pub async fn set_unbind_limit(app: &App, product_code: &str, n: u32, actor: &str) -> AppResult<()> {
+    if n > 1000 {
+        return Err(AppError::malformed("unbind_limit", "0 to 1000"));
+    }
+    let code = product_code.to_owned();
+    let actor = actor.to_owned();
+    let now = app.now();
+    app.store
+        .write(move |tx| {
+            let p =
+                crate::service::products::by_code(tx, &code)?.ok_or(AppError::UnknownProduct {
+                    product: code.clone(),
+                })?;
+            let mut t = tx.open_table(tables::PRODUCT_OPTIONS.def)?;
+            tables::PRODUCT_OPTIONS.put(&mut t, p.id, &ProductOptions { unbind_limit: n })?;
+            drop(t);
+            audit::append(
+                tx,
+                &audit::entry(&actor, now, "product_unbind_limit", &p.code, &n.to_string()),
+            )?;
+            Ok(())
+        })
+        .await
+}
+
+fn action_times(
+    tx: &impl Snapshot,
+    regnum: &str,
+    feature: u32,
+    now: OffsetDateTime,
+) -> Result<Vec<OffsetDateTime>, StoreError> {
+    let from = ((now - UNBIND_WINDOW).unix_timestamp_nanos() / 1_000_000) as i64;
+    let t = tx.table(tables::SELF_SERVICE)?;
+    let mut out = Vec::new();
+    for row in t.range((regnum, feature, from, 0u64)..=(regnum, feature, i64::MAX, u64::MAX))? {
+        let (k, _) = row?;
+        let ms = k.value().2;
+        if let Ok(at) = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000) {
+            out.push(at);
+        }
+    }
+    Ok(out)
+}
+
+/// What is left of a key's self-service actions on a feature now.
+pub fn allowance(
+    app: &App,
+    tx: &impl Snapshot,
+    regnum: &str,
+    feature: u32,
+) -> Result<Allowance, StoreError> {
+    let now = app.now();
+    Ok(Allowance::of(
+        unbind_limit(app, tx, feature)?,
+        action_times(tx, regnum, feature, now)?,
+        now,
+    ))
+}
+
+static ACTION_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Checks that the key is the signed-in client's and takes one action of its allowance,
+/// in one write, so racing clicks cannot exceed the limit. Returns the reservation.
+async fn reserve(
+    app: &Arc<App>,
+    session: &CabinetSession,
+    regnum: &str,
+    feature: u32,
+    kind: u8,
+) -> AppResult<(String, u32, i64, u64)> {
+    let regnum = keys::parse_regnum(regnum).map_err(|_| AppError::NotFound { what: "key" })?;
+    let own = session.regnum.clone();
+    let a = app.clone();
+    let seq = ACTION_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    app.store
+        .write(move |tx| {
+            let now = a.now();
+            // The key must belong to the client of the session's key (now).
+            let mine = keys::load(tx, &own)?.ok_or(AppError::NotFound { what: "key" })?;
+            let k = keys::load(tx, &regnum)?.ok_or(AppError::NotFound { what: "key" })?;
+            if k.client_id != mine.client_id {
+                return Err(AppError::NotFound { what: "key" });
+            }
+            let left = allowance(&a, tx, &regnum, feature)?;
+            if left.left == 0 {
+                return Err(AppError::Conflict {
+                    reason: "self_service_limit",
+                    details: serde_json::json!({
+                        "limit": left.limit,
+                        "next_free_at": left.next_free_at.map(crate::clock::rfc3339),
+                    }),
+                });
+            }
+            let ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
+            tx.open_table(tables::SELF_SERVICE)?
+                .insert((regnum.as_str(), feature, ms, seq), kind)?;
+            Ok((regnum.clone(), feature, ms, seq))
+        })
+        .await
+}
+
+async fn give_back(app: &App, r: (String, u32, i64, u64)) -> AppResult<()> {
+    app.store
+        .write(move |tx| {
+            tx.open_table(tables::SELF_SERVICE)?
+                .remove((r.0.as_str(), r.1, r.2, r.3))?;
+            Ok(())
+        })
+        .await
+}
+
+/// The client unbinds a host from a feature of one of its keys: the host's seat frees
+/// and its leases end. Counts against the limit only when something was unbound.
+/// Returns how many bindings went.
+pub async fn unbind_host(
+    app: &Arc<App>,
+    session: &CabinetSession,
+    regnum: &str,
+    feature: u32,
+    host: &str,
+) -> AppResult<usize> {
+    if host.trim().is_empty() {
+        return Err(AppError::malformed("host", "required"));
+    }
+    let r = reserve(app, session, regnum, feature, 1).await?;
+    let gone = match leases::unbind(app, &r.0, host, Some(feature)).await {
+        Ok(g) => g,
+        Err(e) => {
+            give_back(app, r).await?;
+            return Err(e);
+        }
+    };
+    if gone.is_empty() {
+        give_back(app, r).await?;
+        return Ok(0);
+    }
+    audit::record(
+        app,
+        &format!("client:{}", session.regnum),
+        "client_unbind",
+        &r.0,
+        &format!("feature {feature}, host {}", host.trim()),
+    )
+    .await?;
+    Ok(gone.len())
+}
+
+/// The client ends one of its live sessions (a machine that crashed): its seat frees at
+/// once. Counts against the same limit. `false` when it had already ended.
+pub async fn end_lease(app: &Arc<App>, session: &CabinetSession, lease: &str) -> AppResult<bool> {
+    let lease = lease.trim().to_owned();
+    let found = {
+        let tx = app.store.read()?;
+        let t = tx.table(tables::LEASE_INDEX)?;
+        t.get(lease.as_str())?.map(|v| {
+            let (r, f, _, _, _) = v.value();
+            (r.to_owned(), f)
+        })
+    };
+    let Some((regnum, feature)) = found else {
+        return Err(AppError::NotFound { what: "lease" });
+    };
+    let r = reserve(app, session, &regnum, feature, 2).await?;
+    let ended = match leases::release(app, &lease).await {
+        Ok(b) => b,
+        Err(e) => {
+            give_back(app, r).await?;
+            return Err(e);
+        }
+    };
+    if !ended {
+        give_back(app, r).await?;
+        return Ok(false);
+    }
+    audit::record(
+        app,
+        &format!("client:{}", session.regnum),
+        "client_end_session",
+        &regnum,
+        &format!("feature {feature}, lease {lease}"),
+    )
+    .await?;
+    Ok(true)
+}
