@@ -11,101 +11,12 @@ use licd::server::Running;
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use std::sync::Arc;
 
-/// A captured mail.
-#[derive(Clone, Debug)]
-pub struct SentMail {
-    pub to: Vec<String>,
-    pub data: String,
-}
-
-/// A minimal real SMTP server on loopback that keeps what it is sent.
-#[derive(Clone)]
-pub struct SmtpSink {
-    pub port: u16,
-    pub mails: Arc<Mutex<Vec<SentMail>>>,
-}
-
-impl SmtpSink {
-    pub async fn start() -> SmtpSink {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind smtp");
-        let port = listener.local_addr().expect("addr").port();
-        let mails = Arc::new(Mutex::new(Vec::new()));
-        let m = mails.clone();
-        tokio::spawn(async move {
-            while let Ok((sock, _)) = listener.accept().await {
-                let m = m.clone();
-                tokio::spawn(async move {
-                    let (r, mut w) = sock.into_split();
-                    let mut r = BufReader::new(r);
-                    let _ = w.write_all(b"220 sink ESMTP\r\n").await;
-                    let mut to = Vec::new();
-                    let mut line = String::new();
-                    loop {
-                        line.clear();
-                        if r.read_line(&mut line).await.unwrap_or(0) == 0 {
-                            return;
-                        }
-                        let upper = line.to_ascii_uppercase();
-                        if upper.starts_with("EHLO") || upper.starts_with("HELO") {
-                            let _ = w.write_all(b"250-sink\r\n250 8BITMIME\r\n").await;
-                        } else if upper.starts_with("RCPT TO:") {
-                            to.push(line[8..].trim().trim_matches(['<', '>']).to_owned());
-                            let _ = w.write_all(b"250 ok\r\n").await;
-                        } else if upper.starts_with("DATA") {
-                            let _ = w.write_all(b"354 go\r\n").await;
-                            let mut data = String::new();
-                            loop {
-                                line.clear();
-                                if r.read_line(&mut line).await.unwrap_or(0) == 0 {
-                                    return;
-                                }
-                                if line == ".\r\n" || line == ".\n" {
-                                    break;
-                                }
-                                data.push_str(&line);
-                            }
-                            m.lock().expect("lock").push(SentMail {
-                                to: std::mem::take(&mut to),
-                                data,
-                            });
-                            let _ = w.write_all(b"250 queued\r\n").await;
-                        } else if upper.starts_with("QUIT") {
-                            let _ = w.write_all(b"221 bye\r\n").await;
-                            return;
-                        } else {
-                            let _ = w.write_all(b"250 ok\r\n").await;
-                        }
-                    }
-                });
-            }
-        });
-        SmtpSink { port, mails }
-    }
-
-    pub fn sent(&self) -> Vec<SentMail> {
-        self.mails.lock().expect("lock").clone()
-    }
-
-    /// Waits up to `secs` for a mail to `to` and returns it.
-    pub async fn wait_for(&self, to: &str, secs: u64) -> Option<SentMail> {
-        for _ in 0..secs * 10 {
-            if let Some(m) = self
-                .sent()
-                .into_iter()
-                .find(|m| m.to.iter().any(|t| t == to))
-            {
-                return Some(m);
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        None
-    }
-}
+#[path = "../common/smtp.rs"]
+mod smtp;
+#[allow(unused_imports)]
+pub use smtp::{SentMail, SmtpSink};
 
 /// An answer: status, JSON body, headers.
 #[derive(Debug)]

@@ -6,6 +6,11 @@ use licd::config::{Config, ServeArgs};
 use licd::server::Running;
 use std::sync::Arc;
 
+#[path = "../common/smtp.rs"]
+mod smtp;
+#[allow(unused_imports)]
+pub use smtp::{SentMail, SmtpSink};
+
 pub struct Server {
     pub running: Option<Running>,
     pub url: String,
@@ -16,13 +21,24 @@ pub struct Server {
 
 impl Server {
     pub async fn start() -> Server {
+        Server::start_with(|_| {}).await
+    }
+
+    /// The server with mail going to `sink`.
+    pub async fn start_mailing(sink: &SmtpSink) -> Server {
+        let port = sink.port;
+        Server::start_with(move |a| a.smtp = Some(format!("smtp://127.0.0.1:{port}"))).await
+    }
+
+    pub async fn start_with(tune: impl FnOnce(&mut ServeArgs)) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
-        let args = ServeArgs {
+        let mut args = ServeArgs {
             data: Some(dir.path().to_owned()),
             listen: Some("127.0.0.1:0".into()),
             workers: Some(2),
             ..Default::default()
         };
+        tune(&mut args);
         let config = Config::resolve(&args).expect("config");
         let clock = Clock::system();
         let mut running = licd::server::start(config, clock.clone()).expect("start");

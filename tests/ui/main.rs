@@ -1,6 +1,7 @@
 //! Back-office tests: end-to-end flows in headless Chromium over WebDriver, and
 //! browser-less checks of sessions, CSRF, headers and roles over plain HTTPS.
 mod actions;
+mod cabinet;
 mod http;
 mod kit;
 mod perf;

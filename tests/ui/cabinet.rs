@@ -1,0 +1,456 @@
+//! The client cabinet over plain HTTPS (no browser): sign-in by code, password link and
+//! coupon, the limits on guessing, the cookie, CSRF, a client kept to its own keys, and
+//! the self-service limit. The browser tests in `main.rs` walk the same screens.
+use crate::kit::{Http, Page, Server, SmtpSink};
+use licd::domain::Unit;
+use licd::service::clients::ClientInput;
+use licd::service::coupons::{ActivateInput, NewCouponItem, NewCoupons};
+use licd::service::keys::NewGrant;
+use licd::service::products::{NewFeature, NewProduct};
+use licd::service::{cabinet, clients, coupons, keys, leases, products};
+
+/// A client with a key of product CRM (feature 31 per host, 48 per user).
+pub struct Fixture {
+    pub client: u64,
+    pub regnum: String,
+    pub email: String,
+}
+
+pub async fn fixture(s: &Server, company: &str, email: &str) -> Fixture {
+    if products::by_code(&s.app().store.read().expect("read"), "CRM")
+        .expect("product")
+        .is_none()
+    {
+        products::create(
+            s.app(),
+            NewProduct {
+                code: "CRM".into(),
+                name: "Интеграция с 1С".into(),
+                heartbeat_s: None,
+                features: vec![
+                    NewFeature {
+                        number: 31,
+                        name: "Журнал звонков".into(),
+                        unit: Unit::Host,
+                    },
+                    NewFeature {
+                        number: 48,
+                        name: "Сеанс PROF в 1С".into(),
+                        unit: Unit::User,
+                    },
+                ],
+                trial: None,
+            },
+        )
+        .await
+        .expect("product");
+    }
+    let client = clients::create(
+        s.app(),
+        ClientInput {
+            company: Some(company.into()),
+            contact: Some("Иван".into()),
+            email: Some(email.into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("client")
+    .id;
+    let regnum = keys::create_for_client(s.app(), client).await.expect("key");
+    for (feature, seats) in [(31, 2), (48, 5)] {
+        keys::add_grant(
+            s.app(),
+            &regnum,
+            NewGrant {
+                product: "CRM".into(),
+                feature,
+                seats,
+                expires_at: None,
+            },
+        )
+        .await
+        .expect("grant");
+    }
+    Fixture {
+        client,
+        regnum,
+        email: email.into(),
+    }
+}
+
+pub async fn capture(s: &Server, regnum: &str, feature: u32, host: &str, user: &str) -> String {
+    leases::capture(
+        s.app(),
+        leases::CaptureInput {
+            regnum: regnum.into(),
+            feature,
+            host: host.into(),
+            database: Some("Бухгалтерия".into()),
+            user: Some(user.into()),
+            session: None,
+            app: Some("crm".into()),
+            version: Some("1.2".into()),
+        },
+    )
+    .await
+    .expect("capture")
+    .lease
+}
+
+/// The 8-digit code of the newest code mail to `to`.
+pub async fn mailed_code(sink: &SmtpSink, to: &str, nth: usize) -> String {
+    for _ in 0..100 {
+        let mails: Vec<_> = sink
+            .sent()
+            .into_iter()
+            .filter(|m| m.to.iter().any(|t| t == to))
+            .collect();
+        if let Some(m) = mails.get(nth) {
+            let text = m.text();
+            let at = text.find("\n\n").expect("body");
+            let digits: String = text[at..]
+                .chars()
+                .skip_while(|c| !c.is_ascii_digit())
+                .take(8)
+                .collect();
+            assert_eq!(digits.len(), 8, "{text}");
+            return digits;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no code mail {nth} to {to}");
+}
+
+/// The password link of the newest link mail to `to` (its path).
+pub async fn mailed_link(sink: &SmtpSink, to: &str) -> String {
+    for _ in 0..100 {
+        if let Some(m) = sink
+            .sent()
+            .into_iter()
+            .filter(|m| m.to.iter().any(|t| t == to))
+            .find(|m| m.text().contains("/cabinet/password/"))
+        {
+            let text = m.text();
+            let at = text.find("/cabinet/password/").expect("link");
+            return text[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || "/-_".contains(*c))
+                .collect();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no link mail to {to}");
+}
+
+pub async fn sign_in(h: &mut Http, login: &str, password: &str) -> Page {
+    let form = h.get("/cabinet/login").await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    let csrf = form.csrf();
+    h.post(
+        "/cabinet/login",
+        &[("csrf", &csrf), ("login", login), ("password", password)],
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn code_sign_in_is_single_use_and_the_cookie_is_the_cabinets_own() {
+    let sink = SmtpSink::start().await;
+    let s = Server::start_mailing(&sink).await;
+    let f = fixture(&s, "ООО Ромашка", "buyer@romashka.test").await;
+    let mut h = Http::new(&s);
+
+    // Without a session every tab sends to the sign-in.
+    let p = h.get("/cabinet/keys").await;
+    assert_eq!((p.status, p.location()), (303, "/cabinet/login"));
+
+    // Ask for a code (the number typed in lower case, with spaces).
+    let form = h.get("/cabinet/login").await;
+    let csrf = form.csrf();
+    let typed = format!("  {}  ", f.regnum.to_lowercase());
+    let p = h
+        .post("/cabinet/code", &[("csrf", &csrf), ("login", &typed)])
+        .await;
+    assert_eq!(p.status, 200);
+    assert!(p.body.contains("одноразовый код отправлен"), "{}", p.body);
+    let code = mailed_code(&sink, &f.email, 0).await;
+    // An unknown number gets the very same answer and no mail.
+    let p = h
+        .post(
+            "/cabinet/code",
+            &[("csrf", &csrf), ("login", "LIC-AAAAA-BBBBB-CCCCC-DDDDD")],
+        )
+        .await;
+    assert!(p.body.contains("одноразовый код отправлен"));
+
+    let p = sign_in(&mut h, &f.regnum, &code).await;
+    assert_eq!((p.status, p.location()), (303, "/cabinet/statistics"));
+    let cookie = p
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("licd_cabinet="))
+        .expect("cabinet cookie")
+        .to_owned();
+    for attr in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/cabinet"] {
+        assert!(cookie.contains(attr), "{cookie} lacks {attr}");
+    }
+    let keys_page = h.get("/cabinet/keys").await;
+    assert_eq!(keys_page.status, 200);
+    assert!(keys_page.body.contains(&f.regnum));
+    assert!(keys_page.body.contains("Журнал звонков"));
+    // The cabinet session is not a staff session.
+    let staff = h.get("/clients").await;
+    assert_eq!((staff.status, staff.location()), (303, "/login"));
+
+    // The code was spent.
+    let mut other = Http::new(&s);
+    let p = sign_in(&mut other, &f.regnum, &code).await;
+    assert_eq!(p.status, 401);
+    assert!(
+        p.body
+            .contains("Неверный регистрационный номер, пароль или код")
+    );
+
+    // A form without the session's CSRF token is refused; with it, sign out works.
+    let p = h.post("/cabinet/logout", &[("csrf", "nope")]).await;
+    assert_eq!(p.status, 403);
+    let page = h.get("/cabinet/settings").await;
+    let p = h.post("/cabinet/logout", &[("csrf", &page.csrf())]).await;
+    assert_eq!(p.location(), "/cabinet/login?done=out");
+    let p = h.get("/cabinet/keys").await;
+    assert_eq!(p.status, 303);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_link_coupon_and_lockout() {
+    let sink = SmtpSink::start().await;
+    let s = Server::start_mailing(&sink).await;
+    let f = fixture(&s, "ООО Лютик", "it@lutik.test").await;
+    let mut h = Http::new(&s);
+
+    // No password yet: a wrong one is refused.
+    let p = sign_in(&mut h, &f.regnum, "something long").await;
+    assert_eq!(p.status, 401);
+
+    // The mailed link sets it, once.
+    let form = h.get("/cabinet/password").await;
+    let p = h
+        .post(
+            "/cabinet/password",
+            &[("csrf", &form.csrf()), ("login", &f.regnum)],
+        )
+        .await;
+    assert_eq!(p.status, 200);
+    let link = mailed_link(&sink, &f.email).await;
+    let form = h.get(&link).await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    let short = h
+        .post(
+            &link,
+            &[
+                ("csrf", &form.csrf()),
+                ("password", "short"),
+                ("password2", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(short.status, 422);
+    assert!(short.body.contains("Не короче 10 символов"));
+    let p = h
+        .post(
+            &link,
+            &[
+                ("csrf", &form.csrf()),
+                ("password", "correct horse battery"),
+                ("password2", "correct horse battery"),
+            ],
+        )
+        .await;
+    assert_eq!(p.location(), "/cabinet/login?done=password");
+    assert_eq!(h.get(&link).await.status, 404, "the link is spent");
+    let p = sign_in(&mut h, &f.regnum, "correct horse battery").await;
+    assert_eq!(p.location(), "/cabinet/statistics");
+
+    // A coupon activated on the key signs in alone.
+    let batch = coupons::create_batch(
+        s.app(),
+        NewCoupons {
+            count: 2,
+            items: vec![NewCouponItem {
+                product: "CRM".into(),
+                feature: 48,
+                seats: 1,
+                days: Some(30),
+            }],
+        },
+    )
+    .await
+    .expect("coupons");
+    coupons::activate(
+        s.app(),
+        ActivateInput {
+            regnum: f.regnum.clone(),
+            coupon: batch.codes[0].clone(),
+        },
+    )
+    .await
+    .expect("activate");
+    let mut c = Http::new(&s);
+    let p = sign_in(&mut c, &batch.codes[0].to_lowercase(), "").await;
+    assert_eq!(p.location(), "/cabinet/statistics", "{}", p.body);
+    assert!(c.get("/cabinet/keys").await.body.contains(&f.regnum));
+    // A coupon not activated does not.
+    let mut d = Http::new(&s);
+    assert_eq!(sign_in(&mut d, &batch.codes[1], "").await.status, 401);
+
+    // Failed tries on one login: after five, a wait, shown as a page (not a bare 429).
+    let mut e = Http::new(&s);
+    for _ in 0..5 {
+        assert_eq!(
+            sign_in(&mut e, &f.regnum, "wrong wrong wrong").await.status,
+            401
+        );
+    }
+    let p = sign_in(&mut e, &f.regnum, "correct horse battery").await;
+    assert_eq!(p.status, 429);
+    assert!(p.body.contains("Слишком много попыток"), "{}", p.body);
+    assert!(p.body.contains("<form"), "the page keeps the sign-in form");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_sees_and_unbinds_only_its_own_within_the_limit() {
+    let sink = SmtpSink::start().await;
+    let s = Server::start_mailing(&sink).await;
+    let mine = fixture(&s, "ООО Свои", "me@own.test").await;
+    let theirs = fixture(&s, "ООО Чужие", "them@other.test").await;
+    cabinet::set_unbind_limit(s.app(), "CRM", 2, "test")
+        .await
+        .expect("limit");
+    for host in ["PC-1", "PC-2", "PC-3"] {
+        // Two seats of 31: the third host is refused (a denial to see under Problems).
+        let _ = leases::capture(
+            s.app(),
+            leases::CaptureInput {
+                regnum: mine.regnum.clone(),
+                feature: 31,
+                host: host.into(),
+                database: None,
+                user: None,
+                session: None,
+                app: None,
+                version: None,
+            },
+        )
+        .await;
+    }
+    let their_lease = capture(&s, &theirs.regnum, 48, "THEIR-PC", "boss").await;
+
+    let mut h = Http::new(&s);
+    let form = h.get("/cabinet/login").await;
+    h.post(
+        "/cabinet/code",
+        &[("csrf", &form.csrf()), ("login", &mine.regnum)],
+    )
+    .await;
+    let code = mailed_code(&sink, &mine.email, 0).await;
+    assert_eq!(
+        sign_in(&mut h, &mine.regnum, &code).await.location(),
+        "/cabinet/statistics"
+    );
+
+    let mon = h.get("/cabinet/sessions").await;
+    assert!(mon.body.contains("PC-1") && mon.body.contains("PC-2"));
+    assert!(
+        !mon.body.contains("THEIR-PC"),
+        "another client's session shows"
+    );
+    assert!(
+        mon.body.contains("осталось 2 из 2 на 30 дней"),
+        "{}",
+        mon.body
+    );
+    let csrf = mon.csrf();
+    let problems = h.get("/cabinet/problems").await;
+    assert!(problems.body.contains("PC-3") && problems.body.contains("1030"));
+    assert!(
+        problems.body.contains("Купите дополнительные места"),
+        "advice for 1030"
+    );
+    let summary = h.get("/cabinet/summary").await;
+    assert!(summary.body.contains("/cabinet/sessions?feature=31"));
+
+    // Another client's key and lease are refused as unknown, and nothing is spent.
+    let p = h
+        .post(
+            "/cabinet/sessions/unbind",
+            &[
+                ("csrf", &csrf),
+                ("regnum", &theirs.regnum),
+                ("feature", "48"),
+                ("host", "THEIR-PC"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 404, "{}", p.body);
+    let p = h
+        .post(
+            "/cabinet/sessions/end",
+            &[("csrf", &csrf), ("lease", &their_lease)],
+        )
+        .await;
+    assert_eq!(p.status, 404);
+    assert_eq!(
+        leases::list(s.app(), Some(&theirs.regnum), 10)
+            .expect("list")
+            .len(),
+        1
+    );
+
+    // Two unbinds are allowed, the third is refused with the reason.
+    for host in ["PC-1", "PC-2"] {
+        let p = h
+            .post(
+                "/cabinet/sessions/unbind",
+                &[
+                    ("csrf", &csrf),
+                    ("regnum", &mine.regnum),
+                    ("feature", "31"),
+                    ("host", host),
+                ],
+            )
+            .await;
+        assert_eq!(p.location(), "/cabinet/sessions?done=unbound", "{}", p.body);
+    }
+    capture(&s, &mine.regnum, 31, "PC-3", "x").await;
+    let p = h
+        .post(
+            "/cabinet/sessions/unbind",
+            &[
+                ("csrf", &csrf),
+                ("regnum", &mine.regnum),
+                ("feature", "31"),
+                ("host", "PC-3"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 409);
+    assert!(p.body.contains("Лимит отвязок"), "{}", p.body);
+    let mon = h.get("/cabinet/sessions").await;
+    assert!(mon.body.contains("осталось 0 из 2"), "{}", mon.body);
+    assert!(mon.body.contains("PC-3"));
+    // Audited as the client.
+    let tx = s.app().store.read().expect("read");
+    let (entries, _) = licd::service::audit::page(&tx, "client_unbind", 0, 50).expect("audit");
+    assert_eq!(entries.len(), 2);
+    assert!(
+        entries
+            .iter()
+            .all(|e| e.actor == format!("client:{}", mine.regnum))
+    );
+    s.stop().await;
+}
