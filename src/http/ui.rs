@@ -76,6 +76,10 @@ pub fn scope() -> impl actix_web::dev::HttpServiceFactory {
         .route("/products/{code}", aw::get().to(products::product_show))
         .route("/products/{code}", aw::post().to(products::product_update))
         .route(
+            "/products/{code}/unbind-limit",
+            aw::post().to(products::unbind_limit_save),
+        )
+        .route(
             "/products/{code}/delete",
             aw::post().to(products::product_delete),
         )
@@ -131,6 +135,7 @@ fn cabinet_scope() -> actix_web::Scope {
         .route("/statistics", aw::get().to(statistics::show))
         .route("/statistics.csv", aw::get().to(statistics::csv))
         .route("/keys", aw::get().to(holdings::keys))
+        .route("/keys/{regnum}", aw::get().to(holdings::key))
         .route("/summary", aw::get().to(holdings::summary))
         .route("/problems", aw::get().to(problems::show))
         .route("/sessions", aw::get().to(sessions::show))

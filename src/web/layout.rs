@@ -186,11 +186,7 @@ pub const CABINET_TABS: &[(&str, &str, &str, &str)] = &[
 
 /// Where the start page of the page's audience is.
 pub fn home(ctx: &Ctx) -> &'static str {
-    if ctx.client.is_some() {
-        "/cabinet"
-    } else {
-        "/"
-    }
+    ctx.home
 }
 
 /// The whole page around `body`.

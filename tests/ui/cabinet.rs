@@ -105,6 +105,10 @@ pub async fn mailed_code(sink: &SmtpSink, to: &str, nth: usize) -> String {
             .sent()
             .into_iter()
             .filter(|m| m.to.iter().any(|t| t == to))
+            .filter(|m| {
+                let t = m.text();
+                t.contains("one-time code") || t.contains("одноразовый код")
+            })
             .collect();
         if let Some(m) = mails.get(nth) {
             let text = m.text();
@@ -452,5 +456,306 @@ async fn a_client_sees_and_unbinds_only_its_own_within_the_limit() {
             .iter()
             .all(|e| e.actor == format!("client:{}", mine.regnum))
     );
+    s.stop().await;
+}
+
+/// Two weeks of use of `f`'s key: a few users of 48 a day (one day over its 5 seats),
+/// hosts of 31 (the third refused every day), each day's counts flushed as the server
+/// does; ends with live sessions today.
+async fn two_weeks_of_use(s: &Server, f: &Fixture) {
+    for day in 0..14u32 {
+        let users = 1 + (day * 7 % 5) + u32::from(day == 9);
+        for u in 0..users {
+            let _ = leases::capture(
+                s.app(),
+                leases::CaptureInput {
+                    regnum: f.regnum.clone(),
+                    feature: 48,
+                    host: format!("WS-{u}"),
+                    database: Some("Бухгалтерия".into()),
+                    user: Some(format!("user{u}")),
+                    session: None,
+                    app: Some("crm".into()),
+                    version: Some("1.2".into()),
+                },
+            )
+            .await;
+        }
+        if day % 3 == 0 {
+            for host in ["PC-1", "PC-2", "PC-3"] {
+                let _ = leases::capture(
+                    s.app(),
+                    leases::CaptureInput {
+                        regnum: f.regnum.clone(),
+                        feature: 31,
+                        host: host.into(),
+                        database: None,
+                        user: None,
+                        session: None,
+                        app: Some("telephony".into()),
+                        version: Some("2.0".into()),
+                    },
+                )
+                .await;
+            }
+        }
+        licd::service::usage::flush(s.app()).await.expect("flush");
+        s.clock.advance(time::Duration::days(1));
+    }
+    capture(s, &f.regnum, 48, "BUH-PC", "buh").await;
+    capture(s, &f.regnum, 31, "PC-1", "").await;
+    licd::service::usage::flush(s.app()).await.expect("flush");
+}
+
+async fn cabinet_tour(b: &crate::webdriver::Browser, url: &str, lang: &str, titles: &[&str; 7]) {
+    let tabs = [
+        "statistics",
+        "keys",
+        "summary",
+        "problems",
+        "sessions",
+        "distributions",
+        "settings",
+    ];
+    for (tab, title) in tabs.iter().zip(titles) {
+        b.go(&format!("{url}/cabinet/{tab}")).await;
+        b.see(title).await;
+        b.screenshot(&format!("cabinet-{lang}-{tab}")).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cabinet_in_a_browser() {
+    let sink = SmtpSink::start().await;
+    let s = Server::start_mailing(&sink).await;
+    let url = s.url.clone();
+    let f = fixture(&s, "ООО Ромашка", "buyer@romashka.test").await;
+    let other = fixture(&s, "ООО Чужие", "them@other.test").await;
+    cabinet::set_unbind_limit(s.app(), "CRM", 1, "test")
+        .await
+        .expect("limit");
+    two_weeks_of_use(&s, &f).await;
+    let batch = coupons::create_batch(
+        s.app(),
+        NewCoupons {
+            count: 1,
+            items: vec![NewCouponItem {
+                product: "CRM".into(),
+                feature: 48,
+                seats: 1,
+                days: Some(365),
+            }],
+        },
+    )
+    .await
+    .expect("coupons");
+    coupons::activate(
+        s.app(),
+        ActivateInput {
+            regnum: f.regnum.clone(),
+            coupon: batch.codes[0].clone(),
+        },
+    )
+    .await
+    .expect("activate");
+    let driver = crate::webdriver::Driver::start().await;
+
+    // Russian: the coupon alone signs in (seed 003).
+    let b = driver.browser("ru-RU").await;
+    b.go(&format!("{url}/cabinet")).await;
+    b.see("Личный кабинет клиента").await;
+    b.screenshot("cabinet-ru-login").await;
+    b.type_in("input[name=login]", &batch.codes[0]).await;
+    b.click("form[action='/cabinet/login'] button[type=submit]")
+        .await;
+    b.see("Статистика использования лицензий").await;
+    assert!(
+        b.count("svg.chart title").await >= 3,
+        "three charts with titles"
+    );
+    assert!(b.count("svg.chart desc").await >= 3);
+    b.see("Сколько раз в день захватывалась").await;
+    b.see("48 Сеанс PROF в 1С").await;
+    // Range presets: 7 days.
+    b.click("nav.presets a[href$='range=7']").await;
+    b.see("Сколько раз в день захватывалась").await;
+    assert!(b.url().await.contains("range=7"));
+    cabinet_tour(
+        &b,
+        &url,
+        "ru",
+        &[
+            "Статистика использования лицензий",
+            "Лицензионные ключи",
+            "Сводка по лицензиям",
+            "Проблемы",
+            "Монитор сессий",
+            "Дистрибутивы программ",
+            "Настройки",
+        ],
+    )
+    .await;
+    b.go(&format!("{url}/cabinet/problems")).await;
+    b.see("Нет свободного места").await;
+    b.see("PC-3").await;
+    b.see("Что делать").await;
+
+    // The summary's "used" opens the monitor on that feature.
+    b.go(&format!("{url}/cabinet/summary")).await;
+    b.click("a.used[href='/cabinet/sessions?feature=48']").await;
+    b.see("BUH-PC").await;
+    assert!(b.url().await.ends_with("/cabinet/sessions?feature=48"));
+    assert!(!b.text().await.contains("PC-2"), "only feature 48 is shown");
+
+    // Unbind within the limit (1), then the other host's button is out of it.
+    b.go(&format!("{url}/cabinet/sessions?feature=31")).await;
+    b.see("осталось 1 из 1 на 30 дней").await;
+    b.click("form[action='/cabinet/sessions/unbind']:has(input[value='PC-2']) button")
+        .await;
+    b.see("Хост отвязан, место свободно.").await;
+    b.see("осталось 0 из 1 на 30 дней").await;
+    assert!(!b.text().await.contains("PC-2"));
+    assert!(
+        b.count("form[action='/cabinet/sessions/unbind'] button[disabled]")
+            .await
+            >= 1
+    );
+    b.screenshot("cabinet-ru-sessions-after-unbind").await;
+
+    // Another client's key by URL: not found.
+    b.go(&format!("{url}/cabinet/keys/{}", other.regnum)).await;
+    b.see("Такой страницы или записи нет.").await;
+    b.go(&format!("{url}/cabinet/keys/{}", f.regnum)).await;
+    b.see("Журнал звонков").await;
+
+    // Settings: English for the cabinet (and the mail), an alert e-mail.
+    b.go(&format!("{url}/cabinet/settings")).await;
+    b.click("select[name=lang] option[value=en]").await;
+    b.type_in("input[name=alert_email]", "admin@romashka.test")
+        .await;
+    b.click("form[action='/cabinet/settings'] button[type=submit]")
+        .await;
+    b.see("Saved.").await;
+    cabinet_tour(
+        &b,
+        &url,
+        "en",
+        &[
+            "License usage statistics",
+            "License keys",
+            "License summary",
+            "Problems",
+            "Session monitor",
+            "Program distributions",
+            "Settings",
+        ],
+    )
+    .await;
+    b.click("form[action='/cabinet/logout'] button").await;
+    b.see("Вы вышли из кабинета.").await;
+    b.close().await;
+
+    // A one-time code, read from the mail.
+    let b = driver.browser("en-US").await;
+    b.go(&format!("{url}/cabinet/login")).await;
+    b.click("details.more summary").await;
+    b.type_in("form[action='/cabinet/code'] input[name=login]", &f.regnum)
+        .await;
+    b.click("form[action='/cabinet/code'] button").await;
+    b.see("a one-time code was sent").await;
+    let code = mailed_code(&sink, &f.email, 0).await;
+    b.type_in("form[action='/cabinet/login'] input[name=password]", &code)
+        .await;
+    b.click("form[action='/cabinet/login'] button[type=submit]")
+        .await;
+    b.see("License usage statistics").await;
+    b.close().await;
+
+    // The first password, through the mailed link.
+    let b = driver.browser("en-US").await;
+    b.go(&format!("{url}/cabinet/login")).await;
+    b.click("a[href='/cabinet/password']").await;
+    b.type_in("input[name=login]", &f.regnum).await;
+    b.click("form[action='/cabinet/password'] button").await;
+    b.see("a link was sent").await;
+    let link = mailed_link(&sink, &f.email).await;
+    b.go(&format!("{url}{link}")).await;
+    b.see("Choose a cabinet password").await;
+    b.type_in("input[name=password]", "correct horse battery")
+        .await;
+    b.type_in("input[name=password2]", "correct horse battery")
+        .await;
+    b.click("form[action^='/cabinet/password/'] button").await;
+    b.see("Your password is set.").await;
+    b.type_in("input[name=login]", &f.regnum).await;
+    b.type_in("input[name=password]", "correct horse battery")
+        .await;
+    b.click("form[action='/cabinet/login'] button[type=submit]")
+        .await;
+    b.see("License usage statistics").await;
+    b.close().await;
+
+    // Staff see the same views on the card, and the pages across clients.
+    s.user("boss", licd::domain::Role::Admin, "").await;
+    let b = driver.browser("ru-RU").await;
+    b.go(&format!("{url}/login")).await;
+    b.type_in("input[name=login]", "boss").await;
+    b.type_in("input[name=password]", "password123").await;
+    b.click("form[action='/login'] button[type=submit]").await;
+    b.see("Клиенты").await;
+    b.go(&format!("{url}/clients/{}", f.client)).await;
+    b.click("nav.tabs a[href$='/summary']").await;
+    b.see("сводка по лицензиям").await;
+    b.screenshot("staff-client-summary").await;
+    b.click("nav.tabs a[href$='/statistics']").await;
+    b.see("Сколько раз в день захватывалась").await;
+    b.screenshot("staff-client-statistics").await;
+    b.click("nav.tabs a[href$='/problems']").await;
+    b.see("PC-3").await;
+    b.go(&format!("{url}/statistics")).await;
+    b.see("Клиенты с наибольшим числом отказов").await;
+    b.see("ООО Ромашка").await;
+    b.screenshot("staff-statistics").await;
+    b.go(&format!("{url}/problems")).await;
+    b.see("PC-3").await;
+    b.see("ООО Ромашка").await;
+    b.screenshot("staff-problems").await;
+    b.close().await;
+
+    // The same numbers on both sides: the summary tables are identical.
+    let mut h = Http::new(&s);
+    let p = sign_in(&mut h, &f.regnum, "correct horse battery").await;
+    assert_eq!(p.location(), "/cabinet/statistics");
+    let theirs = h.get("/cabinet/summary").await.body;
+    let mut staff = Http::new(&s);
+    staff.login("boss", "password123").await;
+    let ours = staff
+        .get(&format!("/clients/{}/summary", f.client))
+        .await
+        .body;
+    let tbody = |html: &str| -> String {
+        let at = html
+            .find("<table class=\"data summary\">")
+            .expect("summary table");
+        let rest = &html[at..];
+        let body = &rest[rest.find("<tbody>").expect("tbody")..];
+        // Links differ (the cabinet's monitor vs the staff's); the numbers must not.
+        let mut out = String::new();
+        let mut in_tag = false;
+        for c in body[..body.find("</tbody>").expect("end")].chars() {
+            match c {
+                '<' => in_tag = true,
+                '>' => {
+                    in_tag = false;
+                    out.push('|');
+                }
+                _ if !in_tag => out.push(c),
+                _ => {}
+            }
+        }
+        out
+    };
+    assert_eq!(tbody(&theirs), tbody(&ours));
+    assert!(tbody(&ours).contains("Сеанс PROF в 1С"));
     s.stop().await;
 }

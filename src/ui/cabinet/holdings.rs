@@ -36,3 +36,19 @@ pub async fn summary(me: Visitor) -> UiResult {
         page(&ctx, t(l, "License summary", "Сводка по лицензиям"), body),
     ))
 }
+
+/// One key of the client (`/cabinet/keys/{regnum}`); another client's key is "not found".
+pub async fn key(me: Visitor, path: actix_web::web::Path<String>) -> UiResult {
+    let l = me.lang;
+    let wanted = crate::domain::normalize_number(&path).unwrap_or_default();
+    let keys = holdings::keys_of_client(&me.app, me.client.id).map_err(|e| me.err(e))?;
+    let Some(k) = keys.into_iter().find(|k| k.regnum == wanted) else {
+        return Err(me.not_found());
+    };
+    let ctx = me.ctx("keys", None);
+    let body = html! {
+        p { a href="/cabinet/keys" { "← " (t(l, "All keys", "Все ключи")) } }
+        (report::keys::view(l, std::slice::from_ref(&k)))
+    };
+    Ok(html_page(StatusCode::OK, page(&ctx, &k.regnum, body)))
+}

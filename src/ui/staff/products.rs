@@ -258,6 +258,13 @@ fn product_page(
             .unwrap_or_default()
     };
     let href = product_href(&p.code);
+    let unbind_limit = me
+        .app
+        .store
+        .read()
+        .ok()
+        .and_then(|tx| crate::service::cabinet::product_unbind_limit(&tx, p.id).ok())
+        .unwrap_or(crate::domain::cabinet::DEFAULT_UNBIND_LIMIT);
     let body = html! {
         div.head-row {
             h1 { (p.name) " " span.muted.mono { (p.code) } }
@@ -297,6 +304,18 @@ fn product_page(
                                   "Последняя строка добавляет функцию. Способ учёта функции можно изменить, только пока её нет ни в одном ключе; функции здесь не удаляются.")) }
                 }
                 div.actions { button type="submit" { (t(l, "Save", "Сохранить")) } }
+            }
+        }
+        section.card {
+            h2 { (t(l, "Client self-service", "Самообслуживание клиентов")) }
+            form.inline method="post" action=(format!("{href}/unbind-limit")) {
+                (csrf_field(&ctx))
+                label.field {
+                    span.label { (t(l, "Unbinds or ended sessions a client may make per key and feature in 30 days (0: only staff)",
+                                    "Сколько отвязок или завершённых сеансов клиент может сделать сам на ключ и фичу за 30 дней (0 — только сотрудники)")) }
+                    input type="number" name="unbind_limit" min="0" max="1000" value=(unbind_limit);
+                }
+                button type="submit" { (t(l, "Save", "Сохранить")) }
             }
         }
         section.card {
@@ -602,4 +621,20 @@ pub async fn product_delete(p: Post, path: web::Path<String>) -> UiResult {
         }
         Err(e) => Err(me.err(e)),
     }
+}
+
+pub async fn unbind_limit_save(p: Post, path: web::Path<String>) -> UiResult {
+    let me = &p.me;
+    me.require(Role::Admin)?;
+    let prod = load_product(me, &path)?;
+    let Ok(n) = p.form.get("unbind_limit").trim().parse::<u32>() else {
+        return Err(me.err(AppError::malformed("unbind_limit", "0 to 1000")));
+    };
+    crate::service::cabinet::set_unbind_limit(&me.app, &prod.code, n, &me.user.login)
+        .await
+        .map_err(|e| me.err(e))?;
+    Ok(see_other(&format!(
+        "{}?done=saved",
+        product_href(&prod.code)
+    )))
 }
