@@ -21,6 +21,8 @@ pub struct Series {
     /// One value per label of the chart's x axis.
     pub values: Vec<u64>,
     pub mark: Mark,
+    /// Index into `PALETTE` (series of one thing drawn two ways share a colour).
+    pub color: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -43,10 +45,10 @@ pub const PALETTE: [&str; 8] = [
 ];
 
 const W: f64 = 800.0;
-const H: f64 = 280.0;
 const LEFT: f64 = 56.0;
 const RIGHT: f64 = 12.0;
-const TOP: f64 = 34.0;
+/// Room above the plot for each row of the legend.
+const LEGEND_ROW: f64 = 18.0;
 const BOTTOM: f64 = 46.0;
 
 /// A round step for about `ticks` grid lines up to `max` (1, 2 or 5 × 10ⁿ).
@@ -65,10 +67,29 @@ pub fn nice_step(max: u64, ticks: u64) -> u64 {
 }
 
 /// The chart as an inline `<svg>`.
+/// Where each legend entry goes: (x, row), rows wrapping at the chart's width.
+fn legend_layout(c: &Chart) -> (Vec<(f64, usize)>, usize) {
+    let mut out = Vec::new();
+    let (mut x, mut row) = (LEFT, 0);
+    for s in &c.series {
+        let w = 30.0 + 6.5 * s.name.chars().count() as f64;
+        if x > LEFT && x + w > W - RIGHT {
+            x = LEFT;
+            row += 1;
+        }
+        out.push((x, row));
+        x += w;
+    }
+    (out, if c.series.is_empty() { 0 } else { row + 1 })
+}
+
 pub fn render(c: &Chart) -> Markup {
+    let (legend, rows) = legend_layout(c);
+    let top_m: f64 = 16.0 + LEGEND_ROW * rows.max(1) as f64;
+    let height: f64 = 246.0 + top_m;
     let n = c.x.len().max(1);
     let plot_w = W - LEFT - RIGHT;
-    let plot_h = H - TOP - BOTTOM;
+    let plot_h = height - top_m - BOTTOM;
     // The top of the y axis: the highest line point or the highest stack of bars.
     let mut top = 0u64;
     for s in c.series.iter().filter(|s| s.mark != Mark::Bar) {
@@ -85,7 +106,7 @@ pub fn render(c: &Chart) -> Markup {
     }
     let step = nice_step(top, 4);
     let y_max = (top.div_ceil(step).max(1)) * step;
-    let y = |v: u64| TOP + plot_h - (v as f64 / y_max as f64) * plot_h;
+    let y = |v: u64| top_m + plot_h - (v as f64 / y_max as f64) * plot_h;
     let slot = plot_w / n as f64;
     let x_mid = |i: usize| LEFT + slot * (i as f64 + 0.5);
     let label_every = n.div_ceil(7).max(1);
@@ -98,7 +119,7 @@ pub fn render(c: &Chart) -> Markup {
         .filter(|(_, s)| s.mark == Mark::Bar)
         .collect();
     html! {
-        svg.chart xmlns="http://www.w3.org/2000/svg" viewBox=(format!("0 0 {W} {H}"))
+        svg.chart xmlns="http://www.w3.org/2000/svg" viewBox=(format!("0 0 {W} {height}"))
             role="img" aria-labelledby=(format!("{title_id} {desc_id}")) id=(c.id)
             font-family="sans-serif" font-size="11" {
             title id=(title_id) { (c.title) }
@@ -109,28 +130,30 @@ pub fn render(c: &Chart) -> Markup {
                 line x1=(LEFT) x2=(W - RIGHT) y1=(fmt(y(v))) y2=(fmt(y(v))) stroke="#dde2e8" stroke-width="1" {}
                 text x=(LEFT - 6.0) y=(fmt(y(v) + 4.0)) text-anchor="end" fill="#555" { (v) }
             }
-            line x1=(LEFT) x2=(LEFT) y1=(TOP) y2=(TOP + plot_h) stroke="#888" {}
-            line x1=(LEFT) x2=(W - RIGHT) y1=(TOP + plot_h) y2=(TOP + plot_h) stroke="#888" {}
-            text x="14" y=(fmt(TOP + plot_h / 2.0)) text-anchor="middle" fill="#333"
-                transform=(format!("rotate(-90 14 {})", fmt(TOP + plot_h / 2.0))) { (c.y_label) }
-            text x=(fmt(LEFT + plot_w / 2.0)) y=(H - 6.0) text-anchor="middle" fill="#333" { (c.x_label) }
+            line x1=(LEFT) x2=(LEFT) y1=(top_m) y2=(top_m + plot_h) stroke="#888" {}
+            line x1=(LEFT) x2=(W - RIGHT) y1=(top_m + plot_h) y2=(top_m + plot_h) stroke="#888" {}
+            text x="14" y=(fmt(top_m + plot_h / 2.0)) text-anchor="middle" fill="#333"
+                transform=(format!("rotate(-90 14 {})", fmt(top_m + plot_h / 2.0))) { (c.y_label) }
+            text x=(fmt(LEFT + plot_w / 2.0)) y=(height - 6.0) text-anchor="middle" fill="#333" { (c.x_label) }
             // X labels, about seven of them.
             @for (i, label) in c.x.iter().enumerate() {
-                @if i % label_every == 0 || i + 1 == n {
-                    line x1=(fmt(x_mid(i))) x2=(fmt(x_mid(i))) y1=(TOP + plot_h) y2=(TOP + plot_h + 4.0) stroke="#888" {}
-                    text x=(fmt(x_mid(i))) y=(TOP + plot_h + 16.0) text-anchor="middle" fill="#555" { (label) }
+                @if (i % label_every == 0 && n - 1 - i > label_every / 2) || i + 1 == n {
+                    line x1=(fmt(x_mid(i))) x2=(fmt(x_mid(i))) y1=(top_m + plot_h) y2=(top_m + plot_h + 4.0) stroke="#888" {}
+                    text x=(fmt(x_mid(i))) y=(top_m + plot_h + 16.0)
+                        text-anchor=(if n > 1 && i + 1 == n { "end" } else if n > 1 && i == 0 { "start" } else { "middle" })
+                        fill="#555" { (label) }
                 }
             }
             // Stacked bars.
             @for i in 0..n {
                 @let mut base = 0u64;
-                @for (si, s) in &bars {
+                @for (_, s) in &bars {
                     @let v = s.values.get(i).copied().unwrap_or(0);
                     @if v > 0 {
                         @let y0 = y(base);
                         @let y1 = y(base + v);
                         rect x=(fmt(x_mid(i) - slot * 0.4)) width=(fmt((slot * 0.8).max(0.8)))
-                            y=(fmt(y1)) height=(fmt(y0 - y1)) fill=(PALETTE[si % PALETTE.len()]) {
+                            y=(fmt(y1)) height=(fmt(y0 - y1)) fill=(PALETTE[s.color % PALETTE.len()]) {
                             title { (label_of(c, i)) ": " (s.name) " " (v) }
                         }
                         ({ base += v; "" })
@@ -138,33 +161,32 @@ pub fn render(c: &Chart) -> Markup {
                 }
             }
             // Lines.
-            @for (si, s) in c.series.iter().enumerate() {
+            @for s in c.series.iter() {
                 @if s.mark != Mark::Bar && !s.values.is_empty() {
                     @let pts: Vec<String> = s.values.iter().enumerate()
                         .map(|(i, v)| format!("{},{}", fmt(x_mid(i)), fmt(y(*v)))).collect();
-                    polyline points=(pts.join(" ")) fill="none" stroke=(PALETTE[si % PALETTE.len()])
+                    polyline points=(pts.join(" ")) fill="none" stroke=(PALETTE[s.color % PALETTE.len()])
                         stroke-width="2" stroke-dasharray=[(s.mark == Mark::Dashed).then_some("6 4")] {}
                     @if n <= 31 {
                         @for (i, v) in s.values.iter().enumerate() {
-                            circle cx=(fmt(x_mid(i))) cy=(fmt(y(*v))) r="2.5" fill=(PALETTE[si % PALETTE.len()]) {
+                            circle cx=(fmt(x_mid(i))) cy=(fmt(y(*v))) r="2.5" fill=(PALETTE[s.color % PALETTE.len()]) {
                                 title { (label_of(c, i)) ": " (s.name) " " (v) }
                             }
                         }
                     }
                 }
             }
-            // Legend along the top.
-            @let mut lx = LEFT;
-            @for (si, s) in c.series.iter().enumerate() {
+            // Legend along the top, wrapping.
+            @for (s, (lx, row)) in c.series.iter().zip(&legend) {
+                @let ly = 10.0 + LEGEND_ROW * *row as f64;
                 g.legend {
                     @match s.mark {
-                        Mark::Bar => { rect x=(fmt(lx)) y="10" width="12" height="12" fill=(PALETTE[si % PALETTE.len()]) {} }
-                        _ => { line x1=(fmt(lx)) x2=(fmt(lx + 14.0)) y1="16" y2="16" stroke=(PALETTE[si % PALETTE.len()]) stroke-width="3"
+                        Mark::Bar => { rect x=(fmt(*lx)) y=(fmt(ly)) width="12" height="12" fill=(PALETTE[s.color % PALETTE.len()]) {} }
+                        _ => { line x1=(fmt(*lx)) x2=(fmt(lx + 14.0)) y1=(fmt(ly + 6.0)) y2=(fmt(ly + 6.0)) stroke=(PALETTE[s.color % PALETTE.len()]) stroke-width="3"
                                 stroke-dasharray=[(s.mark == Mark::Dashed).then_some("4 3")] {} }
                     }
-                    text x=(fmt(lx + 18.0)) y="20" fill="#222" { (s.name) }
+                    text x=(fmt(lx + 18.0)) y=(fmt(ly + 10.0)) fill="#222" { (s.name) }
                 }
-                ({ lx += 30.0 + 6.5 * s.name.chars().count() as f64; "" })
             }
         }
     }
@@ -212,11 +234,13 @@ mod tests {
                     name: "48 <PROF>".into(),
                     values: vec![3, 5],
                     mark: Mark::Line,
+                    color: 0,
                 },
                 Series {
                     name: "denied".into(),
                     values: vec![1, 0],
                     mark: Mark::Bar,
+                    color: 1,
                 },
             ],
         };

@@ -112,7 +112,7 @@ pub fn view(l: Lang, s: &Series, csv: &str, id: &str) -> Markup {
         series: Vec::new(),
     };
     let mut descs = (Vec::new(), Vec::new(), Vec::new());
-    for f in &s.features {
+    for (color, f) in s.features.iter().enumerate() {
         let name = feature_label(f);
         let caps = per_feature(f.number, &|r| r.captures);
         let peak = per_feature(f.number, &|r| r.peak);
@@ -139,23 +139,27 @@ pub fn view(l: Lang, s: &Series, csv: &str, id: &str) -> Markup {
             name: name.clone(),
             values: caps,
             mark: Mark::Line,
+            color,
         });
         seats.series.push(chart::Series {
             name: format!("{name} · {}", t(l, "peak", "пик")),
             values: peak,
             mark: Mark::Line,
+            color,
         });
         if owned.iter().any(Option::is_some) {
             seats.series.push(chart::Series {
                 name: format!("{name} · {}", t(l, "owned", "в ключах")),
                 values: owned.iter().map(|o| o.unwrap_or(0)).collect(),
                 mark: Mark::Dashed,
+                color,
             });
         }
         denials.series.push(chart::Series {
             name,
             values: dens,
             mark: Mark::Bar,
+            color,
         });
     }
     let none = t(
