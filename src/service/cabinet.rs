@@ -13,7 +13,9 @@ use crate::domain::cabinet::{
 use crate::domain::{Client, LoginFailures, normalize_number, number::looks_like_coupon};
 use crate::error::{AppError, AppResult};
 use crate::service::limits::Guess;
-use crate::service::sessions::{random_secret, same, secret_hash};
+// Failures of one login are limited as the staff's are (after five, waits of 30 s
+// doubling up to 15 min).
+use crate::service::sessions::{lock_for, random_secret, same, secret_hash};
 use crate::service::{App, audit, auth, clients, coupons, keys, leases, mail};
 use crate::store::{Snapshot, StoreError, tables};
 use redb::{ReadableTable, WriteTransaction};
@@ -31,9 +33,6 @@ pub const LINK_LIFE: Duration = Duration::hours(24);
 pub const MAIL_GAP: Duration = Duration::seconds(60);
 /// The shortest cabinet password.
 pub const MIN_PASSWORD: usize = 10;
-/// Failures of one login allowed before waits begin (30 s, doubling, up to 15 min).
-pub const FREE_FAILURES: u32 = 5;
-const MAX_LOCK: Duration = Duration::minutes(15);
 /// `last_seen` is written at most this often per session.
 const TOUCH_EVERY: Duration = Duration::seconds(60);
 
@@ -46,14 +45,6 @@ pub enum SignInError {
     Wrong,
     /// Too many tries from this address or on this login: wait this many seconds.
     Wait(u64),
-}
-
-fn lock_for(f: &LoginFailures) -> Duration {
-    if f.count < FREE_FAILURES {
-        return Duration::ZERO;
-    }
-    let steps = (f.count - FREE_FAILURES).min(10);
-    (Duration::seconds(30) * 2i32.pow(steps)).min(MAX_LOCK)
 }
 
 fn failures_of(tx: &impl Snapshot, login: &str) -> Result<LoginFailures, StoreError> {
@@ -288,10 +279,26 @@ fn mail_lang(tx: &impl Snapshot, client_id: u64) -> Result<crate::i18n::Lang, St
     })
 }
 
-/// Mails a one-time code for a registration number to its client's e-mail. The answer
-/// is the same whether the number exists or not; `Err(wait)` only for too many asks
-/// from this address.
-pub async fn request_code(app: &App, ip: IpAddr, login: &str) -> AppResult<Result<(), u64>> {
+/// The common part of mailing a client a code or a link: the per-address limit (the
+/// only thing the answer tells), then — when the number is a key whose client has an
+/// e-mail — `make` writes its record in the same transaction and gives the mail's
+/// subject and body in the client's language (or `None`: nothing to send now).
+async fn mail_key_client<F>(
+    app: &App,
+    ip: IpAddr,
+    login: &str,
+    mut make: F,
+) -> AppResult<Result<(), u64>>
+where
+    F: FnMut(
+            &WriteTransaction,
+            &str,
+            crate::i18n::Lang,
+            &str,
+        ) -> AppResult<Option<(String, String)>>
+        + Send
+        + 'static,
+{
     if let Err(wait) = app.limits.check(ip, Guess::CabinetMail) {
         return Ok(Err(wait));
     }
@@ -300,52 +307,64 @@ pub async fn request_code(app: &App, ip: IpAddr, login: &str) -> AppResult<Resul
         return Ok(Ok(()));
     };
     let now = app.now();
-    let code = {
-        use rand::Rng;
-        format!("{:08}", rand::rngs::OsRng.gen_range(0..100_000_000u32))
-    };
     let vendor = vendor_name(app)?;
     app.store
         .write(move |tx| {
             let Some(client) = mail_target(tx, &regnum)? else {
                 return Ok(());
             };
-            let mut t = tx.open_table(tables::CABINET_CODES.def)?;
-            if let Some(old) = tables::CABINET_CODES.get(&t, regnum.as_str())?
-                && now - old.created_at < MAIL_GAP
-            {
-                return Ok(());
+            let lang = mail_lang(tx, client.id)?;
+            if let Some((subject, body)) = make(tx, &regnum, lang, &vendor)? {
+                mail::queue(tx, now, &client.email, &subject, &body)?;
             }
-            tables::CABINET_CODES.put(
-                &mut t,
-                regnum.as_str(),
-                &OneTimeCode {
-                    hash: code_hash(&regnum, &code),
-                    created_at: now,
-                    expires_at: now + CODE_LIFE,
-                },
-            )?;
-            drop(t);
-            let (subject, body) = match mail_lang(tx, client.id)? {
-                crate::i18n::Lang::En => (
-                    format!("{vendor}: your one-time code {code}"),
-                    format!(
-                        "Your one-time code for the client cabinet: {code}\n\nRegistration number: {regnum}\nThe code works once, for 15 minutes. If you did not ask for it, ignore this letter.\n"
-                    ),
-                ),
-                crate::i18n::Lang::Ru => (
-                    format!("{vendor}: одноразовый код {code}"),
-                    format!(
-                        "Ваш одноразовый код для входа в личный кабинет: {code}\n\nРегистрационный номер: {regnum}\nКод действует один раз, 15 минут. Если вы его не запрашивали, просто не обращайте внимания на это письмо.\n"
-                    ),
-                ),
-            };
-            mail::queue(tx, now, &client.email, &subject, &body)?;
             Ok(())
         })
         .await?;
     app.mail_queued.notify_one();
     Ok(Ok(()))
+}
+
+/// Mails a one-time code for a registration number to its client's e-mail (a newer
+/// code replaces the older; at most one a minute). The answer is the same whether the
+/// number exists or not; `Err(wait)` only for too many asks from this address.
+pub async fn request_code(app: &App, ip: IpAddr, login: &str) -> AppResult<Result<(), u64>> {
+    let now = app.now();
+    let code = {
+        use rand::Rng;
+        format!("{:08}", rand::rngs::OsRng.gen_range(0..100_000_000u32))
+    };
+    mail_key_client(app, ip, login, move |tx, regnum, lang, vendor| {
+        let mut t = tx.open_table(tables::CABINET_CODES.def)?;
+        if let Some(old) = tables::CABINET_CODES.get(&t, regnum)?
+            && now - old.created_at < MAIL_GAP
+        {
+            return Ok(None);
+        }
+        tables::CABINET_CODES.put(
+            &mut t,
+            regnum,
+            &OneTimeCode {
+                hash: code_hash(regnum, &code),
+                created_at: now,
+                expires_at: now + CODE_LIFE,
+            },
+        )?;
+        Ok(Some(match lang {
+            crate::i18n::Lang::En => (
+                format!("{vendor}: your one-time code {code}"),
+                format!(
+                    "Your one-time code for the client cabinet: {code}\n\nRegistration number: {regnum}\nThe code works once, for 15 minutes. If you did not ask for it, ignore this letter.\n"
+                ),
+            ),
+            crate::i18n::Lang::Ru => (
+                format!("{vendor}: одноразовый код {code}"),
+                format!(
+                    "Ваш одноразовый код для входа в личный кабинет: {code}\n\nРегистрационный номер: {regnum}\nКод действует один раз, 15 минут. Если вы его не запрашивали, просто не обращайте внимания на это письмо.\n"
+                ),
+            ),
+        }))
+    })
+    .await
 }
 
 fn vendor_name(app: &App) -> AppResult<String> {
@@ -354,19 +373,13 @@ fn vendor_name(app: &App) -> AppResult<String> {
 }
 
 /// Mails a link that sets the key's cabinet password (first one, or forgotten), to the
-/// client's e-mail; same answer whether the number exists or not.
+/// client's e-mail; one live link per key, at most one a minute; same answer whether
+/// the number exists or not.
 pub async fn request_password_link(
     app: &App,
     ip: IpAddr,
     login: &str,
 ) -> AppResult<Result<(), u64>> {
-    if let Err(wait) = app.limits.check(ip, Guess::CabinetMail) {
-        return Ok(Err(wait));
-    }
-    app.limits.charge(ip, Guess::CabinetMail);
-    let Some(regnum) = normalize_number(login) else {
-        return Ok(Ok(()));
-    };
     let now = app.now();
     let token = random_secret();
     let url = format!(
@@ -374,59 +387,47 @@ pub async fn request_password_link(
         app.config.public_url.trim_end_matches('/')
     );
     let hash = secret_hash(&token);
-    let vendor = vendor_name(app)?;
-    app.store
-        .write(move |tx| {
-            let Some(client) = mail_target(tx, &regnum)? else {
-                return Ok(());
-            };
-            let mut t = tx.open_table(tables::CABINET_LINKS.def)?;
-            // One live link per key: older ones are dropped, and a fresh one is not
-            // mailed again within a minute.
-            let mut old = Vec::new();
-            for row in t.iter()? {
-                let (k, v) = row?;
-                let l: PasswordLink = crate::store::codec::decode(v.value())?;
-                if l.regnum == regnum {
-                    if now - l.created_at < MAIL_GAP {
-                        return Ok(());
-                    }
-                    old.push(k.value().to_owned());
+    mail_key_client(app, ip, login, move |tx, regnum, lang, vendor| {
+        let mut t = tx.open_table(tables::CABINET_LINKS.def)?;
+        let mut old = Vec::new();
+        for row in t.iter()? {
+            let (k, v) = row?;
+            let l: PasswordLink = crate::store::codec::decode(v.value())?;
+            if l.regnum == regnum {
+                if now - l.created_at < MAIL_GAP {
+                    return Ok(None);
                 }
+                old.push(k.value().to_owned());
             }
-            for k in old {
-                t.remove(k.as_str())?;
-            }
-            tables::CABINET_LINKS.put(
-                &mut t,
-                hash.as_str(),
-                &PasswordLink {
-                    regnum: regnum.clone(),
-                    created_at: now,
-                    expires_at: now + LINK_LIFE,
-                },
-            )?;
-            drop(t);
-            let (subject, body) = match mail_lang(tx, client.id)? {
-                crate::i18n::Lang::En => (
-                    format!("{vendor}: set your cabinet password"),
-                    format!(
-                        "To set the password of the client cabinet for the key {regnum}, open:\n\n{url}\n\nThe link works once, for 24 hours. If you did not ask for it, ignore this letter.\n"
-                    ),
+        }
+        for k in old {
+            t.remove(k.as_str())?;
+        }
+        tables::CABINET_LINKS.put(
+            &mut t,
+            hash.as_str(),
+            &PasswordLink {
+                regnum: regnum.to_owned(),
+                created_at: now,
+                expires_at: now + LINK_LIFE,
+            },
+        )?;
+        Ok(Some(match lang {
+            crate::i18n::Lang::En => (
+                format!("{vendor}: set your cabinet password"),
+                format!(
+                    "To set the password of the client cabinet for the key {regnum}, open:\n\n{url}\n\nThe link works once, for 24 hours. If you did not ask for it, ignore this letter.\n"
                 ),
-                crate::i18n::Lang::Ru => (
-                    format!("{vendor}: пароль личного кабинета"),
-                    format!(
-                        "Чтобы задать пароль личного кабинета для ключа {regnum}, откройте ссылку:\n\n{url}\n\nСсылка действует один раз, 24 часа. Если вы её не запрашивали, просто не обращайте внимания на это письмо.\n"
-                    ),
+            ),
+            crate::i18n::Lang::Ru => (
+                format!("{vendor}: пароль личного кабинета"),
+                format!(
+                    "Чтобы задать пароль личного кабинета для ключа {regnum}, откройте ссылку:\n\n{url}\n\nСсылка действует один раз, 24 часа. Если вы её не запрашивали, просто не обращайте внимания на это письмо.\n"
                 ),
-            };
-            mail::queue(tx, now, &client.email, &subject, &body)?;
-            Ok(())
-        })
-        .await?;
-    app.mail_queued.notify_one();
-    Ok(Ok(()))
+            ),
+        }))
+    })
+    .await
 }
 
 fn live_link(

@@ -120,7 +120,8 @@ pub enum SignInError {
     Wait(u64),
 }
 
-fn lock_for(f: &LoginFailures) -> Duration {
+/// How long a login stays locked after its failures (none for the first few).
+pub fn lock_for(f: &LoginFailures) -> Duration {
     if f.count < FREE_FAILURES {
         return Duration::ZERO;
     }

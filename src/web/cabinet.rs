@@ -1,7 +1,7 @@
 //! The client behind a cabinet request: `Visitor` on a page, `VisitorPost` on a form that
 //! changes something (a live cabinet session and that session's CSRF token). Cabinet
 //! sessions are their own cookie, limited to `/cabinet`, never a staff session.
-use super::form::{Fields, read_form};
+use super::form::{Form, SignedIn};
 use super::layout::{CabinetWho, Ctx};
 use super::{UiError, app_of, browser_lang};
 use crate::domain::Client;
@@ -9,12 +9,10 @@ use crate::domain::cabinet::CabinetSession;
 use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::service::cabinet;
-use crate::service::{App, sessions, settings};
+use crate::service::{App, settings};
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
-use std::future::Future;
-use std::pin::Pin;
 
 /// The cabinet session's cookie.
 pub const CABINET_COOKIE: &str = "licd_cabinet";
@@ -130,26 +128,17 @@ impl FromRequest for Visitor {
     }
 }
 
-/// A state-changing cabinet request: a signed-in client, the form, a checked CSRF token.
-pub struct VisitorPost {
-    pub me: Visitor,
-    pub form: Fields,
-}
-
-impl FromRequest for VisitorPost {
-    type Error = UiError;
-    type Future = Pin<Box<dyn Future<Output = Result<VisitorPost, UiError>>>>;
-
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        let mut payload = payload.take();
-        Box::pin(async move {
-            let me = Visitor::load(&req)?;
-            let form = read_form(&req, &mut payload, me.lang).await?;
-            if !sessions::same(form.get("csrf"), &me.session.csrf) {
-                return Err(UiError::BadCsrf(me.lang));
-            }
-            Ok(VisitorPost { me, form })
-        })
+impl SignedIn for Visitor {
+    fn load(req: &HttpRequest) -> Result<Visitor, UiError> {
+        Visitor::load(req)
+    }
+    fn lang(&self) -> Lang {
+        self.lang
+    }
+    fn csrf(&self) -> &str {
+        &self.session.csrf
     }
 }
+
+/// A state-changing cabinet request: a signed-in client, the form, a checked CSRF token.
+pub type VisitorPost = Form<Visitor>;

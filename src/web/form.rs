@@ -162,3 +162,36 @@ pub fn pre_html(
 pub fn pre_token(req: &HttpRequest) -> Option<String> {
     req.cookie(PRE_COOKIE).map(|c| c.value().to_owned())
 }
+
+/// Who a page request is from (a staff member, a client), as the CSRF check needs it.
+pub trait SignedIn: Sized {
+    fn load(req: &HttpRequest) -> Result<Self, UiError>;
+    fn lang(&self) -> Lang;
+    /// The session's CSRF token.
+    fn csrf(&self) -> &str;
+}
+
+/// A state-changing request of a signed-in `T`: its form, the CSRF token checked
+/// (compared in constant time) against `T`'s session.
+pub struct Form<T> {
+    pub me: T,
+    pub form: Fields,
+}
+
+impl<T: SignedIn + 'static> FromRequest for Form<T> {
+    type Error = UiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Form<T>, UiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let me = T::load(&req)?;
+            let form = read_form(&req, &mut payload, me.lang()).await?;
+            if !sessions::same(form.get("csrf"), me.csrf()) {
+                return Err(UiError::BadCsrf(me.lang()));
+            }
+            Ok(Form { me, form })
+        })
+    }
+}

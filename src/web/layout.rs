@@ -184,6 +184,27 @@ pub const CABINET_TABS: &[(&str, &str, &str, &str)] = &[
     ("settings", "/cabinet/settings", "Settings", "Настройки"),
 ];
 
+/// The header's RU / EN switch (GET pages only) and the sign-out button.
+fn switch_and_sign_out(ctx: &Ctx, lang_action: &str, logout_action: &str) -> Markup {
+    let l = ctx.lang;
+    html! {
+        @if !ctx.back.is_empty() {
+            form method="post" action=(lang_action) {
+                (csrf_field(ctx))
+                input type="hidden" name="back" value=(ctx.back);
+                @match l {
+                    Lang::En => { button.link type="submit" name="lang" value="ru" lang="ru" title="Русский" { "RU" } }
+                    Lang::Ru => { button.link type="submit" name="lang" value="en" lang="en" title="English" { "EN" } }
+                }
+            }
+        }
+        form method="post" action=(logout_action) {
+            (csrf_field(ctx))
+            button.link type="submit" { (t(l, "Sign out", "Выйти")) }
+        }
+    }
+}
+
 /// Where the start page of the page's audience is.
 pub fn home(ctx: &Ctx) -> &'static str {
     ctx.home
@@ -218,20 +239,7 @@ pub fn page(ctx: &Ctx, title: &str, body: Markup) -> Markup {
                             a.current[ctx.nav == "account"] href="/account" title=(t(l, "My account", "Мой профиль")) {
                                 (u.login) " · " span.role { (role_name(l, u.role)) }
                             }
-                            @if !ctx.back.is_empty() {
-                                form method="post" action="/account/lang" {
-                                    (csrf_field(ctx))
-                                    input type="hidden" name="back" value=(ctx.back);
-                                    @match l {
-                                        Lang::En => { button.link type="submit" name="lang" value="ru" lang="ru" title="Русский" { "RU" } }
-                                        Lang::Ru => { button.link type="submit" name="lang" value="en" lang="en" title="English" { "EN" } }
-                                    }
-                                }
-                            }
-                            form method="post" action="/logout" {
-                                (csrf_field(ctx))
-                                button.link type="submit" { (t(l, "Sign out", "Выйти")) }
-                            }
+                            (switch_and_sign_out(ctx, "/account/lang", "/logout"))
                         }
                     }
                     @if let Some(c) = &ctx.client {
@@ -242,20 +250,7 @@ pub fn page(ctx: &Ctx, title: &str, body: Markup) -> Markup {
                         }
                         div.me {
                             span title=(c.regnum) { (c.company) }
-                            @if !ctx.back.is_empty() {
-                                form method="post" action="/cabinet/lang" {
-                                    (csrf_field(ctx))
-                                    input type="hidden" name="back" value=(ctx.back);
-                                    @match l {
-                                        Lang::En => { button.link type="submit" name="lang" value="ru" lang="ru" title="Русский" { "RU" } }
-                                        Lang::Ru => { button.link type="submit" name="lang" value="en" lang="en" title="English" { "EN" } }
-                                    }
-                                }
-                            }
-                            form method="post" action="/cabinet/logout" {
-                                (csrf_field(ctx))
-                                button.link type="submit" { (t(l, "Sign out", "Выйти")) }
-                            }
+                            (switch_and_sign_out(ctx, "/cabinet/lang", "/cabinet/logout"))
                         }
                     }
                 }

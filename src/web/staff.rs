@@ -1,6 +1,6 @@
 //! The staff member behind a back-office request: `Me` on a page, `Post` on a form that
 //! changes something (a live session and that session's CSRF token).
-use super::form::{Fields, read_form};
+use super::form::{Form, SignedIn};
 use super::layout::Ctx;
 use super::{UiError, app_of, browser_lang};
 use crate::domain::{Role, StaffSession, User};
@@ -9,8 +9,6 @@ use crate::i18n::Lang;
 use crate::service::{App, audit, sessions, settings, users};
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 /// The staff session's cookie.
@@ -139,26 +137,18 @@ impl FromRequest for Me {
     }
 }
 
-/// A state-changing request: a signed-in user, the form, and a checked CSRF token.
-pub struct Post {
-    pub me: Me,
-    pub form: Fields,
-}
-
-impl FromRequest for Post {
-    type Error = UiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Post, UiError>>>>;
-
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        let mut payload = payload.take();
-        Box::pin(async move {
-            let me = Me::load(&req)?;
-            let form = read_form(&req, &mut payload, me.lang).await?;
-            if !sessions::same(form.get("csrf"), &me.session.csrf) {
-                return Err(UiError::BadCsrf(me.lang));
-            }
-            Ok(Post { me, form })
-        })
+impl SignedIn for Me {
+    fn load(req: &HttpRequest) -> Result<Me, UiError> {
+        Me::load(req)
+    }
+    fn lang(&self) -> Lang {
+        self.lang
+    }
+    fn csrf(&self) -> &str {
+        &self.session.csrf
     }
 }
+
+/// A state-changing back-office request: a signed-in staff member, the form, and a
+/// checked CSRF token.
+pub type Post = Form<Me>;
