@@ -759,3 +759,111 @@ async fn cabinet_in_a_browser() {
     assert!(tbody(&ours).contains("Сеанс PROF в 1С"));
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_distributor_sees_only_its_clients_statistics_and_problems() {
+    let s = Server::start().await;
+    licd::service::distributors::create(s.app(), "south", "South", "d@south.test")
+        .await
+        .expect("distributor");
+    let ours = fixture(&s, "ООО Южная", "a@south-client.test").await;
+    let theirs = fixture(&s, "ООО Северная", "b@north-client.test").await;
+    clients::update(
+        s.app(),
+        ours.client,
+        ClientInput {
+            distributor: Some("south".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("assign");
+    // Each key: three hosts on two seats of 31, so one denial each.
+    for f in [&ours, &theirs] {
+        for host in ["A", "B", "C"] {
+            let _ = leases::capture(
+                s.app(),
+                leases::CaptureInput {
+                    regnum: f.regnum.clone(),
+                    feature: 31,
+                    host: format!("{host}-{}", f.client),
+                    database: None,
+                    user: None,
+                    session: None,
+                    app: None,
+                    version: None,
+                },
+            )
+            .await;
+        }
+    }
+    licd::service::usage::flush(s.app()).await.expect("flush");
+    s.user("partner", licd::domain::Role::Distributor, "south")
+        .await;
+    s.user("boss", licd::domain::Role::Admin, "").await;
+
+    let mut d = Http::new(&s);
+    d.login("partner", "password123").await;
+    let p = d.get("/problems").await;
+    assert_eq!(p.status, 200);
+    assert!(p.body.contains(&format!("C-{}", ours.client)));
+    assert!(
+        !p.body.contains(&format!("C-{}", theirs.client)),
+        "another distributor's"
+    );
+    // Even when asked for everything.
+    let p = d.get("/problems?distributor=").await;
+    assert!(!p.body.contains(&format!("C-{}", theirs.client)));
+    let st = d.get("/statistics").await;
+    assert_eq!(st.status, 200);
+    assert!(st.body.contains("ООО Южная") && !st.body.contains("ООО Северная"));
+    assert_eq!(
+        d.get(&format!("/clients/{}/problems", theirs.client))
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        d.get(&format!("/clients/{}/statistics", theirs.client))
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        d.get(&format!("/clients/{}/summary", ours.client))
+            .await
+            .status,
+        200
+    );
+
+    // The admin sees both, and filters by client and by code.
+    let mut a = Http::new(&s);
+    a.login("boss", "password123").await;
+    let p = a.get("/problems").await;
+    assert!(p.body.contains(&format!("C-{}", ours.client)));
+    assert!(p.body.contains(&format!("C-{}", theirs.client)));
+    let p = a.get(&format!("/problems?client={}", theirs.client)).await;
+    assert!(!p.body.contains(&format!("C-{}", ours.client)));
+    assert!(p.body.contains(&format!("C-{}", theirs.client)));
+    let p = a.get("/problems?code=1032").await;
+    assert!(p.body.contains("Отказов нет"), "no 1032 denials");
+    let csv = a
+        .get(&format!("/clients/{}/statistics.csv", ours.client))
+        .await;
+    assert_eq!(csv.status, 200);
+    assert!(
+        csv.headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/csv"))
+    );
+    let today = licd::domain::days::Day::of(s.app().now()).to_string();
+    let line = csv
+        .body
+        .lines()
+        .find(|l| l.starts_with(&format!("{today},31,")))
+        .unwrap_or_else(|| panic!("no row of today for 31:\n{}", csv.body));
+    // 2 granted, 1 refused, 2 at most in use, 2 owned.
+    assert_eq!(line, format!("{today},31,2,1,2,2"));
+    s.stop().await;
+}
