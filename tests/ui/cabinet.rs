@@ -278,6 +278,11 @@ async fn password_link_coupon_and_lockout() {
     assert_eq!(h.get(&link).await.status, 404, "the link is spent");
     let p = sign_in(&mut h, &f.regnum, "correct horse battery").await;
     assert_eq!(p.location(), "/cabinet/statistics");
+    assert_eq!(h.get("/cabinet/keys").await.status, 200);
+    // Half an hour without a request ends the session.
+    s.clock.advance(time::Duration::minutes(31));
+    let p = h.get("/cabinet/keys").await;
+    assert_eq!((p.status, p.location()), (303, "/cabinet/login"));
 
     // A coupon activated on the key signs in alone.
     let batch = coupons::create_batch(
