@@ -1,5 +1,6 @@
 //! Every half minute: writes the usage counters gathered in memory, drops lapsed
-//! leases from the store, and forgets idle rate-limit buckets. Captures judge lapse themselves; this keeps the tables and memory small.
+//! leases from the store, and forgets idle rate-limit buckets; every ten minutes drops
+//! the cabinet's dead sessions, codes and links. Captures judge lapse themselves; this keeps the tables and memory small.
 use crate::service::{App, leases, usage};
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +23,13 @@ pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
             Err(e) => tracing::warn!("lease reaper: {e}"),
         }
         app.limits.sweep();
+        if rounds % 20 == 1 {
+            match crate::service::cabinet::prune(&app).await {
+                Ok(n) if n > 0 => tracing::debug!(rows = n, "old cabinet rows pruned"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!("cabinet pruning: {e}"),
+            }
+        }
         if rounds % 120 == 1 {
             match usage::prune_denials(&app).await {
                 Ok(n) if n > 0 => tracing::info!(denials = n, "old denials pruned"),

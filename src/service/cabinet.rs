@@ -839,3 +839,38 @@ pub async fn end_lease(app: &Arc<App>, session: &CabinetSession, lease: &str) ->
     .await?;
     Ok(true)
 }
+
+/// Drops what the cabinet no longer needs: sessions past their life, spent-out codes and
+/// links, failures a day old, self-service actions out of the 30-day window. Returns the
+/// rows removed. Run now and then by the reaper.
+pub async fn prune(app: &App) -> AppResult<usize> {
+    let now = app.now();
+    app.store
+        .write(move |tx| {
+            fn sweep<K: redb::Key + 'static, V: serde::Serialize + serde::de::DeserializeOwned>(
+                tx: &WriteTransaction,
+                table: tables::RecTable<K, V>,
+                dead: impl Fn(&V) -> bool,
+            ) -> Result<usize, StoreError> {
+                let mut t = tx.open_table(table.def)?;
+                let n = t
+                    .extract_if(|_, v| crate::store::codec::decode::<V>(v).is_ok_and(|r| dead(&r)))?
+                    .count();
+                Ok(n)
+            }
+            let mut n = 0;
+            n += sweep(tx, tables::CABINET_SESSIONS, |s| !s.live(now))?;
+            n += sweep(tx, tables::CABINET_CODES, |c| c.expires_at <= now)?;
+            n += sweep(tx, tables::CABINET_LINKS, |l| l.expires_at <= now)?;
+            n += sweep(tx, tables::CABINET_FAILURES, |f| {
+                f.last_at.is_none_or(|t| now - t > Duration::days(1))
+            })?;
+            let cutoff = ((now - UNBIND_WINDOW).unix_timestamp_nanos() / 1_000_000) as i64;
+            n += tx
+                .open_table(tables::SELF_SERVICE)?
+                .extract_if(|k, _| k.2 < cutoff)?
+                .count();
+            Ok(n)
+        })
+        .await
+}

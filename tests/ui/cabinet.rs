@@ -283,6 +283,9 @@ async fn password_link_coupon_and_lockout() {
     s.clock.advance(time::Duration::minutes(31));
     let p = h.get("/cabinet/keys").await;
     assert_eq!((p.status, p.location()), (303, "/cabinet/login"));
+    // The reaper's pruning drops it (and the spent sign-in's leftovers), once.
+    assert!(cabinet::prune(s.app()).await.expect("prune") >= 1);
+    assert_eq!(cabinet::prune(s.app()).await.expect("prune"), 0);
 
     // A coupon activated on the key signs in alone.
     let batch = coupons::create_batch(
