@@ -875,3 +875,31 @@ async fn a_distributor_sees_only_its_clients_statistics_and_problems() {
     assert_eq!(line, format!("{today},31,2,1,2,2"));
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asking_for_codes_and_guessing_are_limited_per_address() {
+    let s = Server::start_with(|a| a.abuse_per_minute = Some(3)).await;
+    let f = fixture(&s, "ООО Василёк", "v@vasilek.test").await;
+    let mut h = Http::new(&s);
+    let form = h.get("/cabinet/login").await;
+    let csrf = form.csrf();
+    for _ in 0..3 {
+        let p = h
+            .post("/cabinet/code", &[("csrf", &csrf), ("login", &f.regnum)])
+            .await;
+        assert_eq!(p.status, 200);
+    }
+    let p = h
+        .post("/cabinet/code", &[("csrf", &csrf), ("login", &f.regnum)])
+        .await;
+    assert_eq!(p.status, 429);
+    assert!(p.body.contains("Слишком много попыток"), "{}", p.body);
+    // Guessing numbers from one address: three wrong, then a wait whatever the number.
+    for i in 0..3 {
+        let p = sign_in(&mut h, &format!("LIC-AAAAA-BBBBB-CCCCC-DDDD{i}"), "x").await;
+        assert_eq!(p.status, 401);
+    }
+    let p = sign_in(&mut h, "LIC-AAAAA-BBBBB-CCCCC-EEEEE", "x").await;
+    assert_eq!(p.status, 429);
+    s.stop().await;
+}
