@@ -207,7 +207,15 @@ mod tests {
         assert_eq!(crate::service::usage::day_number(t), d.0);
         assert_eq!(d.start(), time::macros::datetime!(2026-12-02 0:00 UTC));
         assert_eq!(d.next_start(), time::macros::datetime!(2026-12-03 0:00 UTC));
-        for bad in ["", "2026-13-01", "2026-02-30", "26-1-1", "2026-01", "x-1-1", "1969-12-31"] {
+        for bad in [
+            "",
+            "2026-13-01",
+            "2026-02-30",
+            "26-1-1",
+            "2026-01",
+            "x-1-1",
+            "1969-12-31",
+        ] {
             assert_eq!(Day::parse(bad), None, "{bad}");
         }
         assert_eq!(serde_json::to_string(&d).expect("json"), "\"2026-12-02\"");
@@ -234,17 +242,24 @@ mod tests {
             "from"
         );
         assert_eq!(
-            DayRange::parse(Some("bad"), None, today, 30).expect_err("bad").field,
+            DayRange::parse(Some("bad"), None, today, 30)
+                .expect_err("bad")
+                .field,
             "from"
         );
         assert_eq!(
-            DayRange::parse(None, Some("2026-02-31"), today, 30).expect_err("bad").field,
+            DayRange::parse(None, Some("2026-02-31"), today, 30)
+                .expect_err("bad")
+                .field,
             "to"
         );
         assert!(DayRange::parse(Some("2020-01-01"), None, today, 30).is_err());
         assert_eq!(Preset::D365.range(today).len(), 365);
         assert_eq!(Preset::parse("90"), Some(Preset::D90));
         assert_eq!(Preset::parse("91"), None);
-        assert_eq!(Preset::parse("7").map(|p| p.range(today).preset(today)), Some(Some(Preset::D7)));
+        assert_eq!(
+            Preset::parse("7").map(|p| p.range(today).preset(today)),
+            Some(Some(Preset::D7))
+        );
     }
 }

@@ -10,15 +10,15 @@ pub const CODES: [u32; 8] = [1021, 1030, 1031, 1032, 1011, 1012, 1013, 1014];
 /// The reason of a denial code, in words.
 pub fn reason(code: u32, lang: Lang) -> &'static str {
     let (en, ru) = match code {
-        1021 => ("The license key is blocked.", "Лицензионный ключ заблокирован."),
+        1021 => (
+            "The license key is blocked.",
+            "Лицензионный ключ заблокирован.",
+        ),
         1030 => (
             "No free seat: every seat of this feature was in use.",
             "Нет свободного места: все места этой функции были заняты.",
         ),
-        1031 => (
-            "The key has no such feature.",
-            "В ключе нет такой функции.",
-        ),
+        1031 => ("The key has no such feature.", "В ключе нет такой функции."),
         1032 => (
             "The license for this feature has expired.",
             "Срок лицензии на эту функцию истёк.",

@@ -37,7 +37,10 @@ fn grant_days(
             last.min(range.to)
         }
     };
-    (first <= last).then_some(DayRange { from: first, to: last })
+    (first <= last).then_some(DayRange {
+        from: first,
+        to: last,
+    })
 }
 
 /// Seats owned per (day, feature) across `keys` over `range`; only features some grant
@@ -78,7 +81,12 @@ mod tests {
     use crate::domain::{Grant, GrantSource};
     use time::macros::datetime;
 
-    fn grant(feature: u32, seats: u32, added: time::OffsetDateTime, exp: Option<time::OffsetDateTime>) -> Grant {
+    fn grant(
+        feature: u32,
+        seats: u32,
+        added: time::OffsetDateTime,
+        exp: Option<time::OffsetDateTime>,
+    ) -> Grant {
         Grant {
             id: 0,
             product: "p".into(),
@@ -106,17 +114,35 @@ mod tests {
     #[test]
     fn seats_count_from_the_day_added_until_the_day_they_expire() {
         let d = |s: &str| Day::parse(s).expect("day");
-        let range = DayRange { from: d("2026-03-01"), to: d("2026-03-10") };
+        let range = DayRange {
+            from: d("2026-03-01"),
+            to: d("2026-03-10"),
+        };
         let keys = vec![
             key(vec![
                 // Added mid-day on the 3rd: counts from the 3rd.
                 grant(7, 5, datetime!(2026-03-03 15:00 UTC), None),
                 // Expires mid-day on the 5th: counts up to the 5th.
-                grant(7, 2, datetime!(2025-01-01 0:00 UTC), Some(datetime!(2026-03-05 12:00 UTC))),
+                grant(
+                    7,
+                    2,
+                    datetime!(2025-01-01 0:00 UTC),
+                    Some(datetime!(2026-03-05 12:00 UTC)),
+                ),
                 // Expires at midnight starting the 8th: the 8th is not counted.
-                grant(8, 1, datetime!(2025-01-01 0:00 UTC), Some(datetime!(2026-03-08 0:00 UTC))),
+                grant(
+                    8,
+                    1,
+                    datetime!(2025-01-01 0:00 UTC),
+                    Some(datetime!(2026-03-08 0:00 UTC)),
+                ),
                 // Wholly before the range.
-                grant(9, 1, datetime!(2025-01-01 0:00 UTC), Some(datetime!(2026-02-01 0:00 UTC))),
+                grant(
+                    9,
+                    1,
+                    datetime!(2025-01-01 0:00 UTC),
+                    Some(datetime!(2026-02-01 0:00 UTC)),
+                ),
             ]),
             key(vec![grant(7, 10, datetime!(2026-03-09 0:00 UTC), None)]),
         ];
@@ -136,8 +162,22 @@ mod tests {
     fn csv_has_a_header_and_one_line_per_row() {
         let day = Day::parse("2026-03-01").expect("day");
         let rows = vec![
-            SeriesRow { day, feature: 7, captures: 3, denials: 1, peak: 2, seats_owned: Some(5) },
-            SeriesRow { day: day.add(1), feature: 7, captures: 0, denials: 0, peak: 0, seats_owned: None },
+            SeriesRow {
+                day,
+                feature: 7,
+                captures: 3,
+                denials: 1,
+                peak: 2,
+                seats_owned: Some(5),
+            },
+            SeriesRow {
+                day: day.add(1),
+                feature: 7,
+                captures: 0,
+                denials: 0,
+                peak: 0,
+                seats_owned: None,
+            },
         ];
         assert_eq!(
             series_csv(&rows),

@@ -547,13 +547,8 @@ pub async fn key_usage(
 ) -> AppResult<HttpResponse> {
     use crate::domain::days::DayRange;
     let regnum = keys::parse_regnum(&regnum)?;
-    let range = DayRange::parse(
-        q.from.as_deref(),
-        q.to.as_deref(),
-        stats::today(&app),
-        30,
-    )
-    .map_err(|e| AppError::malformed(e.field, e.why))?;
+    let range = DayRange::parse(q.from.as_deref(), q.to.as_deref(), stats::today(&app), 30)
+        .map_err(|e| AppError::malformed(e.field, e.why))?;
     let tx = app.store.read()?;
     keys::load(&tx, &regnum)?.ok_or(AppError::UnknownRegnum)?;
     Ok(HttpResponse::Ok().json(stats::key_usage(&tx, &regnum, range)?))

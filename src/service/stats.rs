@@ -58,13 +58,11 @@ pub fn features(tx: &impl Snapshot) -> Result<Vec<FeatureInfo>, StoreError> {
     let mut out: Vec<FeatureInfo> = products::list(tx)?
         .into_iter()
         .flat_map(|p| {
-            p.features
-                .into_iter()
-                .map(move |f| FeatureInfo {
-                    number: f.number,
-                    name: f.name,
-                    product: p.code.clone(),
-                })
+            p.features.into_iter().map(move |f| FeatureInfo {
+                number: f.number,
+                name: f.name,
+                product: p.code.clone(),
+            })
         })
         .collect();
     out.sort_by_key(|f| f.number);
@@ -501,14 +499,17 @@ pub fn key_denials(
     let (ms, seq) = upper(page.before);
     let mut iters = Vec::with_capacity(regnums.len());
     for r in regnums {
-        iters.push(t.range((r.as_str(), i64::MIN, 0u64)..(r.as_str(), ms, seq))?.rev());
+        iters.push(
+            t.range((r.as_str(), i64::MIN, 0u64)..(r.as_str(), ms, seq))?
+                .rev(),
+        );
     }
     // Max-heap of each key's newest remaining denial.
     let mut heap: BinaryHeap<(i64, u64, usize)> = BinaryHeap::new();
     let mut heads: Vec<Option<Denial>> = Vec::with_capacity(iters.len());
     let advance = |i: usize,
-                       iters: &mut Vec<std::iter::Rev<redb::Range<'_, _, _>>>,
-                       heap: &mut BinaryHeap<(i64, u64, usize)>|
+                   iters: &mut Vec<std::iter::Rev<redb::Range<'_, _, _>>>,
+                   heap: &mut BinaryHeap<(i64, u64, usize)>|
      -> Result<Option<Denial>, StoreError> {
         match iters[i].next() {
             Some(row) => {
@@ -574,7 +575,11 @@ fn scan_index(
     match feature {
         Some(f) => {
             let t = tx.table(tables::DENIAL_FEATURE_TIMES)?;
-            for (n, row) in t.range((f, i64::MIN, 0u64)..(f, ms, seq))?.rev().enumerate() {
+            for (n, row) in t
+                .range((f, i64::MIN, 0u64)..(f, ms, seq))?
+                .rev()
+                .enumerate()
+            {
                 let (k, v) = row?;
                 let (_, ms, seq) = k.value();
                 let (regnum, c) = v.value();
@@ -597,7 +602,10 @@ fn scan_index(
     }
     let t = tx.table(tables::DENIALS.def)?;
     let mut shaper = Shaper::new(tx)?;
-    let mut out = DenialPage { rows: Vec::with_capacity(hits.len()), next };
+    let mut out = DenialPage {
+        rows: Vec::with_capacity(hits.len()),
+        next,
+    };
     for (regnum, cursor) in hits {
         if let Some(d) = tables::DENIALS.get(&t, (regnum.as_str(), cursor.ms, cursor.seq))? {
             out.rows.push(shaper.row(d, cursor)?);

@@ -135,7 +135,9 @@ pub fn add_usage(tx: &crate::store::Logged, rows: &[UsageRow]) -> Result<(), Sto
             let client = match owner.get(&regnum) {
                 Some(c) => *c,
                 None => {
-                    let c = tables::KEYS.get(&keys, regnum.as_str())?.map(|k| k.client_id);
+                    let c = tables::KEYS
+                        .get(&keys, regnum.as_str())?
+                        .map(|k| k.client_id);
                     owner.insert(regnum, c);
                     c
                 }

@@ -133,14 +133,20 @@ fn v3_to_v4(tx: &WriteTransaction) -> Result<(), StoreError> {
             let client = match owner.get(&regnum) {
                 Some(c) => *c,
                 None => {
-                    let c = tables::KEYS.get(&keys, regnum.as_str())?.map(|k| k.client_id);
+                    let c = tables::KEYS
+                        .get(&keys, regnum.as_str())?
+                        .map(|k| k.client_id);
                     owner.insert(regnum, c);
                     c
                 }
             };
             if let Some(c) = client {
                 let (block, lo) = crate::service::stats::blocks::split(c);
-                *per_block.entry((day, block)).or_default().entry(lo).or_default() += n;
+                *per_block
+                    .entry((day, block))
+                    .or_default()
+                    .entry(lo)
+                    .or_default() += n;
             }
         }
     }

@@ -976,7 +976,11 @@ async fn key_usage_counts_captures_denials_and_peaks_per_day() {
     let mut rows = json!(null);
     for _ in 0..50 {
         rows = s
-            .admin(Method::GET, &format!("/keys/{}/usage", regnum.to_lowercase()), None)
+            .admin(
+                Method::GET,
+                &format!("/keys/{}/usage", regnum.to_lowercase()),
+                None,
+            )
             .await
             .expect(200);
         if rows == want {
@@ -986,16 +990,28 @@ async fn key_usage_counts_captures_denials_and_peaks_per_day() {
     }
     assert_eq!(rows, want);
     let rows = s
-        .admin(Method::GET, &format!("/keys/{regnum}/usage?from={today}&to={today}"), None)
+        .admin(
+            Method::GET,
+            &format!("/keys/{regnum}/usage?from={today}&to={today}"),
+            None,
+        )
         .await
         .expect(200);
     assert_eq!(rows, want);
     let rows = s
-        .admin(Method::GET, &format!("/keys/{regnum}/usage?from=2020-01-01&to=2020-01-31"), None)
+        .admin(
+            Method::GET,
+            &format!("/keys/{regnum}/usage?from=2020-01-01&to=2020-01-31"),
+            None,
+        )
         .await
         .expect(200);
     assert_eq!(rows, json!([]));
-    for bad in ["from=2026-02-30", "to=yesterday", "from=2026-02-01&to=2026-01-01"] {
+    for bad in [
+        "from=2026-02-30",
+        "to=yesterday",
+        "from=2026-02-01&to=2026-01-01",
+    ] {
         s.admin(Method::GET, &format!("/keys/{regnum}/usage?{bad}"), None)
             .await
             .expect_error(400, 1001);
@@ -1014,7 +1030,14 @@ async fn key_usage_counts_captures_denials_and_peaks_per_day() {
     assert_eq!((last[0].captures, last[0].denials, last[0].peak), (2, 1, 1));
     assert_eq!(all.features[0].product, "stat");
     let mine = stats::key_series(&tx, std::slice::from_ref(&regnum), range).expect("series");
-    assert_eq!(mine.rows.iter().filter(|r| r.day == range.to).next().and_then(|r| r.seats_owned), Some(1));
+    assert_eq!(
+        mine.rows
+            .iter()
+            .filter(|r| r.day == range.to)
+            .next()
+            .and_then(|r| r.seats_owned),
+        Some(1)
+    );
     let top = stats::top_clients(&tx, range, 20).expect("top");
     assert_eq!(top.len(), 1);
     assert_eq!(top[0].denials, 2);
@@ -1022,11 +1045,17 @@ async fn key_usage_counts_captures_denials_and_peaks_per_day() {
         .expect("denials");
     assert_eq!(page.rows.len(), 2);
     assert_eq!((page.rows[0].code, page.rows[0].feature), (1031, 99));
-    assert_eq!((page.rows[1].code, page.rows[1].user.as_str()), (1030, "petr"));
+    assert_eq!(
+        (page.rows[1].code, page.rows[1].user.as_str()),
+        (1030, "petr")
+    );
     assert_eq!(page.rows[1].client_id, top[0].client_id);
     let only = stats::all_denials(
         &tx,
-        &stats::DenialFilter { feature: Some(48), ..Default::default() },
+        &stats::DenialFilter {
+            feature: Some(48),
+            ..Default::default()
+        },
         stats::Page::default(),
     )
     .expect("denials");
