@@ -37,6 +37,8 @@ pub enum Command {
     Bench(crate::bench::BenchArgs),
     /// Fill a stopped server's data directory with many clients, keys and live leases (for benchmarks).
     Seed(crate::seed::SeedArgs),
+    /// Time the staff statistics and problems queries on a stopped server's data directory.
+    StatsBench(crate::stats_bench::StatsBenchArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -220,6 +222,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Seed(args) => crate::seed::run(args),
+        Command::StatsBench(args) => crate::stats_bench::run(args),
         Command::Diag(_) | Command::Bench(_) => unreachable!("handled in main"),
     }
 }

@@ -16,6 +16,7 @@ pub mod jobs;
 pub mod seed;
 pub mod server;
 pub mod service;
+pub mod stats_bench;
 pub mod store;
 pub mod ui;
 pub mod web;

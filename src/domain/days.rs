@@ -48,7 +48,7 @@ impl Day {
         Day(self.0 + 1).start()
     }
 
-    pub fn add(self, days: i32) -> Day {
+    pub fn plus(self, days: i32) -> Day {
         Day(self.0 + days)
     }
 }
@@ -125,7 +125,7 @@ impl DayRange {
     /// The `days` days ending `today`, today included.
     pub fn last(days: i32, today: Day) -> DayRange {
         DayRange {
-            from: today.add(1 - days.max(1)),
+            from: today.plus(1 - days.max(1)),
             to: today,
         }
     }

@@ -33,7 +33,7 @@ fn grant_days(
         // The grant counts on a day when it expires after the day's start.
         Some(e) => {
             let d = Day::of(e);
-            let last = if e == d.start() { d.add(-1) } else { d };
+            let last = if e == d.start() { d.plus(-1) } else { d };
             last.min(range.to)
         }
     };
@@ -171,7 +171,7 @@ mod tests {
                 seats_owned: Some(5),
             },
             SeriesRow {
-                day: day.add(1),
+                day: day.plus(1),
                 feature: 7,
                 captures: 0,
                 denials: 0,

@@ -1033,8 +1033,7 @@ async fn key_usage_counts_captures_denials_and_peaks_per_day() {
     assert_eq!(
         mine.rows
             .iter()
-            .filter(|r| r.day == range.to)
-            .next()
+            .find(|r| r.day == range.to)
             .and_then(|r| r.seats_owned),
         Some(1)
     );
