@@ -37,7 +37,7 @@ curl -ks -b "$JAR" -c "$JAR" -o /dev/null --data "csrf=$csrf&login=bench&passwor
 grep -q licd_session "$JAR" || { echo "sign-in failed" >&2; exit 1; }
 # A client with denials, and a feature and distributor to filter by, from the pages.
 client=$(curl -ks -b "$JAR" "$URL/statistics?range=365" | grep -o 'href="/clients/[0-9]*"' | head -1 | grep -o '[0-9]*' || true)
-feature=$(curl -ks -b "$JAR" "$URL/problems" | grep -o '<option value="[0-9]*"' | head -1 | grep -o '[0-9][0-9]*' || true)
+feature=$(curl -ks -b "$JAR" "$URL/problems" | grep -o '<option value="[0-9]\+"' | head -1 | grep -o '[0-9][0-9]*' || true)
 dist=$(curl -ks -b "$JAR" "$URL/problems" | grep -o 'name="distributor".*' | grep -o '<option value="[^"]\+"' | head -1 | sed 's/.*value="\([^"]*\)"/\1/' || true)
 pages=(
     "/statistics?range=365"
