@@ -46,3 +46,25 @@ pub fn html_page(status: StatusCode, m: maud::Markup) -> HttpResponse {
         .content_type("text/html; charset=utf-8")
         .body(m.into_string())
 }
+
+/// The page's path and query when the request is a GET (where the header's language
+/// switch comes back to); empty otherwise.
+pub fn back_of(req: &HttpRequest) -> String {
+    if req.method() == actix_web::http::Method::GET {
+        req.uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_default()
+    } else {
+        String::new()
+    }
+}
+
+/// A saved language preference ("ru", "en"), else the browser's.
+pub fn lang_or(pref: &str, browser: Lang) -> Lang {
+    match pref {
+        "ru" => Lang::Ru,
+        "en" => Lang::En,
+        _ => browser,
+    }
+}

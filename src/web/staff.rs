@@ -45,19 +45,8 @@ impl Me {
         let vendor = settings::read(&tx)
             .map_err(|e| UiError::App(e.into(), lang0))?
             .vendor_name;
-        let lang = match prefs.lang.as_str() {
-            "ru" => Lang::Ru,
-            "en" => Lang::En,
-            _ => lang0,
-        };
-        let back = if req.method() == actix_web::http::Method::GET {
-            req.uri()
-                .path_and_query()
-                .map(|p| p.as_str().to_owned())
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let lang = super::response::lang_or(&prefs.lang, lang0);
+        let back = super::response::back_of(req);
         Ok(Me {
             back,
             app,

@@ -79,6 +79,30 @@ pub async fn fixture(s: &Server, company: &str, email: &str) -> Fixture {
     }
 }
 
+/// A capture as a protected app makes it (refused ones count as denials).
+pub async fn try_capture(
+    s: &Server,
+    regnum: &str,
+    feature: u32,
+    host: &str,
+    user: &str,
+) -> licd::error::AppResult<leases::Captured> {
+    leases::capture(
+        s.app(),
+        leases::CaptureInput {
+            regnum: regnum.into(),
+            feature,
+            host: host.into(),
+            database: Some("Бухгалтерия".into()),
+            user: (!user.is_empty()).then(|| user.into()),
+            session: None,
+            app: Some("crm".into()),
+            version: Some("1.2".into()),
+        },
+    )
+    .await
+}
+
 pub async fn capture(s: &Server, regnum: &str, feature: u32, host: &str, user: &str) -> String {
     leases::capture(
         s.app(),
@@ -345,20 +369,7 @@ async fn a_client_sees_and_unbinds_only_its_own_within_the_limit() {
         .expect("limit");
     for host in ["PC-1", "PC-2", "PC-3"] {
         // Two seats of 31: the third host is refused (a denial to see under Problems).
-        let _ = leases::capture(
-            s.app(),
-            leases::CaptureInput {
-                regnum: mine.regnum.clone(),
-                feature: 31,
-                host: host.into(),
-                database: None,
-                user: None,
-                session: None,
-                app: None,
-                version: None,
-            },
-        )
-        .await;
+        let _ = try_capture(&s, &mine.regnum, 31, host, "").await;
     }
     let their_lease = capture(&s, &theirs.regnum, 48, "THEIR-PC", "boss").await;
 
@@ -474,37 +485,11 @@ async fn two_weeks_of_use(s: &Server, f: &Fixture) {
     for day in 0..14u32 {
         let users = 1 + (day * 7 % 5) + u32::from(day == 9);
         for u in 0..users {
-            let _ = leases::capture(
-                s.app(),
-                leases::CaptureInput {
-                    regnum: f.regnum.clone(),
-                    feature: 48,
-                    host: format!("WS-{u}"),
-                    database: Some("Бухгалтерия".into()),
-                    user: Some(format!("user{u}")),
-                    session: None,
-                    app: Some("crm".into()),
-                    version: Some("1.2".into()),
-                },
-            )
-            .await;
+            let _ = try_capture(s, &f.regnum, 48, &format!("WS-{u}"), &format!("user{u}")).await;
         }
         if day % 3 == 0 {
             for host in ["PC-1", "PC-2", "PC-3"] {
-                let _ = leases::capture(
-                    s.app(),
-                    leases::CaptureInput {
-                        regnum: f.regnum.clone(),
-                        feature: 31,
-                        host: host.into(),
-                        database: None,
-                        user: None,
-                        session: None,
-                        app: Some("telephony".into()),
-                        version: Some("2.0".into()),
-                    },
-                )
-                .await;
+                let _ = try_capture(s, &f.regnum, 31, host, "").await;
             }
         }
         licd::service::usage::flush(s.app()).await.expect("flush");
@@ -789,20 +774,7 @@ async fn a_distributor_sees_only_its_clients_statistics_and_problems() {
     // Each key: three hosts on two seats of 31, so one denial each.
     for f in [&ours, &theirs] {
         for host in ["A", "B", "C"] {
-            let _ = leases::capture(
-                s.app(),
-                leases::CaptureInput {
-                    regnum: f.regnum.clone(),
-                    feature: 31,
-                    host: format!("{host}-{}", f.client),
-                    database: None,
-                    user: None,
-                    session: None,
-                    app: None,
-                    version: None,
-                },
-            )
-            .await;
+            let _ = try_capture(&s, &f.regnum, 31, &format!("{host}-{}", f.client), "").await;
         }
     }
     licd::service::usage::flush(s.app()).await.expect("flush");
