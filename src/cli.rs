@@ -39,6 +39,12 @@ pub enum Command {
     Seed(crate::seed::SeedArgs),
     /// Time the staff statistics and problems queries on a stopped server's data directory.
     StatsBench(crate::stats_bench::StatsBenchArgs),
+    /// A consistent, verified copy of the database: from a running server (--server) or a stopped one's directory (--data).
+    Backup(crate::ops::cli::BackupArgs),
+    /// Put a backup into a stopped server's data directory (the replaced database is kept aside).
+    Restore(crate::ops::cli::RestoreArgs),
+    /// Check a stopped server's database read-only; exit 0 when sound, 1 on problems, 2 when it cannot be checked.
+    Check(crate::ops::cli::CheckArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -90,6 +96,9 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Diag(args) => crate::diag::main(args),
         Command::Bench(args) => crate::bench::main(args),
+        Command::Backup(args) => crate::ops::cli::backup_main(args),
+        Command::Restore(args) => crate::ops::cli::restore_main(args),
+        Command::Check(args) => crate::ops::cli::check_main(args),
         other => match run(other) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -223,7 +232,11 @@ fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Seed(args) => crate::seed::run(args),
         Command::StatsBench(args) => crate::stats_bench::run(args),
-        Command::Diag(_) | Command::Bench(_) => unreachable!("handled in main"),
+        Command::Diag(_)
+        | Command::Bench(_)
+        | Command::Backup(_)
+        | Command::Restore(_)
+        | Command::Check(_) => unreachable!("handled in main"),
     }
 }
 

@@ -43,6 +43,27 @@ pub struct ServeArgs {
     /// Worker threads for HTTP [default: the number of cores].
     #[arg(long, env = "LICD_WORKERS")]
     pub workers: Option<usize>,
+    /// Daily backup window, local time, "HH:MM-HH:MM", or "off" [default: 03:00-05:00; when unset here, the System page sets it].
+    #[arg(long, env = "LICD_BACKUP_WINDOW")]
+    pub backup_window: Option<String>,
+    /// Time zone of the backup window, e.g. Europe/Moscow [default: the system's].
+    #[arg(long, env = "LICD_BACKUP_TIMEZONE")]
+    pub backup_timezone: Option<String>,
+    /// Scheduled backups kept, newest first [default: 7].
+    #[arg(long, env = "LICD_BACKUP_KEEP")]
+    pub backup_keep: Option<u32>,
+    /// Folder of scheduled backups [default: DATA/backups].
+    #[arg(long, env = "LICD_BACKUP_DIR")]
+    pub backup_dir: Option<PathBuf>,
+    /// Compression of scheduled backups: none, gzip or zstd [default: none].
+    #[arg(long, env = "LICD_BACKUP_COMPRESSION")]
+    pub backup_compression: Option<String>,
+    /// Where operations alerts (a failed backup) are mailed, comma-separated.
+    #[arg(long, env = "LICD_OPS_EMAIL")]
+    pub ops_email: Option<String>,
+    /// Most e-mails sent in any 24 hours; more wait in the outbox [default: 2000].
+    #[arg(long, env = "LICD_MAIL_DAILY_QUOTA")]
+    pub mail_daily_quota: Option<u32>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -58,6 +79,13 @@ struct FileConfig {
     body_limit: Option<usize>,
     abuse_per_minute: Option<u32>,
     workers: Option<usize>,
+    backup_window: Option<String>,
+    backup_timezone: Option<String>,
+    backup_keep: Option<u32>,
+    backup_dir: Option<PathBuf>,
+    backup_compression: Option<String>,
+    ops_email: Option<String>,
+    mail_daily_quota: Option<u32>,
 }
 
 #[derive(Clone, Debug)]
@@ -82,6 +110,21 @@ pub struct Config {
     pub body_limit: usize,
     pub abuse_per_minute: u32,
     pub workers: usize,
+    /// What the config file, environment or flags set of the operations settings; the
+    /// rest is set on the System page (a value set here wins and is shown locked there).
+    pub ops: OpsConfig,
+}
+
+/// Operations settings as the configuration gives them (`None`: not set there).
+#[derive(Clone, Debug, Default)]
+pub struct OpsConfig {
+    pub backup_window: Option<String>,
+    pub backup_timezone: Option<String>,
+    pub backup_keep: Option<u32>,
+    pub backup_dir: Option<PathBuf>,
+    pub backup_compression: Option<crate::ops::archive::Compression>,
+    pub ops_email: Option<String>,
+    pub mail_daily_quota: Option<u32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +143,8 @@ pub enum ConfigError {
     NoDataDir,
     #[error("{0} must be greater than zero")]
     Zero(&'static str),
+    #[error("{0}: {1}")]
+    Invalid(&'static str, String),
 }
 
 /// The platform's data directory for licd (e.g. ~/.local/share/licd, %APPDATA%\licd).
@@ -166,6 +211,37 @@ impl Config {
         if workers == 0 {
             return Err(ConfigError::Zero("workers"));
         }
+        let ops = OpsConfig {
+            backup_window: args.backup_window.clone().or(file.backup_window),
+            backup_timezone: args.backup_timezone.clone().or(file.backup_timezone),
+            backup_keep: args.backup_keep.or(file.backup_keep),
+            backup_dir: args.backup_dir.clone().or(file.backup_dir),
+            backup_compression: match args.backup_compression.clone().or(file.backup_compression) {
+                None => None,
+                Some(c) => Some(crate::ops::archive::Compression::parse(&c).ok_or_else(|| {
+                    ConfigError::Invalid(
+                        "backup_compression",
+                        format!("{c:?} is not none, gzip or zstd"),
+                    )
+                })?),
+            },
+            ops_email: args.ops_email.clone().or(file.ops_email),
+            mail_daily_quota: args.mail_daily_quota.or(file.mail_daily_quota),
+        };
+        if let Some(w) = &ops.backup_window {
+            crate::service::backups::Window::parse(w)
+                .map_err(|e| ConfigError::Invalid("backup_window", e))?;
+        }
+        if let Some(tz) = &ops.backup_timezone {
+            crate::service::backups::zone(tz)
+                .map_err(|e| ConfigError::Invalid("backup_timezone", e))?;
+        }
+        if ops.backup_keep == Some(0) {
+            return Err(ConfigError::Zero("backup_keep"));
+        }
+        if ops.mail_daily_quota == Some(0) {
+            return Err(ConfigError::Zero("mail_daily_quota"));
+        }
         Ok(Config {
             data_dir,
             listen,
@@ -176,6 +252,7 @@ impl Config {
             body_limit,
             abuse_per_minute,
             workers,
+            ops,
         })
     }
 

@@ -45,6 +45,7 @@ pub fn scope() -> actix_web::Scope {
         .route("/tokens/{id}", web::delete().to(revoke_token))
         .route("/settings", web::get().to(get_settings))
         .route("/settings", web::patch().to(patch_settings))
+        .route("/backup", web::get().to(get_backup))
         .default_service(web::to(super::not_found))
 }
 
@@ -792,4 +793,54 @@ pub async fn patch_settings(
     let detail = format!("prefix {}", s.regnum_prefix);
     audited(&app, &staff, "settings_change", "settings", &detail).await;
     Ok(HttpResponse::Ok().json(SettingsView::from(s)))
+}
+
+/// A consistent copy of the database, taken while the server keeps serving (admin): a
+/// complete redb file with every write acknowledged before the call, verified before it
+/// is sent. `Licd-Backup-Sha256` and `Licd-Backup-Rows` let the receiver check it; it
+/// also carries the signing key, so keep it as private as the data directory.
+#[utoipa::path(get, path = "/api/admin/v1/backup", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>,
+        headers(("Licd-Backup-Sha256" = String, description = "SHA-256 of the body, hex"),
+                ("Licd-Backup-Rows" = u64, description = "rows in the copy"))),
+        (status = 401), (status = 403)))]
+pub async fn get_backup(app: web::Data<App>, staff: Staff) -> AppResult<HttpResponse> {
+    staff.require(Role::Admin)?;
+    let app = app.into_inner();
+    let dir = crate::service::backups::policy(&app)?.dir;
+    let tmp = dir.join(format!(
+        ".online-{}.redb.tmp",
+        uuid::Uuid::new_v4().simple()
+    ));
+    let copied =
+        crate::service::backups::snapshot_to(&app, tmp, crate::service::backups::ONLINE_BUSY)
+            .await?;
+    audited(
+        &app,
+        &staff,
+        "backup",
+        "database",
+        &format!("{} rows", copied.rows),
+    )
+    .await;
+    let stamp = app
+        .now()
+        .format(time::macros::format_description!(
+            "[year][month][day]-[hour][minute][second]"
+        ))
+        .unwrap_or_default();
+    let body = super::files::delete_after(copied.path.clone())
+        .await
+        .map_err(|e| AppError::internal(format!("backup file: {e}")))?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/octet-stream")
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"licd-{stamp}.redb\""),
+        ))
+        .insert_header(("Licd-Backup-Sha256", copied.sha256.clone()))
+        .insert_header(("Licd-Backup-Rows", copied.rows.to_string()))
+        .insert_header(("Cache-Control", "no-store"))
+        .no_chunking(copied.bytes)
+        .streaming(body))
 }

@@ -45,6 +45,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         super::admin_api::create_token,
         super::admin_api::revoke_token,
         super::admin_api::get_settings,
+        super::admin_api::get_backup,
         super::admin_api::patch_settings,
     ),
     modifiers(&Security)

@@ -10,6 +10,7 @@ use tokio::sync::watch;
 pub fn start(app: Arc<App>, stop: watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
     vec![
         tokio::spawn(outbox::run(app.clone(), stop.clone())),
-        tokio::spawn(reaper::run(app, stop)),
+        tokio::spawn(reaper::run(app.clone(), stop.clone())),
+        tokio::spawn(crate::service::backups::run(app, stop)),
     ]
 }

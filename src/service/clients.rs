@@ -121,7 +121,7 @@ impl ClientInput {
     }
 }
 
-fn index_keys(
+pub(crate) fn index_keys(
     c: &Client,
 ) -> [(
     redb::MultimapTableDefinition<'static, &'static str, u64>,

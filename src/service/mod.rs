@@ -2,6 +2,7 @@
 //! mail queued in that same transaction; reads use a read snapshot.
 pub mod audit;
 pub mod auth;
+pub mod backups;
 pub mod cabinet;
 pub mod clients;
 pub mod coupons;
@@ -44,6 +45,8 @@ pub struct App {
     /// Wakes the outbox sender when new mail is queued.
     pub mail_queued: tokio::sync::Notify,
     pub started_at: OffsetDateTime,
+    /// One backup at a time.
+    pub backups: backups::Gate,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +84,7 @@ impl App {
             limits,
             mail_queued: tokio::sync::Notify::new(),
             started_at: now,
+            backups: backups::Gate::default(),
         }))
     }
 

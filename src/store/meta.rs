@@ -16,6 +16,19 @@ pub fn get_u64(tx: &WriteTransaction, name: &str) -> Result<Option<u64>, StoreEr
     Ok(v)
 }
 
+/// `get_u64` in a read transaction.
+pub fn read_u64(tx: &redb::ReadTransaction, name: &str) -> Result<Option<u64>, StoreError> {
+    let t = tx.open_table(META)?;
+    let v = t.get(name)?.map(|v| {
+        let mut a = [0u8; 8];
+        if v.value().len() == 8 {
+            a.copy_from_slice(v.value());
+        }
+        u64::from_le_bytes(a)
+    });
+    Ok(v)
+}
+
 pub fn put_u64(tx: &WriteTransaction, name: &str, v: u64) -> Result<(), StoreError> {
     let mut t = tx.open_table(META)?;
     t.insert(name, v.to_le_bytes().as_slice())?;

@@ -9,6 +9,7 @@
 //!
 //! Logged writes (`write_logged`: the hot lease paths) are made durable through the redo
 //! log instead of a durable redb commit; see `redo`.
+pub mod backup;
 pub mod codec;
 pub mod meta;
 pub mod migrate;

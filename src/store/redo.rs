@@ -279,6 +279,80 @@ impl Wal {
     }
 }
 
+/// What a log file holds for one epoch, read without changing it (backups, `licd check`).
+#[derive(Debug, Default)]
+pub struct LogContents {
+    /// The sound frames of the epoch, in order.
+    pub frames: Vec<Vec<u8>>,
+    /// The log's size on disk.
+    pub size: u64,
+}
+
+/// Reads the frames of `epoch` from the log at `path` (none when there is no log).
+pub fn read_log(path: &Path, epoch: u64) -> Result<LogContents, StoreError> {
+    let all = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(LogContents::default()),
+        Err(e) => {
+            return Err(StoreError::Codec(format!(
+                "redo log {}: {e}",
+                path.display()
+            )));
+        }
+    };
+    let mut frames = Vec::new();
+    let mut at = 0usize;
+    while let Some((payload, next)) = frame_at(&all, at, epoch) {
+        frames.push(payload.to_vec());
+        at = next;
+    }
+    Ok(LogContents {
+        frames,
+        size: all.len() as u64,
+    })
+}
+
+/// Checks that a frame's changes parse and name tables the log may write, without
+/// applying them; returns how many changes it holds.
+pub fn parse_frame(mut frame: &[u8]) -> Result<usize, StoreError> {
+    let mut n = 0;
+    while !frame.is_empty() {
+        let take = |b: &mut &[u8], k: usize| -> Result<(), StoreError> {
+            if b.len() < k {
+                return Err(corrupt("truncated change"));
+            }
+            *b = &b[k..];
+            Ok(())
+        };
+        let len = |b: &[u8]| -> Result<usize, StoreError> {
+            b.get(..4)
+                .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]) as usize)
+                .ok_or_else(|| corrupt("truncated change"))
+        };
+        let op = *frame.first().ok_or_else(|| corrupt("truncated change"))?;
+        let tl = *frame.get(1).ok_or_else(|| corrupt("truncated change"))? as usize;
+        take(&mut frame, 2)?;
+        let table = frame.get(..tl).ok_or_else(|| corrupt("truncated change"))?;
+        let table = std::str::from_utf8(table).map_err(|_| corrupt("table"))?;
+        if !LOGGED_TABLES.contains(&table) && table != "seats" && table != "leases" {
+            return Err(corrupt(&format!("unknown table {table}")));
+        }
+        take(&mut frame, tl)?;
+        let kl = len(frame)?;
+        take(&mut frame, 4 + kl)?;
+        match op {
+            PUT => {
+                let vl = len(frame)?;
+                take(&mut frame, 4 + vl)?;
+            }
+            DEL => {}
+            _ => return Err(corrupt("unknown change")),
+        }
+        n += 1;
+    }
+    Ok(n)
+}
+
 /// Bytes a frame of `len` bytes of changes takes in the log.
 pub fn framed(len: usize) -> usize {
     len + HEADER

@@ -4,7 +4,7 @@
 //! tables use redb's own key and value types.
 use super::StoreError;
 use super::codec;
-use redb::{Key, MultimapTableDefinition, ReadableTable, Table, TableDefinition};
+use redb::{Key, MultimapTableDefinition, ReadableTable, Table, TableDefinition, Value};
 use serde::{Serialize, de::DeserializeOwned};
 use std::borrow::Borrow;
 use std::marker::PhantomData;
@@ -165,47 +165,119 @@ pub const SELF_SERVICE: TableDefinition<(&str, u32, i64, u64), u8> =
 pub const PRODUCT_OPTIONS: RecTable<u64, crate::domain::cabinet::ProductOptions> =
     RecTable::new("product_options");
 
-/// Opens (creating if needed) every table, so readers never meet a missing one.
-pub fn create_all(tx: &redb::WriteTransaction) -> Result<(), StoreError> {
-    tx.open_table(META)?;
-    tx.open_table(PRODUCTS.def)?;
-    tx.open_table(PRODUCT_CODES)?;
-    tx.open_table(FEATURES)?;
-    tx.open_table(CLIENTS.def)?;
-    tx.open_multimap_table(CLIENT_EMAILS)?;
-    tx.open_multimap_table(CLIENT_CRM1)?;
-    tx.open_multimap_table(CLIENT_CRM2)?;
-    tx.open_multimap_table(CLIENT_MANAGERS)?;
-    tx.open_multimap_table(CLIENT_DISTRIBUTORS)?;
-    tx.open_multimap_table(CLIENT_KEYS)?;
-    tx.open_table(KEYS.def)?;
-    tx.open_table(COUPONS.def)?;
-    tx.open_table(TRIAL_HOSTS)?;
-    tx.open_table(HOLDERS.def)?;
-    tx.open_table(SEAT_COUNTS)?;
-    tx.open_table(LEASE_INDEX)?;
-    tx.open_table(DENIALS.def)?;
-    tx.open_table(DENIAL_DAYS)?;
-    tx.open_table(USAGE)?;
-    tx.open_table(USAGE_DAILY)?;
-    tx.open_table(DENIAL_TIMES)?;
-    tx.open_table(DENIAL_FEATURE_TIMES)?;
-    tx.open_table(DENIAL_CLIENT_DAYS)?;
-    tx.open_table(TOKENS.def)?;
-    tx.open_table(USERS.def)?;
-    tx.open_table(OUTBOX.def)?;
-    tx.open_table(STAFF_SESSIONS.def)?;
-    tx.open_table(LOGIN_FAILURES.def)?;
-    tx.open_table(STAFF_PREFS.def)?;
-    tx.open_table(AUDIT.def)?;
-    tx.open_table(DISTRIBUTORS.def)?;
-    tx.open_table(CABINET_PASSWORDS.def)?;
-    tx.open_table(CABINET_CODES.def)?;
-    tx.open_table(CABINET_LINKS.def)?;
-    tx.open_table(CABINET_SESSIONS.def)?;
-    tx.open_table(CABINET_FAILURES.def)?;
-    tx.open_table(CLIENT_PREFS.def)?;
-    tx.open_table(SELF_SERVICE)?;
-    tx.open_table(PRODUCT_OPTIONS.def)?;
+/// Checks that `bytes` decode as a record (see `Visit::table`).
+pub type Decodes = fn(&[u8]) -> Result<(), StoreError>;
+
+impl<K: Key + 'static, V: Serialize + DeserializeOwned> RecTable<K, V> {
+    fn decodes(bytes: &[u8]) -> Result<(), StoreError> {
+        codec::decode::<V>(bytes).map(drop)
+    }
+
+    /// The decode check of this table's records.
+    pub fn check_of(&self) -> Decodes {
+        Self::decodes
+    }
+}
+
+/// Something done to every table in turn (`visit_all`): creating them, copying them into
+/// a backup, checking them. Generic over the tables' key and value types, so each table
+/// is handled with its own types and no table is listed twice.
+pub trait Visit {
+    /// A table; `decodes` checks a value when it holds codec records; `legacy` marks the
+    /// tables an older schema had (present only in a database not migrated yet).
+    fn table<K: Key + 'static, V: Value + 'static>(
+        &mut self,
+        def: TableDefinition<'static, K, V>,
+        decodes: Option<Decodes>,
+        legacy: bool,
+    ) -> Result<(), StoreError>;
+    fn multimap<K: Key + 'static, V: Key + 'static>(
+        &mut self,
+        def: MultimapTableDefinition<'static, K, V>,
+    ) -> Result<(), StoreError>;
+}
+
+/// Visits every table licd has ever kept, current ones first.
+pub fn visit_all(v: &mut impl Visit) -> Result<(), StoreError> {
+    v.table(META, None, false)?;
+    v.table(PRODUCTS.def, Some(PRODUCTS.check_of()), false)?;
+    v.table(PRODUCT_CODES, None, false)?;
+    v.table(FEATURES, None, false)?;
+    v.table(CLIENTS.def, Some(CLIENTS.check_of()), false)?;
+    v.multimap(CLIENT_EMAILS)?;
+    v.multimap(CLIENT_CRM1)?;
+    v.multimap(CLIENT_CRM2)?;
+    v.multimap(CLIENT_MANAGERS)?;
+    v.multimap(CLIENT_DISTRIBUTORS)?;
+    v.multimap(CLIENT_KEYS)?;
+    v.table(KEYS.def, Some(KEYS.check_of()), false)?;
+    v.table(COUPONS.def, Some(COUPONS.check_of()), false)?;
+    v.table(TRIAL_HOSTS, None, false)?;
+    v.table(HOLDERS.def, Some(HOLDERS.check_of()), false)?;
+    v.table(SEAT_COUNTS, None, false)?;
+    v.table(LEASE_INDEX, None, false)?;
+    v.table(DENIALS.def, Some(DENIALS.check_of()), false)?;
+    v.table(DENIAL_DAYS, None, false)?;
+    v.table(USAGE, None, false)?;
+    v.table(USAGE_DAILY, None, false)?;
+    v.table(DENIAL_TIMES, None, false)?;
+    v.table(DENIAL_FEATURE_TIMES, None, false)?;
+    v.table(DENIAL_CLIENT_DAYS, None, false)?;
+    v.table(TOKENS.def, Some(TOKENS.check_of()), false)?;
+    v.table(USERS.def, Some(USERS.check_of()), false)?;
+    v.table(OUTBOX.def, Some(OUTBOX.check_of()), false)?;
+    v.table(STAFF_SESSIONS.def, Some(STAFF_SESSIONS.check_of()), false)?;
+    v.table(LOGIN_FAILURES.def, Some(LOGIN_FAILURES.check_of()), false)?;
+    v.table(STAFF_PREFS.def, Some(STAFF_PREFS.check_of()), false)?;
+    v.table(AUDIT.def, Some(AUDIT.check_of()), false)?;
+    v.table(DISTRIBUTORS.def, Some(DISTRIBUTORS.check_of()), false)?;
+    v.table(
+        CABINET_PASSWORDS.def,
+        Some(CABINET_PASSWORDS.check_of()),
+        false,
+    )?;
+    v.table(CABINET_CODES.def, Some(CABINET_CODES.check_of()), false)?;
+    v.table(CABINET_LINKS.def, Some(CABINET_LINKS.check_of()), false)?;
+    v.table(
+        CABINET_SESSIONS.def,
+        Some(CABINET_SESSIONS.check_of()),
+        false,
+    )?;
+    v.table(
+        CABINET_FAILURES.def,
+        Some(CABINET_FAILURES.check_of()),
+        false,
+    )?;
+    v.table(CLIENT_PREFS.def, Some(CLIENT_PREFS.check_of()), false)?;
+    v.table(SELF_SERVICE, None, false)?;
+    v.table(PRODUCT_OPTIONS.def, Some(PRODUCT_OPTIONS.check_of()), false)?;
+    v.table(LEGACY_SEATS.def, Some(LEGACY_SEATS.check_of()), true)?;
+    v.table(LEGACY_LEASES, None, true)?;
     Ok(())
+}
+
+/// Opens (creating if needed) every current table, so readers never meet a missing one.
+pub fn create_all(tx: &redb::WriteTransaction) -> Result<(), StoreError> {
+    struct Create<'a>(&'a redb::WriteTransaction);
+    impl Visit for Create<'_> {
+        fn table<K: Key + 'static, V: Value + 'static>(
+            &mut self,
+            def: TableDefinition<'static, K, V>,
+            _decodes: Option<Decodes>,
+            legacy: bool,
+        ) -> Result<(), StoreError> {
+            if !legacy {
+                self.0.open_table(def)?;
+            }
+            Ok(())
+        }
+        fn multimap<K: Key + 'static, V: Key + 'static>(
+            &mut self,
+            def: MultimapTableDefinition<'static, K, V>,
+        ) -> Result<(), StoreError> {
+            self.0.open_multimap_table(def)?;
+            Ok(())
+        }
+    }
+    visit_all(&mut Create(tx))
 }

@@ -1,0 +1,5 @@
+//! Operating a data directory: backups, restore, integrity check.
+pub mod archive;
+pub mod check;
+pub mod cli;
+pub mod restore;
