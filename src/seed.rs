@@ -190,7 +190,7 @@ pub fn run(args: SeedArgs) -> anyhow::Result<()> {
                 let mut made_keys = Vec::with_capacity(owners.len());
                 for (j, owner) in owners.iter().enumerate() {
                     let mut k = keys::insert_new(tx, *owner, now)?;
-                    if with_feature2 && (first + j as u64) % 10 == 0 {
+                    if with_feature2 && (first + j as u64).is_multiple_of(10) {
                         k.add_grant(Grant {
                             id: 0,
                             product: "seed".into(),
@@ -386,7 +386,7 @@ mod history {
         } else {
             &[FEATURE]
         };
-        let has2 = move |i: usize, f: usize| f == 0 || i % 10 == 0;
+        let has2 = move |i: usize, f: usize| f == 0 || i.is_multiple_of(10);
         // Pass 1, key-major: `usage` and `denials`, ~500,000 rows per commit.
         let per_tx = (500_000 / days as usize).max(1);
         let mut done = 0;

@@ -160,7 +160,10 @@ pub fn restore(
 }
 
 /// Schema, rows and carried files of an unpacked backup; refuses what is not one.
-fn inspect(path: &Path, file: &Path) -> Result<(u64, u64, Vec<(String, Vec<u8>)>), RestoreError> {
+/// Schema version, rows, and the carried files of a backup.
+type Inspected = (u64, u64, Vec<(String, Vec<u8>)>);
+
+fn inspect(path: &Path, file: &Path) -> Result<Inspected, RestoreError> {
     let not = |e: String| RestoreError::NotABackup(file.to_owned(), e);
     let db = redb::ReadOnlyDatabase::open(path).map_err(|e| not(e.to_string()))?;
     let tx = db.begin_read().map_err(|e| not(e.to_string()))?;

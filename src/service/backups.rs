@@ -462,7 +462,7 @@ pub fn due(policy: &Policy, status: &Status, now: OffsetDateTime) -> bool {
     let Some(w) = policy.window else {
         return false;
     };
-    let tz = zone(&policy.timezone).unwrap_or_else(|_| jiff::tz::TimeZone::UTC);
+    let tz = zone(&policy.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
     let (day, minute) = local(now, &tz);
     // A window across midnight belongs to the day it started on.
     let day = if w.start > w.end && minute < w.end {
@@ -498,7 +498,7 @@ pub async fn run(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<bool>) {
         if !due(&policy, &st, now) {
             continue;
         }
-        let tz = zone(&policy.timezone).unwrap_or_else(|_| jiff::tz::TimeZone::UTC);
+        let tz = zone(&policy.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
         let (day, _) = local(now, &tz);
         // Mark the day first: a failing backup is not retried every second.
         if let Err(e) = update_status(&app, move |s| s.scheduled_day = day).await {
