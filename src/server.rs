@@ -23,10 +23,12 @@ pub struct Running {
 /// `Running::wait` (or a spawned task) drives it.
 pub fn start(config: Config, clock: Clock) -> anyhow::Result<Running> {
     http::tls::install_provider();
-    let (tls, cert_path) = http::tls::server_config(&config)?;
+    let (tls, live_cert) = http::tls::server_config(&config)?;
+    let cert_path = live_cert.cert_path.clone();
     let workers = config.workers;
     let listen = config.listen;
     let app = App::open(config, clock)?;
+    let _ = app.tls.set(live_cert);
     let factory_app = app.clone();
     let server = actix_web::HttpServer::new(move || {
         actix_web::App::new()

@@ -91,22 +91,144 @@ fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
         .ok_or_else(|| TlsError::NoKey(path.to_owned()))
 }
 
-/// The server's TLS configuration and the certificate file it uses.
-pub fn server_config(config: &Config) -> Result<(rustls::ServerConfig, PathBuf), TlsError> {
+/// The certificate the listener presents, replaceable while it runs (the System page's
+/// upload; ACME renewals): every new handshake gets the current one.
+#[derive(Debug)]
+pub struct LiveCert {
+    current: parking_lot::RwLock<Arc<rustls::sign::CertifiedKey>>,
+    /// Where the certificate in use was read from.
+    pub cert_path: PathBuf,
+    pub key_path: PathBuf,
+    /// Whether it is the one kept in the data directory (replaceable from the System
+    /// page); a pair given by `--cert`/`--key` is the configuration's and wins.
+    pub in_data_dir: bool,
+}
+
+impl rustls::server::ResolvesServerCert for LiveCert {
+    fn resolve(
+        &self,
+        _hello: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(self.current.read().clone())
+    }
+}
+
+fn certified(
+    certs: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<rustls::sign::CertifiedKey, TlsError> {
+    Ok(rustls::sign::CertifiedKey::from_der(
+        certs,
+        key,
+        &rustls::crypto::ring::default_provider(),
+    )?)
+}
+
+impl LiveCert {
+    /// The chain in use, leaf first.
+    pub fn chain(&self) -> Vec<CertificateDer<'static>> {
+        self.current.read().cert.clone()
+    }
+
+    /// Checks a PEM certificate chain and its private key (they must match), writes them
+    /// over the data directory's pair (the old one kept as `*.pem.old`) and presents
+    /// them from the next handshake on.
+    pub fn replace_pem(&self, cert_pem: &str, key_pem: &str) -> Result<(), TlsError> {
+        let certs: Vec<_> = rustls_pemfile::certs(&mut cert_pem.as_bytes())
+            .filter_map(Result::ok)
+            .collect();
+        if certs.is_empty() {
+            return Err(TlsError::NoCert(PathBuf::from("the uploaded certificate")));
+        }
+        let key = rustls_pemfile::private_key(&mut key_pem.as_bytes())
+            .ok()
+            .flatten()
+            .ok_or_else(|| TlsError::NoKey(PathBuf::from("the uploaded key")))?;
+        let ck = certified(certs, key)?;
+        for (path, pem) in [(&self.cert_path, cert_pem), (&self.key_path, key_pem)] {
+            let mut old = path.as_os_str().to_owned();
+            old.push(".old");
+            let _ = std::fs::rename(path, PathBuf::from(old));
+            crate::service::signing::write_private(path, pem.as_bytes())
+                .map_err(|e| TlsError::Read(path.clone(), e))?;
+        }
+        *self.current.write() = Arc::new(ck);
+        Ok(())
+    }
+}
+
+/// The server's TLS configuration and the certificate it presents.
+pub fn server_config(config: &Config) -> Result<(rustls::ServerConfig, Arc<LiveCert>), TlsError> {
     install_provider();
-    let (cert, key) = match &config.tls {
-        TlsSource::Files { cert, key } => (cert.clone(), key.clone()),
+    let (cert, key, in_data_dir) = match &config.tls {
+        TlsSource::Files { cert, key } => (cert.clone(), key.clone(), false),
         TlsSource::SelfSigned => {
-            ensure_self_signed(&config.data_dir, &config.listen.ip().to_string())?
+            let (c, k) = ensure_self_signed(&config.data_dir, &config.listen.ip().to_string())?;
+            (c, k, true)
         }
     };
+    let live = Arc::new(LiveCert {
+        current: parking_lot::RwLock::new(Arc::new(certified(
+            load_certs(&cert)?,
+            load_key(&key)?,
+        )?)),
+        cert_path: cert,
+        key_path: key,
+        in_data_dir,
+    });
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut sc = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
         .with_no_client_auth()
-        .with_single_cert(load_certs(&cert)?, load_key(&key)?)?;
+        .with_cert_resolver(live.clone());
     sc.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok((sc, cert))
+    Ok((sc, live))
+}
+
+/// What the System page shows of a certificate.
+#[derive(Clone, Debug)]
+pub struct CertInfo {
+    pub subject: String,
+    pub issuer: String,
+    pub names: Vec<String>,
+    pub not_before: time::OffsetDateTime,
+    pub not_after: time::OffsetDateTime,
+}
+
+/// Reads subject, issuer, names and validity of a DER certificate.
+pub fn cert_info(der: &[u8]) -> Option<CertInfo> {
+    use x509_parser::prelude::*;
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    let names = cert
+        .subject_alternative_name()
+        .ok()
+        .flatten()
+        .map(|ext| {
+            ext.value
+                .general_names
+                .iter()
+                .map(|n| match n {
+                    GeneralName::DNSName(d) => (*d).to_owned(),
+                    GeneralName::IPAddress(b) => match b.len() {
+                        4 => std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]).to_string(),
+                        16 => <[u8; 16]>::try_from(*b)
+                            .map(|a| std::net::Ipv6Addr::from(a).to_string())
+                            .unwrap_or_default(),
+                        _ => String::new(),
+                    },
+                    other => other.to_string(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let t = |a: ASN1Time| time::OffsetDateTime::from_unix_timestamp(a.timestamp()).ok();
+    Some(CertInfo {
+        subject: cert.subject().to_string(),
+        issuer: cert.issuer().to_string(),
+        names,
+        not_before: t(cert.validity().not_before)?,
+        not_after: t(cert.validity().not_after)?,
+    })
 }
 
 /// Accepts any server certificate (`--insecure`), still checking the handshake's

@@ -18,6 +18,7 @@ pub mod sessions;
 pub mod settings;
 pub mod signing;
 pub mod stats;
+pub mod system;
 pub mod trial;
 pub mod usage;
 pub mod users;
@@ -47,6 +48,10 @@ pub struct App {
     pub started_at: OffsetDateTime,
     /// One backup at a time.
     pub backups: backups::Gate,
+    /// The certificate the listener presents (set when the server starts).
+    pub tls: std::sync::OnceLock<std::sync::Arc<crate::http::tls::LiveCert>>,
+    /// Requests per second, sampled by the load job.
+    pub load: system::Load,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +90,8 @@ impl App {
             mail_queued: tokio::sync::Notify::new(),
             started_at: now,
             backups: backups::Gate::default(),
+            tls: std::sync::OnceLock::new(),
+            load: system::Load::default(),
         }))
     }
 
