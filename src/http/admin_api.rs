@@ -45,6 +45,7 @@ pub fn scope() -> actix_web::Scope {
         .route("/tokens/{id}", web::delete().to(revoke_token))
         .route("/settings", web::get().to(get_settings))
         .route("/settings", web::patch().to(patch_settings))
+        .route("/metrics", web::get().to(super::observe::metrics))
         .default_service(web::to(super::not_found))
 }
 

@@ -46,6 +46,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         super::admin_api::revoke_token,
         super::admin_api::get_settings,
         super::admin_api::patch_settings,
+        super::observe::metrics,
     ),
     modifiers(&Security)
 )]

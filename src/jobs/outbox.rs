@@ -105,8 +105,14 @@ pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
                 })
                 .await;
             match write {
-                Ok(Ok(())) => tracing::info!(mail = id, "mail sent"),
-                Ok(Err(e)) => tracing::warn!(mail = id, "mail not sent, will retry: {e}"),
+                Ok(Ok(())) => {
+                    app.metrics.mail_sent();
+                    tracing::info!(mail = id, "mail sent");
+                }
+                Ok(Err(e)) => {
+                    app.metrics.mail_failed();
+                    tracing::warn!(mail = id, "mail not sent, will retry: {e}");
+                }
                 Err(e) => tracing::error!(mail = id, "outbox update failed: {e}"),
             }
         }

@@ -44,6 +44,8 @@ pub struct App {
     /// Wakes the outbox sender when new mail is queued.
     pub mail_queued: tokio::sync::Notify,
     pub started_at: OffsetDateTime,
+    /// Prometheus counters and gauges of this server (`GET /api/admin/v1/metrics`).
+    pub metrics: crate::metrics::Metrics,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +71,7 @@ impl App {
         let lease_clock = leases::LeaseClock::new(now);
         let catalog = products::Catalog::load(&store)?;
         let limits = limits::Limiter::new(config.abuse_per_minute);
+        let metrics = crate::metrics::Metrics::new(now.unix_timestamp(), store.stats.clone());
         Ok(Arc::new(App {
             store,
             leases: lease_clock,
@@ -80,6 +83,7 @@ impl App {
             usage: usage::UsageBuffer::default(),
             limits,
             mail_queued: tokio::sync::Notify::new(),
+            metrics,
             started_at: now,
         }))
     }
