@@ -1,5 +1,6 @@
 //! Integration tests against the real server (one test binary, several modules).
 mod admin_api;
 mod kit;
+mod metrics;
 mod process;
 mod protected_api;
