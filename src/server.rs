@@ -33,6 +33,8 @@ pub fn start(config: Config, clock: Clock) -> anyhow::Result<Running> {
     let server = actix_web::HttpServer::new(move || {
         actix_web::App::new()
             .wrap(http::security_headers())
+            // Outermost: counts and times every answer (metrics, access log).
+            .wrap(http::observe::Observe(factory_app.clone()))
             .configure(http::configure(factory_app.clone()))
     })
     .workers(workers)

@@ -46,6 +46,7 @@ pub fn scope() -> actix_web::Scope {
         .route("/settings", web::get().to(get_settings))
         .route("/settings", web::patch().to(patch_settings))
         .route("/backup", web::get().to(get_backup))
+        .route("/metrics", web::get().to(super::observe::metrics))
         .default_service(web::to(super::not_found))
 }
 

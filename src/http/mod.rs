@@ -5,6 +5,7 @@ pub mod admin_api;
 pub mod api;
 pub mod extract;
 pub mod files;
+pub mod observe;
 pub mod openapi;
 pub mod tls;
 pub mod ui;

@@ -47,6 +47,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         super::admin_api::get_settings,
         super::admin_api::get_backup,
         super::admin_api::patch_settings,
+        super::observe::metrics,
     ),
     modifiers(&Security)
 )]

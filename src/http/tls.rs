@@ -221,7 +221,7 @@ pub fn cert_info(der: &[u8]) -> Option<CertInfo> {
                 .collect()
         })
         .unwrap_or_default();
-    let t = |a: ASN1Time| time::OffsetDateTime::from_unix_timestamp(a.timestamp()).ok();
+    let t = |a: ASN1Time| ::time::OffsetDateTime::from_unix_timestamp(a.timestamp()).ok();
     Some(CertInfo {
         subject: cert.subject().to_string(),
         issuer: cert.issuer().to_string(),

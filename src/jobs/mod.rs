@@ -11,6 +11,7 @@ pub fn start(app: Arc<App>, stop: watch::Receiver<bool>) -> Vec<tokio::task::Joi
     vec![
         tokio::spawn(outbox::run(app.clone(), stop.clone())),
         tokio::spawn(reaper::run(app.clone(), stop.clone())),
-        tokio::spawn(crate::service::backups::run(app, stop)),
+        tokio::spawn(crate::service::backups::run(app.clone(), stop.clone())),
+        tokio::spawn(crate::service::system::run_load(app, stop)),
     ]
 }

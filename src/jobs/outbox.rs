@@ -81,6 +81,11 @@ pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
             if *stop.borrow() {
                 return;
             }
+            // Over the daily quota, mail waits in the outbox (System page).
+            if !crate::service::system::mail_allowed(&app) {
+                tracing::warn!("the daily mail quota is reached: mail waits in the outbox");
+                break;
+            }
             let result = send(&transport, &from, &m).await;
             let now = app.now();
             let id = m.id;
@@ -91,6 +96,8 @@ pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
                     match &result {
                         Ok(()) => {
                             t.remove(id)?;
+                            drop(t);
+                            crate::service::system::count_mail_sent(tx, now)?;
                         }
                         Err(e) => {
                             if let Some(mut m) = tables::OUTBOX.get(&t, id)? {
@@ -105,8 +112,14 @@ pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
                 })
                 .await;
             match write {
-                Ok(Ok(())) => tracing::info!(mail = id, "mail sent"),
-                Ok(Err(e)) => tracing::warn!(mail = id, "mail not sent, will retry: {e}"),
+                Ok(Ok(())) => {
+                    app.metrics.mail_sent();
+                    tracing::info!(mail = id, "mail sent");
+                }
+                Ok(Err(e)) => {
+                    app.metrics.mail_failed();
+                    tracing::warn!(mail = id, "mail not sent, will retry: {e}");
+                }
                 Err(e) => tracing::error!(mail = id, "outbox update failed: {e}"),
             }
         }

@@ -354,6 +354,7 @@ pub async fn take(app: &Arc<App>, why: Why) -> AppResult<BackupFile> {
                 s.last_seconds = seconds;
             })
             .await?;
+            app.metrics.backup_succeeded(now.unix_timestamp());
             tracing::info!(file = %name, bytes, rows, seconds, "backup taken and verified");
             Ok(BackupFile {
                 name,
@@ -477,6 +478,14 @@ pub fn due(policy: &Policy, status: &Status, now: OffsetDateTime) -> bool {
 
 /// The job: checks the schedule every few seconds of the server's clock.
 pub async fn run(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    if let Ok(Some(at)) = app
+        .store
+        .read()
+        .map_err(AppError::from)
+        .and_then(|tx| Ok(status(&tx)?.last_success_at))
+    {
+        app.metrics.backup_succeeded(at.unix_timestamp());
+    }
     loop {
         tokio::select! {
             _ = stop.changed() => return,

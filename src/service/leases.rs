@@ -369,7 +369,7 @@ pub async fn capture(app: &std::sync::Arc<App>, input: CaptureInput) -> AppResul
     let feature = input.feature;
     let lease_id = new_lease_id();
     let a = app.clone();
-    let (captured, durable) = app
+    let decided = app
         .store
         .write_logged(move |tx| {
             let now = a.now();
@@ -502,7 +502,13 @@ pub async fn capture(app: &std::sync::Arc<App>, input: CaptureInput) -> AppResul
                 expires_at,
             )))
         })
-        .await??;
+        .await?;
+    // Counted once durable (a closure may run twice): `Err` here is a denial.
+    match &decided {
+        Ok(_) => app.metrics.captured(),
+        Err(e) => app.metrics.denied(e.code()),
+    }
+    let (captured, durable) = decided?;
     // Durable now: heartbeats find it in memory.
     app.leases
         .track(&captured.lease, captured.heartbeat_s, durable);

@@ -52,6 +52,8 @@ pub struct App {
     pub tls: std::sync::OnceLock<std::sync::Arc<crate::http::tls::LiveCert>>,
     /// Requests per second, sampled by the load job.
     pub load: system::Load,
+    /// Prometheus counters and gauges of this server (`GET /api/admin/v1/metrics`).
+    pub metrics: crate::metrics::Metrics,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +79,7 @@ impl App {
         let lease_clock = leases::LeaseClock::new(now);
         let catalog = products::Catalog::load(&store)?;
         let limits = limits::Limiter::new(config.abuse_per_minute);
+        let metrics = crate::metrics::Metrics::new(now.unix_timestamp(), store.stats.clone());
         Ok(Arc::new(App {
             store,
             leases: lease_clock,
@@ -88,6 +91,7 @@ impl App {
             usage: usage::UsageBuffer::default(),
             limits,
             mail_queued: tokio::sync::Notify::new(),
+            metrics,
             started_at: now,
             backups: backups::Gate::default(),
             tls: std::sync::OnceLock::new(),

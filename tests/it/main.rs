@@ -2,5 +2,6 @@
 mod admin_api;
 mod backup;
 mod kit;
+mod metrics;
 mod process;
 mod protected_api;

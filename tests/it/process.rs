@@ -12,7 +12,7 @@ use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_licd");
 
-fn token(dir: &Path) -> String {
+pub(crate) fn token(dir: &Path) -> String {
     let out = Command::new(BIN)
         .args([
             "token", "create", "--name", "t", "--role", "admin", "--data",
