@@ -14,7 +14,7 @@ pub const UI_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' d
 pub fn scope() -> impl actix_web::dev::HttpServiceFactory {
     use crate::ui::staff::{
         audit, auth, client_reports, clients, coupons, distributors, keys, problems, products,
-        sessions as mon, settings, statistics, tokens, users,
+        sessions as mon, settings, statistics, system, tokens, users,
     };
     aw::scope("")
         .wrap(from_fn(ui_headers))
@@ -112,6 +112,15 @@ pub fn scope() -> impl actix_web::dev::HttpServiceFactory {
         .route("/settings", aw::get().to(settings::settings_show))
         .route("/settings", aw::post().to(settings::settings_save))
         .route("/audit", aw::get().to(audit::audit_list))
+        .route("/system", aw::get().to(system::show))
+        .route("/system/backup", aw::post().to(system::back_up_now))
+        .route(
+            "/system/backup-settings",
+            aw::post().to(system::save_settings),
+        )
+        .route("/system/test-mail", aw::post().to(system::test_mail))
+        .route("/system/tls", aw::post().to(system::replace_cert))
+        .route("/system/backups/{name}", aw::get().to(system::download))
         .default_service(aw::to(auth::not_found))
 }
 

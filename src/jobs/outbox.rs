@@ -57,6 +57,42 @@ async fn send(
         .map_err(|e| e.to_string())
 }
 
+/// Sends one test mail to `to` now, through the configured SMTP server, bypassing the
+/// outbox (System page, `licd mail test`); answers what the server said.
+pub async fn send_test(app: &App, to: &str) -> Result<String, String> {
+    let url = app
+        .config
+        .smtp
+        .clone()
+        .ok_or_else(|| "no SMTP server is configured (--smtp)".to_owned())?;
+    let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&url)
+        .map_err(|e| e.to_string())?
+        .timeout(Some(Duration::from_secs(20)))
+        .build();
+    let from: Mailbox = app
+        .config
+        .mail_from
+        .parse()
+        .map_err(|e| format!("sender: {e}"))?;
+    let to: Mailbox = to.trim().parse().map_err(|e| format!("recipient: {e}"))?;
+    let msg = Message::builder()
+        .from(from)
+        .to(to)
+        .subject("licd: test mail")
+        .header(ContentType::TEXT_PLAIN)
+        .body(format!(
+            "This is a test mail from licd at {}.\nIf you read it, licd's mail works.\n",
+            app.config.public_url
+        ))
+        .map_err(|e| e.to_string())?;
+    let answer = transport.send(msg).await.map_err(|e| e.to_string())?;
+    Ok(format!(
+        "{} {}",
+        answer.code(),
+        answer.message().collect::<Vec<_>>().join(" ")
+    ))
+}
+
 pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
     let Some(url) = app.config.smtp.clone() else {
         tracing::info!("no --smtp: mail stays queued in the outbox until SMTP is configured");

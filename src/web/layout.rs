@@ -140,6 +140,13 @@ const NAV: &[NavItem] = &[
         min: Role::Admin,
     },
     NavItem {
+        key: "system",
+        href: "/system",
+        en: "System",
+        ru: "Система",
+        min: Role::Admin,
+    },
+    NavItem {
         key: "audit",
         href: "/audit",
         en: "Audit log",

@@ -12,5 +12,6 @@ pub mod products;
 pub mod sessions;
 pub mod settings;
 pub mod statistics;
+pub mod system;
 pub mod tokens;
 pub mod users;

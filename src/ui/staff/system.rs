@@ -1,0 +1,574 @@
+//! The System page (admin only): seed 002's account page read as the appliance's own —
+//! build and uptime, storage, load, staff, mail against its daily quota, backups (their
+//! settings, list, download, "back up now"), the TLS certificate (replaceable without a
+//! restart), SMTP with a test mail, the public URL.
+//!
+//! What the configuration (file, `LICD_*`, flags) sets wins: such a field is shown
+//! locked with where it comes from; the rest is kept in the database from here.
+use super::forms::bad;
+use crate::domain::Role;
+use crate::service::backups::{self, Source, StoredPolicy};
+use crate::service::system;
+use crate::web::components::when_t;
+use crate::web::{FieldErrors, csrf_field, field, page, select, t};
+use crate::web::{Me, Post, UiResult, html_page, see_other};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use maud::{Markup, html};
+
+fn bytes(n: u64) -> String {
+    const U: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < U.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", U[i])
+    }
+}
+
+fn duration(s: i64) -> String {
+    let (d, h, m) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60);
+    if d > 0 {
+        format!("{d} d {h} h {m} min")
+    } else if h > 0 {
+        format!("{h} h {m} min")
+    } else {
+        format!("{m} min {} s", s % 60)
+    }
+}
+
+fn source_note(l: crate::i18n::Lang, s: Source) -> Markup {
+    html! {
+        @match s {
+            Source::Config => small.muted { (t(l, "set in the configuration (wins; change it there)", "задано в конфигурации (имеет приоритет; меняется там)")) },
+            Source::Page => small.muted { (t(l, "set here", "задано здесь")) },
+            Source::Default => small.muted { (t(l, "default", "по умолчанию")) },
+        }
+    }
+}
+
+/// A settings field: editable unless the configuration sets it.
+fn setting(
+    l: crate::i18n::Lang,
+    label: &str,
+    name: &str,
+    value: &str,
+    src: Source,
+    errors: &FieldErrors,
+) -> Markup {
+    html! {
+        @if src == Source::Config {
+            label.field {
+                span.label { (label) }
+                input type="text" value=(value) disabled;
+                (source_note(l, src))
+            }
+        } @else {
+            div {
+                (field(label, name, "text", value, errors))
+                (source_note(l, src))
+            }
+        }
+    }
+}
+
+struct View {
+    errors: FieldErrors,
+    flash: Option<String>,
+    /// Values typed into the backup settings form that were refused.
+    typed: Option<StoredPolicy>,
+}
+
+fn render(me: &Me, v: View) -> Result<Markup, crate::web::UiError> {
+    let l = me.lang;
+    let app = &me.app;
+    let ctx = me.ctx("system", v.flash);
+    let now = app.now();
+    let policy = backups::policy(app).map_err(|e| me.err(e))?;
+    let tx = app.store.read().map_err(|e| me.err(e))?;
+    let status = backups::status(&tx).map_err(|e| me.err(e))?;
+    let staff = system::staff_counts(&tx).map_err(|e| me.err(e))?;
+    let outbox = system::outbox_len(&tx).map_err(|e| me.err(e))?;
+    let leases = system::leases_len(&tx).map_err(|e| me.err(e))?;
+    let sent = system::mail_hours(&tx)
+        .map_err(|e| me.err(e))?
+        .last_24h(now);
+    drop(tx);
+    let db = app.store.file_size();
+    let wal = std::fs::metadata(app.config.db_path().with_extension("wal"))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    let disk = system::disk_space(&app.config.data_dir);
+    let list = backups::list(&policy.dir);
+    let cert = app.tls.get().and_then(|live| {
+        live.chain()
+            .first()
+            .and_then(|c| crate::http::tls::cert_info(c))
+    });
+    let live = app.tls.get();
+    let [s_window, s_tz, s_keep, s_dir, s_comp, s_ops, s_quota] = policy.sources;
+    let typed = v.typed.unwrap_or_default();
+    let window_text = typed
+        .window
+        .clone()
+        .unwrap_or_else(|| policy.window.map_or_else(|| "off".to_owned(), |w| w.text()));
+    let tz_text = typed
+        .timezone
+        .clone()
+        .unwrap_or_else(|| policy.timezone.clone());
+    let keep_text = typed.keep.unwrap_or(policy.keep).to_string();
+    let dir_text = typed
+        .dir
+        .clone()
+        .unwrap_or_else(|| policy.dir.display().to_string());
+    let ops_text = typed
+        .ops_email
+        .clone()
+        .unwrap_or_else(|| policy.ops_email.join(", "));
+    let quota_text = typed
+        .mail_daily_quota
+        .unwrap_or(policy.mail_daily_quota)
+        .to_string();
+    let errors = &v.errors;
+    let uptime = (now - app.started_at).whole_seconds();
+    let body = html! {
+        h1 { (t(l, "System", "Система")) }
+        p.muted { (t(l,
+            "Settings set in the configuration file, LICD_* variables or command-line flags win over this page and are shown locked; the rest is set here and kept in the database.",
+            "Параметры из файла конфигурации, переменных LICD_* и флагов командной строки имеют приоритет над этой страницей и показаны заблокированными; остальные задаются здесь и хранятся в базе."
+        )) }
+        section.card {
+            h2 { (t(l, "Server", "Сервер")) }
+            dl.props {
+                dt { (t(l, "Version", "Версия")) } dd { "licd " (env!("CARGO_PKG_VERSION")) }
+                dt { (t(l, "Build", "Сборка")) } dd { code { (system::GIT_REVISION) } " · " (system::build_time().map(when_t).unwrap_or_default()) }
+                dt { (t(l, "Up for", "Работает")) } dd { (duration(uptime)) " · " (t(l, "since", "с")) " " (when_t(app.started_at)) }
+                dt { (t(l, "Public URL", "Публичный адрес")) } dd { code { (app.config.public_url) } " " small.muted { "(--public-url)" } }
+                dt { (t(l, "Listening on", "Слушает")) } dd { code { (app.config.listen) } }
+                dt { (t(l, "Data directory", "Каталог данных")) } dd { code { (app.config.data_dir.display()) } }
+            }
+        }
+        section.card {
+            h2 { (t(l, "Storage and load", "Хранилище и нагрузка")) }
+            dl.props {
+                dt { (t(l, "Database", "База данных")) } dd { (bytes(db)) }
+                dt { (t(l, "Redo log", "Журнал повторов")) } dd { (bytes(wal)) }
+                dt { (t(l, "Disk free", "Свободно на диске")) } dd {
+                    @if let Some((free, total)) = disk {
+                        (bytes(free)) " / " (bytes(total))
+                        @if free < 1024 * 1024 * 1024 { " " strong.badge.warn { (t(l, "low", "мало")) } }
+                    } @else { "—" }
+                }
+                dt { (t(l, "CPU (this process)", "ЦП (этот процесс)")) } dd { (format!("{:.1} %", app.load.cpu_percent())) }
+                @if let Some(la) = system::load_average() {
+                    dt { (t(l, "Load average (1 min)", "Средняя нагрузка (1 мин)")) } dd { (format!("{la:.2}")) }
+                }
+                dt { (t(l, "Requests per second", "Запросов в секунду")) } dd { (format!("{:.1}", app.load.rps())) " " small.muted { (format!("({} s)", system::LOAD_PERIOD_S)) } }
+                dt { (t(l, "Live leases", "Активные аренды")) } dd { (leases) }
+                dt { (t(l, "Staff users", "Сотрудники")) } dd {
+                    (staff[0]) " " (t(l, "admins", "админ.")) ", " (staff[1]) " " (t(l, "managers", "менедж.")) ", " (staff[2]) " " (t(l, "distributors", "дистриб."))
+                }
+            }
+        }
+        section.card {
+            h2 { (t(l, "Mail", "Почта")) }
+            dl.props {
+                dt { "SMTP" } dd { @match &app.config.smtp {
+                    Some(u) => { code { (crate::config::redact(u)) } " " small.muted { "(--smtp)" } },
+                    None => { strong.badge.warn { (t(l, "not configured: mail waits in the outbox", "не настроен: письма ждут в очереди")) } },
+                } }
+                dt { (t(l, "Sender", "Отправитель")) } dd { code { (app.config.mail_from) } }
+                dt { (t(l, "Sent in 24 h", "Отправлено за 24 ч")) } dd {
+                    (sent) " / " (policy.mail_daily_quota)
+                    @if sent >= policy.mail_daily_quota { " " strong.badge.warn { (t(l, "quota reached: mail waits", "квота исчерпана: письма ждут")) } }
+                }
+                dt { (t(l, "Waiting in the outbox", "В очереди")) } dd { (outbox) }
+            }
+            form.grid method="post" action="/system/test-mail" {
+                (csrf_field(&ctx))
+                (field(t(l, "Send a test mail to", "Отправить тестовое письмо на"), "to", "email", "", errors))
+                div.actions { button type="submit" { (t(l, "Send now", "Отправить")) } }
+            }
+        }
+        section.card id="backups" {
+            h2 { (t(l, "Backups", "Резервные копии")) }
+            dl.props {
+                dt { (t(l, "Last backup", "Последняя копия")) } dd {
+                    @if let Some(at) = status.last_success_at {
+                        (when_t(at)) " · " code { (status.last_file) } " · " (bytes(status.last_bytes)) " · " (status.last_rows) " " (t(l, "rows", "строк")) " · " (format!("{:.1} s", status.last_seconds))
+                    } @else { (t(l, "none yet", "пока нет")) }
+                }
+                @if let Some(at) = status.last_failure_at {
+                    @if status.last_success_at.is_none_or(|s| s < at) {
+                        dt { (t(l, "Last failure", "Последняя ошибка")) } dd { strong.badge.warn { (when_t(at)) ": " (status.last_error) } }
+                    }
+                }
+            }
+            form method="post" action="/system/backup" {
+                (csrf_field(&ctx))
+                button type="submit" { (t(l, "Back up now", "Создать копию сейчас")) }
+            }
+            @if list.is_empty() {
+                p.muted { (t(l, "No backups in the folder yet.", "В папке пока нет копий.")) }
+            } @else {
+                table {
+                    thead { tr { th { (t(l, "File", "Файл")) } th { (t(l, "Size", "Размер")) } th { (t(l, "Taken", "Создана")) } } }
+                    tbody { @for b in &list { tr {
+                        td { a href=(format!("/system/backups/{}", b.name)) download { (b.name) } }
+                        td { (bytes(b.bytes)) }
+                        td { (b.modified.map(when_t).unwrap_or_default()) }
+                    } } }
+                }
+            }
+            h3 { (t(l, "Backup settings", "Настройки резервного копирования")) }
+            form.grid method="post" action="/system/backup-settings" {
+                (csrf_field(&ctx))
+                (setting(l, t(l, "Daily window (local time, HH:MM-HH:MM or off)", "Ежедневный период (местное время, ЧЧ:ММ-ЧЧ:ММ или off)"), "window", &window_text, s_window, errors))
+                (setting(l, t(l, "Time zone (e.g. Europe/Moscow; empty: the system's)", "Часовой пояс (например Europe/Moscow; пусто — системный)"), "timezone", &tz_text, s_tz, errors))
+                (setting(l, t(l, "Keep the newest", "Хранить последних"), "keep", &keep_text, s_keep, errors))
+                (setting(l, t(l, "Folder", "Папка"), "dir", &dir_text, s_dir, errors))
+                @if s_comp == Source::Config {
+                    (setting(l, t(l, "Compression", "Сжатие"), "compression", policy.compression.as_str(), s_comp, errors))
+                } @else {
+                    div {
+                        (select(t(l, "Compression", "Сжатие"), "compression", typed.compression.unwrap_or(policy.compression).as_str(),
+                            &[("none".into(), t(l, "none", "нет").into()), ("gzip".into(), "gzip".into()), ("zstd".into(), "zstd".into())]))
+                        (source_note(l, s_comp))
+                    }
+                }
+                (setting(l, t(l, "Mail a failed backup to (comma-separated)", "Сообщать о сбое копирования (через запятую)"), "ops_email", &ops_text, s_ops, errors))
+                (setting(l, t(l, "Mails per 24 hours at most", "Писем за 24 часа, не более"), "mail_daily_quota", &quota_text, s_quota, errors))
+                div.actions { button type="submit" { (t(l, "Save", "Сохранить")) } }
+            }
+        }
+        section.card id="tls" {
+            h2 { (t(l, "TLS certificate", "Сертификат TLS")) }
+            @if let Some(c) = &cert {
+                @let left = (c.not_after - now).whole_days();
+                dl.props {
+                    dt { (t(l, "Subject", "Субъект")) } dd { code { (c.subject) } }
+                    dt { (t(l, "Issuer", "Издатель")) } dd { code { (c.issuer) } }
+                    dt { (t(l, "Names", "Имена")) } dd { (c.names.join(", ")) }
+                    dt { (t(l, "Valid", "Действует")) } dd { (when_t(c.not_before)) " — " (when_t(c.not_after)) }
+                    dt { (t(l, "Days left", "Осталось дней")) } dd {
+                        @if left < 30 { strong.badge.warn { (left) } } @else { (left) }
+                    }
+                }
+            }
+            @match live {
+                Some(live) if live.in_data_dir => {
+                    form.grid method="post" action="/system/tls" {
+                        (csrf_field(&ctx))
+                        label.field.wide.invalid[errors.contains_key("cert")] {
+                            span.label { (t(l, "Certificate chain (PEM, leaf first)", "Цепочка сертификатов (PEM, начиная с конечного)")) }
+                            textarea name="cert" rows="6" {}
+                            @if let Some(e) = errors.get("cert") { span.error { (e) } }
+                        }
+                        label.field.wide {
+                            span.label { (t(l, "Private key (PEM)", "Закрытый ключ (PEM)")) }
+                            textarea name="key" rows="4" {}
+                        }
+                        div.actions { button type="submit" { (t(l, "Replace the certificate (no restart)", "Заменить сертификат (без перезапуска)")) } }
+                    }
+                }
+                Some(live) => {
+                    p.muted { (t(l, "The certificate is given by the configuration (--cert / --key), which wins: replace the files there and restart.", "Сертификат задан конфигурацией (--cert / --key), она имеет приоритет: замените файлы и перезапустите.")) " " code { (live.cert_path.display()) } }
+                }
+                None => {}
+            }
+        }
+    };
+    Ok(page(&ctx, t(l, "System", "Система"), body))
+}
+
+pub async fn show(me: Me) -> UiResult {
+    me.require(Role::Admin)?;
+    let m = render(
+        &me,
+        View {
+            errors: FieldErrors::new(),
+            flash: None,
+            typed: None,
+        },
+    )?;
+    Ok(html_page(StatusCode::OK, m))
+}
+
+fn with_flash(me: &Me, flash: String) -> UiResult {
+    let m = render(
+        me,
+        View {
+            errors: FieldErrors::new(),
+            flash: Some(flash),
+            typed: None,
+        },
+    )?;
+    Ok(html_page(StatusCode::OK, m))
+}
+
+async fn audit(me: &Me, action: &str, target: &str, detail: &str) {
+    if let Err(e) =
+        crate::service::audit::record(&me.app, &me.user.login, action, target, detail).await
+    {
+        tracing::warn!("audit record failed: {e}");
+    }
+}
+
+pub async fn back_up_now(p: Post) -> UiResult {
+    let me = &p.me;
+    me.require(Role::Admin)?;
+    let l = me.lang;
+    match backups::take(&me.app, backups::Why::Manual).await {
+        Ok(b) => {
+            audit(me, "backup", &b.name, "manual").await;
+            with_flash(
+                me,
+                format!(
+                    "{} {} ({})",
+                    t(
+                        l,
+                        "Backup taken and verified:",
+                        "Копия создана и проверена:"
+                    ),
+                    b.name,
+                    bytes(b.bytes)
+                ),
+            )
+        }
+        Err(e) => with_flash(
+            me,
+            format!(
+                "{} {}",
+                t(l, "The backup failed:", "Копирование не удалось:"),
+                e.message(l)
+            ),
+        ),
+    }
+}
+
+pub async fn save_settings(p: Post) -> UiResult {
+    let me = &p.me;
+    me.require(Role::Admin)?;
+    let l = me.lang;
+    let f = &p.form;
+    let mut errors = FieldErrors::new();
+    let text = |k: &str| Some(f.get(k).trim().to_owned());
+    let number = |k: &str, errors: &mut FieldErrors| -> Option<u32> {
+        let s = f.get(k).trim();
+        match s.parse::<u32>() {
+            Ok(n) if n > 0 => Some(n),
+            _ => {
+                errors.insert(
+                    k.into(),
+                    t(l, "A whole number above 0", "Целое число больше 0").into(),
+                );
+                None
+            }
+        }
+    };
+    let page = StoredPolicy {
+        window: text("window"),
+        timezone: text("timezone"),
+        keep: number("keep", &mut errors),
+        dir: text("dir").filter(|d| !d.is_empty()),
+        compression: crate::ops::archive::Compression::parse(f.get("compression")),
+        ops_email: text("ops_email"),
+        mail_daily_quota: number("mail_daily_quota", &mut errors),
+    };
+    if let Some(w) = &page.window
+        && let Err(e) = backups::Window::parse(w)
+    {
+        errors.insert("window".into(), e);
+    }
+    if let Some(z) = &page.timezone
+        && let Err(e) = backups::zone(z)
+    {
+        errors.insert("timezone".into(), e);
+    }
+    if let Some(list) = &page.ops_email
+        && list
+            .split([',', ';', ' '])
+            .map(str::trim)
+            .any(|a| !a.is_empty() && !crate::service::clients::valid_email(a))
+    {
+        errors.insert("ops_email".into(), super::auth::field_msg(l, "email"));
+    }
+    // What the configuration sets is not the page's to keep.
+    let old =
+        backups::stored(&me.app.store.read().map_err(|e| me.err(e))?).map_err(|e| me.err(e))?;
+    let ops = &me.app.config.ops;
+    let keep_cfg =
+        |cfg: bool, new: Option<String>, old: Option<String>| if cfg { old } else { new };
+    let page = StoredPolicy {
+        window: keep_cfg(ops.backup_window.is_some(), page.window, old.window.clone()),
+        timezone: keep_cfg(
+            ops.backup_timezone.is_some(),
+            page.timezone,
+            old.timezone.clone(),
+        ),
+        keep: if ops.backup_keep.is_some() {
+            old.keep
+        } else {
+            page.keep
+        },
+        dir: keep_cfg(ops.backup_dir.is_some(), page.dir, old.dir.clone()),
+        compression: if ops.backup_compression.is_some() {
+            old.compression
+        } else {
+            page.compression
+        },
+        ops_email: keep_cfg(
+            ops.ops_email.is_some(),
+            page.ops_email,
+            old.ops_email.clone(),
+        ),
+        mail_daily_quota: if ops.mail_daily_quota.is_some() {
+            old.mail_daily_quota
+        } else {
+            page.mail_daily_quota
+        },
+    };
+    if !errors.is_empty() {
+        let m = render(
+            me,
+            View {
+                errors,
+                flash: None,
+                typed: Some(page),
+            },
+        )?;
+        return Ok(html_page(StatusCode::BAD_REQUEST, m));
+    }
+    let detail = format!("{page:?}");
+    if let Err(e) = backups::save_policy(&me.app, page.clone()).await {
+        let errors = bad(l, &e).ok_or_else(|| me.err(e))?;
+        let m = render(
+            me,
+            View {
+                errors,
+                flash: None,
+                typed: Some(page),
+            },
+        )?;
+        return Ok(html_page(StatusCode::BAD_REQUEST, m));
+    }
+    audit(me, "backup_settings", "system", &detail).await;
+    Ok(see_other("/system?done=saved#backups"))
+}
+
+pub async fn test_mail(p: Post) -> UiResult {
+    let me = &p.me;
+    me.require(Role::Admin)?;
+    let l = me.lang;
+    let to = p.form.get("to").trim().to_owned();
+    if !crate::service::clients::valid_email(&to) {
+        let mut errors = FieldErrors::new();
+        errors.insert("to".into(), super::auth::field_msg(l, "email"));
+        let m = render(
+            me,
+            View {
+                errors,
+                flash: None,
+                typed: None,
+            },
+        )?;
+        return Ok(html_page(StatusCode::BAD_REQUEST, m));
+    }
+    let flash = match crate::jobs::outbox::send_test(&me.app, &to).await {
+        Ok(answer) => format!(
+            "{} {to}. {} {answer}",
+            t(l, "Test mail sent to", "Тестовое письмо отправлено на"),
+            t(l, "The SMTP server answered:", "Ответ SMTP-сервера:")
+        ),
+        Err(e) => format!(
+            "{} {to}: {e}",
+            t(
+                l,
+                "The test mail could not be sent to",
+                "Не удалось отправить тестовое письмо на"
+            )
+        ),
+    };
+    audit(me, "mail_test", &to, "").await;
+    with_flash(me, flash)
+}
+
+pub async fn replace_cert(p: Post) -> UiResult {
+    let me = &p.me;
+    me.require(Role::Admin)?;
+    let l = me.lang;
+    let Some(live) = me.app.tls.get().filter(|c| c.in_data_dir) else {
+        return Err(me.err(crate::error::AppError::Forbidden));
+    };
+    match live.replace_pem(p.form.get("cert"), p.form.get("key")) {
+        Ok(()) => {
+            let subject = live
+                .chain()
+                .first()
+                .and_then(|c| crate::http::tls::cert_info(c))
+                .map(|c| c.subject)
+                .unwrap_or_default();
+            audit(me, "tls_replace", "certificate", &subject).await;
+            Ok(see_other("/system?done=saved#tls"))
+        }
+        Err(e) => {
+            let mut errors = FieldErrors::new();
+            errors.insert(
+                "cert".into(),
+                format!(
+                    "{} ({e})",
+                    t(
+                        l,
+                        "Not a certificate chain with its matching private key",
+                        "Это не цепочка сертификатов с подходящим закрытым ключом"
+                    )
+                ),
+            );
+            let m = render(
+                me,
+                View {
+                    errors,
+                    flash: None,
+                    typed: None,
+                },
+            )?;
+            Ok(html_page(StatusCode::BAD_REQUEST, m))
+        }
+    }
+}
+
+/// Downloads a backup from the folder (admin only; names outside the folder's pattern
+/// are not found).
+pub async fn download(
+    me: Me,
+    name: web::Path<String>,
+) -> Result<HttpResponse, crate::web::UiError> {
+    me.require(Role::Admin)?;
+    let name = name.into_inner();
+    let dir = backups::policy(&me.app).map_err(|e| me.err(e))?.dir;
+    if !backups::is_backup_name(&name) || !backups::list(&dir).iter().any(|b| b.name == name) {
+        return Err(me.err(crate::error::AppError::NotFound { what: "backup" }));
+    }
+    let path = dir.join(&name);
+    let len = std::fs::metadata(&path)
+        .map(|m| m.len())
+        .map_err(|e| me.err(crate::error::AppError::internal(e)))?;
+    let body = crate::http::files::body(path)
+        .await
+        .map_err(|e| me.err(crate::error::AppError::internal(e)))?;
+    audit(&me, "backup_download", &name, "").await;
+    Ok(HttpResponse::Ok()
+        .content_type("application/octet-stream")
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"{name}\""),
+        ))
+        .insert_header(("Cache-Control", "no-store"))
+        .no_chunking(len)
+        .streaming(body))
+}
