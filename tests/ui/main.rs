@@ -5,6 +5,7 @@ mod cabinet;
 mod http;
 mod kit;
 mod perf;
+mod system;
 mod webdriver;
 
 use kit::Server;

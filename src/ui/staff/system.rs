@@ -286,13 +286,14 @@ fn render(me: &Me, v: View) -> Result<Markup, crate::web::UiError> {
     Ok(page(&ctx, t(l, "System", "Система"), body))
 }
 
-pub async fn show(me: Me) -> UiResult {
+pub async fn show(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResult {
     me.require(Role::Admin)?;
+    let flash = super::forms::done(me.lang, &q);
     let m = render(
         &me,
         View {
             errors: FieldErrors::new(),
-            flash: None,
+            flash,
             typed: None,
         },
     )?;
