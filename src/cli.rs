@@ -54,6 +54,9 @@ pub enum Command {
     Backup(crate::ops::cli::BackupArgs),
     /// Put a backup into a stopped server's data directory (the replaced database is kept aside).
     Restore(crate::ops::cli::RestoreArgs),
+    /// Mail: `licd mail test --to ADDR` sends one test mail now through the configured SMTP server.
+    #[command(subcommand)]
+    Mail(MailCommand),
     /// Check a stopped server's database read-only; exit 0 when sound, 1 on problems, 2 when it cannot be checked.
     Check(crate::ops::cli::CheckArgs),
 }
@@ -81,6 +84,18 @@ pub enum TokenCommand {
         data: Option<PathBuf>,
         #[arg(long)]
         id: u64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MailCommand {
+    /// Send one test mail now and print what the SMTP server answered (exit 1 on failure).
+    Test {
+        /// The recipient.
+        #[arg(long)]
+        to: String,
+        #[command(flatten)]
+        serve: ServeArgs,
     },
 }
 
@@ -243,6 +258,17 @@ fn run(command: Command) -> anyhow::Result<()> {
             eprintln!("licd: user {} ({}) added", user.login, user.role.as_str());
             app.store.close();
             Ok(())
+        }
+        Command::Mail(MailCommand::Test { to, serve }) => {
+            let config = Config::resolve(&serve)?;
+            let rt = runtime()?;
+            match rt.block_on(crate::jobs::outbox::send_test_with(&config, &to)) {
+                Ok(answer) => {
+                    println!("sent to {to}; the SMTP server answered: {answer}");
+                    Ok(())
+                }
+                Err(e) => anyhow::bail!("the test mail to {to} was not sent: {e}"),
+            }
         }
         Command::Seed(args) => crate::seed::run(args),
         Command::StatsBench(args) => crate::stats_bench::run(args),

@@ -60,8 +60,12 @@ async fn send(
 /// Sends one test mail to `to` now, through the configured SMTP server, bypassing the
 /// outbox (System page, `licd mail test`); answers what the server said.
 pub async fn send_test(app: &App, to: &str) -> Result<String, String> {
-    let url = app
-        .config
+    send_test_with(&app.config, to).await
+}
+
+/// `send_test` from a configuration alone (`licd mail test`, no data directory opened).
+pub async fn send_test_with(config: &crate::config::Config, to: &str) -> Result<String, String> {
+    let url = config
         .smtp
         .clone()
         .ok_or_else(|| "no SMTP server is configured (--smtp)".to_owned())?;
@@ -69,8 +73,7 @@ pub async fn send_test(app: &App, to: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())?
         .timeout(Some(Duration::from_secs(20)))
         .build();
-    let from: Mailbox = app
-        .config
+    let from: Mailbox = config
         .mail_from
         .parse()
         .map_err(|e| format!("sender: {e}"))?;
@@ -82,7 +85,7 @@ pub async fn send_test(app: &App, to: &str) -> Result<String, String> {
         .header(ContentType::TEXT_PLAIN)
         .body(format!(
             "This is a test mail from licd at {}.\nIf you read it, licd's mail works.\n",
-            app.config.public_url
+            config.public_url
         ))
         .map_err(|e| e.to_string())?;
     let answer = transport.send(msg).await.map_err(|e| e.to_string())?;

@@ -415,3 +415,47 @@ async fn scheduled_backups_run_once_a_day_in_their_window_and_keep_the_newest() 
     assert_eq!(leases_in(&fresh.path().join("licd.redb")).len(), 1);
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_test_command_says_what_the_smtp_server_answered() {
+    let sink = crate::kit::SmtpSink::start().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let smtp = format!("smtp://127.0.0.1:{}", sink.port);
+    let d = dir.path().to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        licd(
+            &[
+                "mail",
+                "test",
+                "--to",
+                "ops@vendor.test",
+                "--smtp",
+                &smtp,
+                "--data",
+            ],
+            &[&d],
+        )
+    })
+    .await
+    .expect("run");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("answered: 250"), "{}", text(&out));
+    let mail = sink.wait_for("ops@vendor.test", 10).await.expect("mail");
+    assert!(mail.text().contains("test mail from licd"));
+    // No SMTP server: a clear failure.
+    let d = dir.path().to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        licd(
+            &["mail", "test", "--to", "ops@vendor.test", "--data"],
+            &[&d],
+        )
+    })
+    .await
+    .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("no SMTP server is configured"),
+        "{}",
+        text(&out)
+    );
+}
