@@ -3,3 +3,4 @@ mod admin_api;
 mod kit;
 mod process;
 mod protected_api;
+mod upgrade;
