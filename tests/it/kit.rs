@@ -82,6 +82,16 @@ impl TestServer {
 
     /// Starts on an existing data directory (a restart).
     pub async fn start_in(dir: tempfile::TempDir, tune: impl FnOnce(&mut ServeArgs)) -> TestServer {
+        Self::start_on(dir, Clock::system(), tune).await
+    }
+
+    /// Starts on an existing data directory with the given clock (a test that replays
+    /// the time a database was written at).
+    pub async fn start_on(
+        dir: tempfile::TempDir,
+        clock: Clock,
+        tune: impl FnOnce(&mut ServeArgs),
+    ) -> TestServer {
         let smtp = SmtpSink::start().await;
         let mut args = ServeArgs {
             data: Some(dir.path().to_owned()),
@@ -93,7 +103,6 @@ impl TestServer {
         };
         tune(&mut args);
         let config = Config::resolve(&args).expect("config");
-        let clock = Clock::system();
         let mut running = licd::server::start(config, clock.clone()).expect("start");
         running.spawn();
         let (token, _) = licd::service::auth::create_token(

@@ -5,3 +5,4 @@ mod kit;
 mod metrics;
 mod process;
 mod protected_api;
+mod upgrade;
