@@ -459,3 +459,24 @@ async fn mail_test_command_says_what_the_smtp_server_answered() {
         text(&out)
     );
 }
+
+#[test]
+fn restore_of_an_older_backup_migrates_it() {
+    // The schema-3 database of the upgrade test, restored as a backup.
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema3.redb");
+    let dir = tempfile::tempdir().expect("dir");
+    let out = licd(&["restore", "--data"], &[dir.path(), &fixture]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!(
+            "schema {}, migrated from 3",
+            licd::store::migrate::CURRENT
+        )),
+        "{}",
+        text(&out)
+    );
+    assert!(text(&out).contains("sound"), "{}", text(&out));
+    let out = licd(&["check", "--data"], &[dir.path()]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(leases_in(&dir.path().join("licd.redb")).len(), 7);
+}
