@@ -480,3 +480,114 @@ fn restore_of_an_older_backup_migrates_it() {
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(leases_in(&dir.path().join("licd.redb")).len(), 7);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_backup_after_kill_9_applies_the_redo_log() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().expect("dir");
+    let out = licd(
+        &[
+            "token", "create", "--name", "t", "--role", "admin", "--data",
+        ],
+        &[dir.path()],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.path())
+        .env("LICD_LOG", "warn")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("serve");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(i) = line.find("listening on https://") {
+                let _ = tx.send(line[i + "listening on ".len()..].trim().to_owned());
+            }
+        }
+    });
+    let url = rx.recv_timeout(Duration::from_secs(30)).expect("url");
+    let http = crate::kit::client_for(&dir.path().join("tls/cert.pem"));
+    let admin = |m: Method, p: &str, b: Option<serde_json::Value>| {
+        let mut r = http
+            .request(m, format!("{url}/api/admin/v1{p}"))
+            .bearer_auth(&token);
+        if let Some(b) = b {
+            r = r.json(&b);
+        }
+        r.send()
+    };
+    admin(
+        Method::POST,
+        "/products",
+        Some(json!({"code": "p", "name": "P", "heartbeat_s": 60,
+        "features": [{"number": 1, "name": "f", "unit": "user"}]})),
+    )
+    .await
+    .expect("product");
+    let c: serde_json::Value = admin(Method::POST, "/clients", Some(json!({"company": "K"})))
+        .await
+        .expect("client")
+        .json()
+        .await
+        .expect("json");
+    let k: serde_json::Value = admin(Method::POST, &format!("/clients/{}/keys", c["id"]), None)
+        .await
+        .expect("key")
+        .json()
+        .await
+        .expect("json");
+    let regnum = k["regnum"].as_str().expect("regnum").to_owned();
+    admin(
+        Method::POST,
+        &format!("/keys/{regnum}/items"),
+        Some(json!({"product": "p", "feature": 1, "seats": 50})),
+    )
+    .await
+    .expect("item");
+    let mut leases = Vec::new();
+    for i in 0..10 {
+        let r: serde_json::Value = http
+            .post(format!("{url}/api/v1/leases"))
+            .json(&json!({"regnum": regnum, "feature": 1, "host": "h", "user": format!("u{i}")}))
+            .send()
+            .await
+            .expect("capture")
+            .json()
+            .await
+            .expect("json");
+        leases.push(r["lease"].as_str().expect("lease").to_owned());
+    }
+    // Killed before a checkpoint: the captures are only in the redo log.
+    let st = Command::new("kill")
+        .args(["-9", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(st.success());
+    let _ = child.wait();
+    let file = dir.path().join("offline.redb");
+    let out = licd(
+        &["backup", "--out"],
+        &[&file, Path::new("--data"), dir.path()],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("redo-log changes applied"),
+        "{}",
+        text(&out)
+    );
+    let inside = leases_in(&file);
+    assert!(
+        leases.iter().all(|l| inside.contains(l)),
+        "every capture is in the copy"
+    );
+    // The stopped directory itself was not changed by the backup.
+    let wal = std::fs::metadata(dir.path().join("licd.wal"))
+        .expect("wal")
+        .len();
+    assert!(wal > 0);
+}
