@@ -4,6 +4,7 @@
 #
 #   cargo build --release && scripts/bench-backup.sh
 #   DATA=/tmp/b N=200000 DUR=20 scripts/bench-backup.sh    # keep and reuse a seeded dir
+#   RATE=2500 DATA=/tmp/b scripts/bench-backup.sh            # latency at a fixed rate
 #
 # 1. `licd seed` fills a data dir (N clients, keys and live leases) and `licd check`
 #    counts its rows; 2. a release server starts on it; 3. `licd bench --phases capture`
@@ -40,6 +41,12 @@ bench() {
     --keys 200 --seats 5000 --phases capture --json
 }
 
+if [ -n "${RATE:-}" ]; then
+  bench() {
+    "$BIN" bench --server "$URL" --token "$TOKEN" --insecure -c 64 -d "$DUR" \
+      --keys 200 --seats 5000 --phases capture --rate "$RATE" --json
+  }
+fi
 echo "== captures alone" >&2
 bench >"$OUT/alone.json"
 cat "$OUT/alone.json"
@@ -47,6 +54,11 @@ cat "$OUT/alone.json"
 echo "== captures during back-to-back online backups" >&2
 bench >"$OUT/during.json" &
 BENCH=$!
+rss_peak=0
+( while kill -0 $BENCH 2>/dev/null; do
+    r=$(awk '/VmRSS/ {print $2}' /proc/$SERVER/status 2>/dev/null || echo 0)
+    echo "$r"; sleep 0.2
+  done ) >"$OUT/rss.txt" &
 sleep 2   # the bench's setup (throw-away product and keys) runs first
 n=0
 while kill -0 $BENCH 2>/dev/null; do
@@ -62,3 +74,4 @@ while kill -0 $BENCH 2>/dev/null; do
 done
 wait $BENCH
 cat "$OUT/during.json"
+echo "server RSS before: $(head -1 "$OUT/rss.txt") KiB, peak during the backups: $(sort -n "$OUT/rss.txt" | tail -1) KiB" >&2

@@ -248,6 +248,7 @@ pub async fn snapshot_to(app: &Arc<App>, out: PathBuf, busy: f64) -> AppResult<C
         if let Some(parent) = out.parent() {
             std::fs::create_dir_all(parent)
                 .map_err(|e| StoreError::Codec(format!("{}: {e}", parent.display())))?;
+            remove_leftovers(parent);
         }
         let carried = backup::carried_files(&app2.config.data_dir)?;
         let tx = app2.store.read()?;
@@ -265,6 +266,32 @@ pub async fn snapshot_to(app: &Arc<App>, out: PathBuf, busy: f64) -> AppResult<C
     .await
     .map_err(|_| AppError::internal("the backup task stopped"))?
     .map_err(AppError::from)
+}
+
+/// Deletes what a copy interrupted by a crash left in the folder (temporary and partial
+/// files over an hour old; a younger one may belong to a copy still being sent).
+fn remove_leftovers(dir: &Path) {
+    let hour = std::time::Duration::from_secs(3600);
+    for e in std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+    {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let temporary = name.starts_with(".licd-")
+            || name.starts_with(".online-")
+            || name.starts_with("licd-")
+                && [".partial", ".verify"].iter().any(|x| name.ends_with(x));
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > hour);
+        if temporary && old {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 /// A backup file in the folder.

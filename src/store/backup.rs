@@ -164,9 +164,15 @@ impl Pace {
     }
 }
 
+/// Rows written per transaction of the copy: the copy is committed in pieces (not
+/// durably; the last commit is), so its dirty pages never pile up in memory and its
+/// writes reach the disk gradually instead of in one burst that would hold up the
+/// server's own syncs.
+const ROWS_PER_COMMIT: u64 = 32 * 1024;
+
 struct Copier<'a, 'o> {
     src: &'a ReadTransaction,
-    dst: &'a WriteTransaction,
+    dst: &'a Database,
     rows: u64,
     tables: usize,
     pace: Pace,
@@ -181,6 +187,12 @@ impl Copier<'_, '_> {
             self.pace.tick();
         }
     }
+
+    fn begin(&self) -> Result<WriteTransaction, StoreError> {
+        let mut tx = self.dst.begin_write()?;
+        tx.set_durability(Durability::None)?;
+        Ok(tx)
+    }
 }
 
 impl tables::Visit for Copier<'_, '_> {
@@ -193,11 +205,28 @@ impl tables::Visit for Copier<'_, '_> {
         let Some(src) = missing(self.src.open_table(def))? else {
             return Ok(());
         };
-        let mut dst = self.dst.open_table(def)?;
-        for r in src.iter()? {
-            let (k, v) = r?;
-            dst.insert(k.value(), v.value())?;
-            self.row();
+        let mut rows = src.iter()?;
+        loop {
+            let tx = self.begin()?;
+            let mut done = true;
+            {
+                let mut dst = tx.open_table(def)?;
+                let mut n = 0;
+                for r in rows.by_ref() {
+                    let (k, v) = r?;
+                    dst.insert(k.value(), v.value())?;
+                    self.row();
+                    n += 1;
+                    if n == ROWS_PER_COMMIT {
+                        done = false;
+                        break;
+                    }
+                }
+            }
+            tx.commit()?;
+            if done {
+                break;
+            }
         }
         self.tables += 1;
         Ok(())
@@ -209,12 +238,29 @@ impl tables::Visit for Copier<'_, '_> {
         let Some(src) = missing(self.src.open_multimap_table(def))? else {
             return Ok(());
         };
-        let mut dst = self.dst.open_multimap_table(def)?;
-        for r in src.iter()? {
-            let (k, values) = r?;
-            for v in values {
-                dst.insert(k.value(), v?.value())?;
-                self.row();
+        let mut keys = src.iter()?;
+        loop {
+            let tx = self.begin()?;
+            let mut done = true;
+            {
+                let mut dst = tx.open_multimap_table(def)?;
+                let mut n = 0;
+                for r in keys.by_ref() {
+                    let (k, values) = r?;
+                    for v in values {
+                        dst.insert(k.value(), v?.value())?;
+                        self.row();
+                        n += 1;
+                    }
+                    if n >= ROWS_PER_COMMIT {
+                        done = false;
+                        break;
+                    }
+                }
+            }
+            tx.commit()?;
+            if done {
+                break;
             }
         }
         self.tables += 1;
@@ -274,12 +320,10 @@ fn copy_into(
     let db = redb::Builder::new()
         .set_cache_size(16 * 1024 * 1024)
         .create(path)?;
-    let mut tx = db.begin_write()?;
-    tx.set_durability(Durability::Immediate)?;
     let busy = opts.busy;
     let mut copier = Copier {
         src,
-        dst: &tx,
+        dst: &db,
         rows: 0,
         tables: 0,
         pace: Pace::new(busy),
@@ -288,6 +332,9 @@ fn copy_into(
     tables::visit_all(&mut copier)?;
     let (copied_rows, copied_tables) = (copier.rows, copier.tables);
     (opts.progress)(copied_rows);
+    // The last transaction (redo frames, carried files) is the durable one.
+    let mut tx = db.begin_write()?;
+    tx.set_durability(Durability::Immediate)?;
     let mut replayed = 0;
     for f in frames {
         replayed += redo::apply(&tx, f)?;
