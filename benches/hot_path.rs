@@ -1,5 +1,5 @@
 //! Micro-benchmarks of the hot path's pure parts: the seat decision, registration
-//! number parsing, response signing. `cargo bench --bench hot_path`.
+//! number parsing, response signing, metrics counting. `cargo bench --bench hot_path`.
 use criterion::{Criterion, criterion_group, criterion_main};
 use licd::domain::seats::{Claimant, LeaseSlot, SeatBook, unit_key};
 use licd::domain::{NumberKind, Unit, generate_number, normalize_number};
@@ -88,5 +88,23 @@ fn signing(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, seat_decision, regnums, signing);
+/// What the observe middleware adds to every request: its two clock reads, the status
+/// counter and the duration histogram (and the access log's level check, off here).
+fn metrics(c: &mut Criterion) {
+    let m = licd::metrics::Metrics::new(0, std::sync::Arc::new(Default::default()));
+    c.bench_function(
+        "count one HTTP answer (2 clock reads, counter, histogram)",
+        |b| {
+            b.iter(|| {
+                let start = std::time::Instant::now();
+                let took = start.elapsed();
+                m.http_answered(black_box(200), took);
+                black_box(tracing::enabled!(target: "licd::access", tracing::Level::DEBUG))
+            })
+        },
+    );
+    c.bench_function("count one capture", |b| b.iter(|| m.captured()));
+}
+
+criterion_group!(benches, seat_decision, regnums, signing, metrics);
 criterion_main!(benches);

@@ -256,7 +256,8 @@ impl Metrics {
     }
 }
 
-/// The store writer's counters (`store.stats`), read at each scrape.
+/// The store writer's counters (`store.stats`), read at each scrape. (A collector's help
+/// text is written as given; `register` adds the full stop itself.)
 #[derive(Debug)]
 struct StoreCounters(Arc<WriterStats>);
 
@@ -266,17 +267,17 @@ impl Collector for StoreCounters {
         let counters: [(&str, &str, u64); 3] = [
             (
                 "store_commits",
-                "Commits of the store's writer (a commit holds a batch of writes)",
+                "Commits of the store's writer (a commit holds a batch of writes).",
                 s.commits.load(Ordering::Relaxed),
             ),
             (
                 "store_writes",
-                "Write transactions run by the store's writer",
+                "Write transactions run by the store's writer.",
                 s.jobs.load(Ordering::Relaxed),
             ),
             (
                 "store_logged_commits",
-                "Commits made durable by the redo log rather than by a durable database commit",
+                "Commits made durable by the redo log rather than by a durable database commit.",
                 s.logged.load(Ordering::Relaxed),
             ),
         ];
@@ -287,14 +288,14 @@ impl Collector for StoreCounters {
         let secs = ConstCounter::new(s.durable_us.load(Ordering::Relaxed) as f64 / 1e6);
         secs.encode(encoder.encode_descriptor(
             "store_durable_commit_seconds",
-            "Time spent in durable database commits (checkpoints and unlogged batches)",
+            "Time spent in durable database commits (checkpoints and unlogged batches).",
             None,
             secs.metric_type(),
         )?)?;
         let failed = ConstGauge::new(i64::from(s.wal_failed.load(Ordering::Relaxed)));
         failed.encode(encoder.encode_descriptor(
             "store_redo_log_failed",
-            "1 when the redo log could not be written (every batch then gets a durable commit)",
+            "1 when the redo log could not be written (every batch then gets a durable commit).",
             None,
             failed.metric_type(),
         )?)?;

@@ -5,8 +5,8 @@
 //! The access line has the method, the route's pattern (`/api/v1/keys/{regnum}`, never
 //! the raw path, so registration numbers, lease ids and link secrets stay out of the
 //! log), the status and the milliseconds; never a header, a cookie, a body or the query
-//! string. The pattern is only looked up when that level is on, and counting takes
-//! no lock and allocates nothing (see `metrics`).
+//! string. The pattern is only looked up when that level is on; counting allocates
+//! nothing, and its one lock is the histogram's (~115 ns an answer in all, BENCHMARKS.md).
 use crate::error::AppResult;
 use crate::http::extract::Staff;
 use crate::service::App;
@@ -14,6 +14,7 @@ use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forwar
 use actix_web::{HttpResponse, web};
 use std::future::{Future, Ready, ready};
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -34,14 +35,18 @@ where
     fn new_transform(&self, service: S) -> Self::Future {
         ready(Ok(ObserveService {
             service,
-            app: self.0.clone(),
+            app: Rc::new(self.0.clone()),
         }))
     }
 }
 
+/// A worker's services and futures stay on its thread: an `Rc` clone per request is a
+/// plain increment, where cloning the `Arc` that every worker shares is an atomic one.
+type Handle = Rc<Arc<App>>;
+
 pub struct ObserveService<S> {
     service: S,
-    app: Arc<App>,
+    app: Handle,
 }
 
 impl<S, B> Service<ServiceRequest> for ObserveService<S>
@@ -69,7 +74,7 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: F,
         start: Instant,
-        app: Arc<App>,
+        app: Handle,
     }
 }
 
