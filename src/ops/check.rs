@@ -87,7 +87,7 @@ pub fn check(db_path: &Path) -> Result<Report, StoreError> {
             db_path.display()
         )));
     }
-    let db = match redb::ReadOnlyDatabase::open(db_path) {
+    let db = match crate::store::backup::open_read_only(db_path) {
         Ok(db) => db,
         Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
             return Err(StoreError::Locked(db_path.to_owned()));

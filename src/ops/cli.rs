@@ -208,7 +208,7 @@ fn backup_online(server: &str, args: &BackupArgs) -> anyhow::Result<()> {
         {
             anyhow::bail!("the file's SHA-256 {digest} differs from the server's {sha}");
         }
-        let db = redb::ReadOnlyDatabase::open(&partial)?;
+        let db = backup::open_read_only(&partial)?;
         let counted = backup::count_rows(&db.begin_read()?)?;
         if let Some(rows) = rows
             && rows != counted

@@ -165,7 +165,7 @@ type Inspected = (u64, u64, Vec<(String, Vec<u8>)>);
 
 fn inspect(path: &Path, file: &Path) -> Result<Inspected, RestoreError> {
     let not = |e: String| RestoreError::NotABackup(file.to_owned(), e);
-    let db = redb::ReadOnlyDatabase::open(path).map_err(|e| not(e.to_string()))?;
+    let db = crate::store::backup::open_read_only(path).map_err(|e| not(e.to_string()))?;
     let tx = db.begin_read().map_err(|e| not(e.to_string()))?;
     let schema = meta::read_u64(&tx, "schema_version")
         .map_err(|e| not(e.to_string()))?

@@ -355,7 +355,7 @@ fn copy_into(
     tx.commit()?;
     drop(db);
     // Verify: the file opens on its own and holds what was committed.
-    let check = redb::ReadOnlyDatabase::open(path)?;
+    let check = open_read_only(path)?;
     let rows = count_rows(&check.begin_read()?)?;
     drop(check);
     if rows != expected {
@@ -507,4 +507,12 @@ pub fn open_exclusive(path: &Path) -> Result<Database, StoreError> {
         Err(redb::DatabaseError::DatabaseAlreadyOpen) => Err(StoreError::Locked(path.to_owned())),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Opens a database read-only with a small cache (redb's default is 1 GiB, and a check
+/// or a copy reads each page about once).
+pub fn open_read_only(path: &Path) -> Result<redb::ReadOnlyDatabase, redb::DatabaseError> {
+    redb::Builder::new()
+        .set_cache_size(16 * 1024 * 1024)
+        .open_read_only(path)
 }
