@@ -136,18 +136,9 @@ async fn finish(
         None if is_json || signer.is_some() => actix_web::body::to_bytes(res.into_body())
             .await
             .map_err(|_| actix_web::error::ErrorInternalServerError("body"))?,
-        None => {
-            // Not ours to rewrite (e.g. a non-JSON document).
-            let mut out = HttpResponse::build(status);
-            for (k, v) in headers.iter() {
-                out.insert_header((k.clone(), v.clone()));
-            }
-            return Ok(out.body(
-                actix_web::body::to_bytes(res.into_body())
-                    .await
-                    .unwrap_or_default(),
-            ));
-        }
+        // Not ours to rewrite (a non-JSON document, a streamed backup): passed through
+        // untouched, never gathered into memory.
+        None => return Ok(res),
     };
     let mut body = body.to_vec();
     let mut is_json = is_json || from_error;
