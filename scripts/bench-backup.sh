@@ -5,6 +5,7 @@
 #   cargo build --release && scripts/bench-backup.sh
 #   DATA=/tmp/b N=200000 DUR=20 scripts/bench-backup.sh    # keep and reuse a seeded dir
 #   RATE=2500 DATA=/tmp/b scripts/bench-backup.sh            # latency at a fixed rate
+#   BACKUP_CPU=0.15 DATA=/tmp/b scripts/bench-backup.sh      # the copy's share of a core
 #
 # 1. `licd seed` fills a data dir (N clients, keys and live leases) and `licd check`
 #    counts its rows; 2. a release server starts on it; 3. `licd bench --phases capture`
@@ -28,7 +29,7 @@ fi
 "$BIN" check --data "$D" | head -1 >&2
 TOKEN=$("$BIN" token create --data "$D" --name "bench-$$" --role admin 2>/dev/null)
 
-LICD_LOG=warn "$BIN" serve --data "$D" --listen "127.0.0.1:$PORT" 2>"$OUT/serve.log" &
+LICD_LOG=warn LICD_BACKUP_CPU=${BACKUP_CPU:-0.15} "$BIN" serve --data "$D" --listen "127.0.0.1:$PORT" 2>"$OUT/serve.log" &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$OUT"' EXIT
 for _ in $(seq 1 120); do

@@ -58,6 +58,9 @@ pub struct ServeArgs {
     /// Compression of scheduled backups: none, gzip or zstd [default: none].
     #[arg(long, env = "LICD_BACKUP_COMPRESSION")]
     pub backup_compression: Option<String>,
+    /// Share of one core a backup of the running server may use, 0.05 to 1 [default: 0.15].
+    #[arg(long, env = "LICD_BACKUP_CPU")]
+    pub backup_cpu: Option<f64>,
     /// Where operations alerts (a failed backup) are mailed, comma-separated.
     #[arg(long, env = "LICD_OPS_EMAIL")]
     pub ops_email: Option<String>,
@@ -84,6 +87,7 @@ struct FileConfig {
     backup_keep: Option<u32>,
     backup_dir: Option<PathBuf>,
     backup_compression: Option<String>,
+    backup_cpu: Option<f64>,
     ops_email: Option<String>,
     mail_daily_quota: Option<u32>,
 }
@@ -123,6 +127,7 @@ pub struct OpsConfig {
     pub backup_keep: Option<u32>,
     pub backup_dir: Option<PathBuf>,
     pub backup_compression: Option<crate::ops::archive::Compression>,
+    pub backup_cpu: Option<f64>,
     pub ops_email: Option<String>,
     pub mail_daily_quota: Option<u32>,
 }
@@ -225,6 +230,7 @@ impl Config {
                     )
                 })?),
             },
+            backup_cpu: args.backup_cpu.or(file.backup_cpu),
             ops_email: args.ops_email.clone().or(file.ops_email),
             mail_daily_quota: args.mail_daily_quota.or(file.mail_daily_quota),
         };
@@ -235,6 +241,14 @@ impl Config {
         if let Some(tz) = &ops.backup_timezone {
             crate::service::backups::zone(tz)
                 .map_err(|e| ConfigError::Invalid("backup_timezone", e))?;
+        }
+        if let Some(c) = ops.backup_cpu
+            && !(0.05..=1.0).contains(&c)
+        {
+            return Err(ConfigError::Invalid(
+                "backup_cpu",
+                format!("{c} is not between 0.05 and 1"),
+            ));
         }
         if ops.backup_keep == Some(0) {
             return Err(ConfigError::Zero("backup_keep"));

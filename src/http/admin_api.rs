@@ -814,7 +814,7 @@ pub async fn get_backup(app: web::Data<App>, staff: Staff) -> AppResult<HttpResp
         uuid::Uuid::new_v4().simple()
     ));
     let copied =
-        crate::service::backups::snapshot_to(&app, tmp, crate::service::backups::ONLINE_BUSY)
+        crate::service::backups::snapshot_to(&app, tmp, crate::service::backups::busy(&app))
             .await?;
     audited(
         &app,

@@ -363,7 +363,7 @@ fn copy_into(
             "the copy holds {rows} rows, {expected} were written"
         )));
     }
-    let (bytes, sha256) = hash_file(path)?;
+    let (bytes, sha256) = hash_paced(path, busy)?;
     Ok(Copied {
         path: path.to_owned(),
         rows,
@@ -412,6 +412,12 @@ impl WriteCounter<'_> {
 
 /// Size and SHA-256 (hex) of a file.
 pub fn hash_file(path: &Path) -> Result<(u64, String), StoreError> {
+    hash_paced(path, 1.0)
+}
+
+/// `hash_file` within `busy` of a core (see `CopyOptions::busy`).
+fn hash_paced(path: &Path, busy: f64) -> Result<(u64, String), StoreError> {
+    let mut pace = Pace::new(busy);
     let mut f = std::fs::File::open(path).map_err(io(path))?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
@@ -423,6 +429,7 @@ pub fn hash_file(path: &Path) -> Result<(u64, String), StoreError> {
         }
         h.update(&buf[..k]);
         n += k as u64;
+        pace.tick();
     }
     Ok((n, hex::encode(h.finalize())))
 }
