@@ -48,29 +48,28 @@ pub struct CheckArgs {
     pub data: PathBuf,
 }
 
-fn bar(total: u64, what: &str) -> ProgressBar {
+/// A progress bar on stderr; `counts` is indicatif's template for the numbers.
+fn progress(total: u64, what: &str, counts: &str) -> ProgressBar {
     let pb = ProgressBar::with_draw_target(
         Some(total),
         indicatif::ProgressDrawTarget::stderr_with_hz(4),
     );
-    let template = format!("{what} [{{bar:32}}] {{pos}}/{{len}} {{msg}} ({{elapsed}})");
-    if let Ok(style) = ProgressStyle::with_template(&template) {
+    if let Ok(style) = ProgressStyle::with_template(&format!("{what} [{{bar:32}}] {counts}")) {
         pb.set_style(style.progress_chars("=> "));
     }
     pb
 }
 
+fn bar(total: u64, what: &str) -> ProgressBar {
+    progress(total, what, "{pos}/{len} {msg} ({elapsed})")
+}
+
 fn bytes_bar(total: u64, what: &str) -> ProgressBar {
-    let pb = ProgressBar::with_draw_target(
-        Some(total),
-        indicatif::ProgressDrawTarget::stderr_with_hz(4),
-    );
-    let template =
-        format!("{what} [{{bar:32}}] {{bytes}}/{{total_bytes}} {{bytes_per_sec}} ({{elapsed}})");
-    if let Ok(style) = ProgressStyle::with_template(&template) {
-        pb.set_style(style.progress_chars("=> "));
-    }
-    pb
+    progress(
+        total,
+        what,
+        "{bytes}/{total_bytes} {bytes_per_sec} ({elapsed})",
+    )
 }
 
 pub fn backup_main(args: BackupArgs) -> ExitCode {

@@ -6,7 +6,6 @@
 //! serving, paced to a share of one core so captures keep their throughput. One backup
 //! runs at a time.
 use super::App;
-use crate::domain::Role;
 use crate::error::{AppError, AppResult};
 use crate::ops::archive::{self, Compression};
 use crate::store::backup::{self, Copied, CopyOptions};
@@ -155,7 +154,7 @@ pub fn policy(app: &App) -> Result<Policy, StoreError> {
     Ok(resolve(app, &page))
 }
 
-fn resolve(app: &App, page: &StoredPolicy) -> Policy {
+pub fn resolve(app: &App, page: &StoredPolicy) -> Policy {
     let ops = &app.config.ops;
     let (window, s0) = pick(&ops.backup_window, &page.window, DEFAULT_WINDOW.to_owned());
     let (timezone, s1) = pick(&ops.backup_timezone, &page.timezone, String::new());
@@ -551,15 +550,6 @@ pub async fn run(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<bool>) {
             continue;
         }
         let _ = take(&app, Why::Scheduled).await;
-    }
-}
-
-/// Only admins back up and download backups.
-pub fn require_admin(role: Role) -> AppResult<()> {
-    if role == Role::Admin {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden)
     }
 }
 

@@ -134,13 +134,13 @@ pub fn count_mail_sent(tx: &redb::WriteTransaction, now: OffsetDateTime) -> Resu
 
 /// Whether the quota leaves room for another mail now.
 pub fn mail_allowed(app: &App) -> bool {
-    let quota = backups::policy(app).map_or(backups::DEFAULT_MAIL_QUOTA, |p| p.mail_daily_quota);
-    let sent = app
-        .store
-        .read()
-        .ok()
-        .and_then(|tx| mail_hours(&tx).ok())
-        .map_or(0, |h| h.last_24h(app.now()));
+    let Ok(tx) = app.store.read() else {
+        return true;
+    };
+    let quota = backups::stored(&tx).map_or(backups::DEFAULT_MAIL_QUOTA, |page| {
+        backups::resolve(app, &page).mail_daily_quota
+    });
+    let sent = mail_hours(&tx).map_or(0, |h| h.last_24h(app.now()));
     sent < quota
 }
 

@@ -56,11 +56,7 @@ pub struct Copied {
 
 /// Rows in every table of a read transaction.
 pub fn count_rows(tx: &ReadTransaction) -> Result<u64, StoreError> {
-    let mut c = Counter {
-        tx,
-        rows: 0,
-        tables: 0,
-    };
+    let mut c = Counter { tx, rows: 0 };
     tables::visit_all(&mut c)?;
     Ok(c.rows)
 }
@@ -68,10 +64,10 @@ pub fn count_rows(tx: &ReadTransaction) -> Result<u64, StoreError> {
 struct Counter<'a> {
     tx: &'a ReadTransaction,
     rows: u64,
-    tables: usize,
 }
 
-fn missing<T>(r: Result<T, TableError>) -> Result<Option<T>, StoreError> {
+/// The table `r` opened, or `None` when the database has no such table.
+pub(crate) fn present<T>(r: Result<T, TableError>) -> Result<Option<T>, StoreError> {
     match r {
         Ok(t) => Ok(Some(t)),
         Err(TableError::TableDoesNotExist(_)) => Ok(None),
@@ -86,9 +82,8 @@ impl tables::Visit for Counter<'_> {
         _decodes: Option<tables::Decodes>,
         _legacy: bool,
     ) -> Result<(), StoreError> {
-        if let Some(t) = missing(self.tx.open_table(def))? {
+        if let Some(t) = present(self.tx.open_table(def))? {
             self.rows += t.len()?;
-            self.tables += 1;
         }
         Ok(())
     }
@@ -96,9 +91,8 @@ impl tables::Visit for Counter<'_> {
         &mut self,
         def: MultimapTableDefinition<'static, K, V>,
     ) -> Result<(), StoreError> {
-        if let Some(t) = missing(self.tx.open_multimap_table(def))? {
+        if let Some(t) = present(self.tx.open_multimap_table(def))? {
             self.rows += t.len()?;
-            self.tables += 1;
         }
         Ok(())
     }
@@ -203,7 +197,7 @@ impl tables::Visit for Copier<'_, '_> {
         _decodes: Option<tables::Decodes>,
         _legacy: bool,
     ) -> Result<(), StoreError> {
-        let Some(src) = missing(self.src.open_table(def))? else {
+        let Some(src) = present(self.src.open_table(def))? else {
             return Ok(());
         };
         let mut rows = src.iter()?;
@@ -236,7 +230,7 @@ impl tables::Visit for Copier<'_, '_> {
         &mut self,
         def: MultimapTableDefinition<'static, K, V>,
     ) -> Result<(), StoreError> {
-        let Some(src) = missing(self.src.open_multimap_table(def))? else {
+        let Some(src) = present(self.src.open_multimap_table(def))? else {
             return Ok(());
         };
         let mut keys = src.iter()?;

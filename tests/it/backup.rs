@@ -483,84 +483,53 @@ fn restore_of_an_older_backup_migrates_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_backup_after_kill_9_applies_the_redo_log() {
-    use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().expect("dir");
-    let out = licd(
-        &[
-            "token", "create", "--name", "t", "--role", "admin", "--data",
-        ],
-        &[dir.path()],
-    );
-    assert!(out.status.success(), "{}", text(&out));
-    let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(dir.path())
-        .env("LICD_LOG", "warn")
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("serve");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(i) = line.find("listening on https://") {
-                let _ = tx.send(line[i + "listening on ".len()..].trim().to_owned());
-            }
-        }
-    });
-    let url = rx.recv_timeout(Duration::from_secs(30)).expect("url");
-    let http = crate::kit::client_for(&dir.path().join("tls/cert.pem"));
-    let admin = |m: Method, p: &str, b: Option<serde_json::Value>| {
-        let mut r = http
-            .request(m, format!("{url}/api/admin/v1{p}"))
-            .bearer_auth(&token);
-        if let Some(b) = b {
-            r = r.json(&b);
-        }
-        r.send()
-    };
-    admin(
-        Method::POST,
-        "/products",
-        Some(json!({"code": "p", "name": "P", "heartbeat_s": 60,
-        "features": [{"number": 1, "name": "f", "unit": "user"}]})),
-    )
-    .await
-    .expect("product");
-    let c: serde_json::Value = admin(Method::POST, "/clients", Some(json!({"company": "K"})))
-        .await
-        .expect("client")
-        .json()
-        .await
-        .expect("json");
-    let k: serde_json::Value = admin(Method::POST, &format!("/clients/{}/keys", c["id"]), None)
-        .await
-        .expect("key")
-        .json()
-        .await
-        .expect("json");
+    let token = crate::process::token(dir.path());
+    let (mut child, url, _) = crate::process::serve(dir.path());
+    let r = crate::process::Remote::new(dir.path(), url, token);
+    let (st, _) = r
+        .call(
+            Method::POST,
+            "/api/admin/v1/products",
+            Some(json!({"code": "p", "name": "P", "heartbeat_s": 60,
+            "features": [{"number": 1, "name": "f", "unit": "user"}]})),
+        )
+        .await;
+    assert_eq!(st, 201);
+    let (_, c) = r
+        .call(
+            Method::POST,
+            "/api/admin/v1/clients",
+            Some(json!({"company": "K"})),
+        )
+        .await;
+    let (_, k) = r
+        .call(
+            Method::POST,
+            &format!("/api/admin/v1/clients/{}/keys", c["id"]),
+            None,
+        )
+        .await;
     let regnum = k["regnum"].as_str().expect("regnum").to_owned();
-    admin(
-        Method::POST,
-        &format!("/keys/{regnum}/items"),
-        Some(json!({"product": "p", "feature": 1, "seats": 50})),
-    )
-    .await
-    .expect("item");
+    let (st, _) = r
+        .call(
+            Method::POST,
+            &format!("/api/admin/v1/keys/{regnum}/items"),
+            Some(json!({"product": "p", "feature": 1, "seats": 50})),
+        )
+        .await;
+    assert_eq!(st, 201);
     let mut leases = Vec::new();
     for i in 0..10 {
-        let r: serde_json::Value = http
-            .post(format!("{url}/api/v1/leases"))
-            .json(&json!({"regnum": regnum, "feature": 1, "host": "h", "user": format!("u{i}")}))
-            .send()
-            .await
-            .expect("capture")
-            .json()
-            .await
-            .expect("json");
-        leases.push(r["lease"].as_str().expect("lease").to_owned());
+        let (st, l) = r
+            .call(
+                Method::POST,
+                "/api/v1/leases",
+                Some(json!({"regnum": regnum, "feature": 1, "host": "h", "user": format!("u{i}")})),
+            )
+            .await;
+        assert_eq!(st, 201);
+        leases.push(l["lease"].as_str().expect("lease").to_owned());
     }
     // Killed before a checkpoint: the captures are only in the redo log.
     let st = Command::new("kill")

@@ -38,7 +38,7 @@ pub(crate) fn token(dir: &Path) -> String {
 
 /// Starts `licd serve` on a free port; returns the child and its URL.
 /// Starts `licd serve`; the server's log lines are gathered into the returned list.
-fn serve(dir: &Path) -> (Child, String, Arc<parking_lot::Mutex<Vec<String>>>) {
+pub(crate) fn serve(dir: &Path) -> (Child, String, Arc<parking_lot::Mutex<Vec<String>>>) {
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(dir)
@@ -65,21 +65,21 @@ fn serve(dir: &Path) -> (Child, String, Arc<parking_lot::Mutex<Vec<String>>>) {
     (child, url, log)
 }
 
-struct Remote {
+pub(crate) struct Remote {
     http: reqwest::Client,
     url: String,
     token: String,
 }
 
 impl Remote {
-    fn new(dir: &Path, url: String, token: String) -> Remote {
+    pub(crate) fn new(dir: &Path, url: String, token: String) -> Remote {
         Remote {
             http: client_for(&dir.join("tls/cert.pem")),
             url,
             token,
         }
     }
-    async fn call(&self, m: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    pub(crate) async fn call(&self, m: Method, path: &str, body: Option<Value>) -> (u16, Value) {
         let mut rb = self
             .http
             .request(m, format!("{}{}", self.url, path))

@@ -312,6 +312,19 @@ fn with_flash(me: &Me, flash: String) -> UiResult {
     Ok(html_page(StatusCode::OK, m))
 }
 
+/// The page again with a form's errors (400), keeping what was typed.
+fn refused(me: &Me, errors: FieldErrors, typed: Option<StoredPolicy>) -> UiResult {
+    let m = render(
+        me,
+        View {
+            errors,
+            flash: None,
+            typed,
+        },
+    )?;
+    Ok(html_page(StatusCode::BAD_REQUEST, m))
+}
+
 async fn audit(me: &Me, action: &str, target: &str, detail: &str) {
     if let Err(e) =
         crate::service::audit::record(&me.app, &me.user.login, action, target, detail).await
@@ -435,28 +448,12 @@ pub async fn save_settings(p: Post) -> UiResult {
         },
     };
     if !errors.is_empty() {
-        let m = render(
-            me,
-            View {
-                errors,
-                flash: None,
-                typed: Some(page),
-            },
-        )?;
-        return Ok(html_page(StatusCode::BAD_REQUEST, m));
+        return refused(me, errors, Some(page));
     }
     let detail = format!("{page:?}");
     if let Err(e) = backups::save_policy(&me.app, page.clone()).await {
         let errors = bad(l, &e).ok_or_else(|| me.err(e))?;
-        let m = render(
-            me,
-            View {
-                errors,
-                flash: None,
-                typed: Some(page),
-            },
-        )?;
-        return Ok(html_page(StatusCode::BAD_REQUEST, m));
+        return refused(me, errors, Some(page));
     }
     audit(me, "backup_settings", "system", &detail).await;
     Ok(see_other("/system?done=saved#backups"))
@@ -470,15 +467,7 @@ pub async fn test_mail(p: Post) -> UiResult {
     if !crate::service::clients::valid_email(&to) {
         let mut errors = FieldErrors::new();
         errors.insert("to".into(), super::auth::field_msg(l, "email"));
-        let m = render(
-            me,
-            View {
-                errors,
-                flash: None,
-                typed: None,
-            },
-        )?;
-        return Ok(html_page(StatusCode::BAD_REQUEST, m));
+        return refused(me, errors, None);
     }
     let flash = match crate::jobs::outbox::send_test(&me.app, &to).await {
         Ok(answer) => format!(
@@ -530,15 +519,7 @@ pub async fn replace_cert(p: Post) -> UiResult {
                     )
                 ),
             );
-            let m = render(
-                me,
-                View {
-                    errors,
-                    flash: None,
-                    typed: None,
-                },
-            )?;
-            Ok(html_page(StatusCode::BAD_REQUEST, m))
+            refused(me, errors, None)
         }
     }
 }
