@@ -67,6 +67,10 @@ pub struct ServeArgs {
     /// Most e-mails sent in any 24 hours; more wait in the outbox [default: 2000].
     #[arg(long, env = "LICD_MAIL_DAILY_QUOTA")]
     pub mail_daily_quota: Option<u32>,
+    /// Hours the outbox keeps retrying a mail the SMTP server does not take before it
+    /// gives up and keeps the last error [default: 72].
+    #[arg(long, env = "LICD_MAIL_GIVE_UP_HOURS")]
+    pub mail_give_up_hours: Option<u32>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -90,6 +94,7 @@ struct FileConfig {
     backup_cpu: Option<f64>,
     ops_email: Option<String>,
     mail_daily_quota: Option<u32>,
+    mail_give_up_hours: Option<u32>,
 }
 
 #[derive(Clone, Debug)]
@@ -130,6 +135,7 @@ pub struct OpsConfig {
     pub backup_cpu: Option<f64>,
     pub ops_email: Option<String>,
     pub mail_daily_quota: Option<u32>,
+    pub mail_give_up_hours: Option<u32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -191,7 +197,7 @@ impl Config {
             .mail_from
             .clone()
             .or(file.mail_from)
-            .unwrap_or_else(|| "licd@localhost".to_owned());
+            .unwrap_or_else(|| DEFAULT_MAIL_FROM.to_owned());
         let public_url = args
             .public_url
             .clone()
@@ -233,6 +239,7 @@ impl Config {
             backup_cpu: args.backup_cpu.or(file.backup_cpu),
             ops_email: args.ops_email.clone().or(file.ops_email),
             mail_daily_quota: args.mail_daily_quota.or(file.mail_daily_quota),
+            mail_give_up_hours: args.mail_give_up_hours.or(file.mail_give_up_hours),
         };
         if let Some(w) = &ops.backup_window {
             crate::service::backups::Window::parse(w)
@@ -252,6 +259,9 @@ impl Config {
         }
         if ops.backup_keep == Some(0) {
             return Err(ConfigError::Zero("backup_keep"));
+        }
+        if ops.mail_give_up_hours == Some(0) {
+            return Err(ConfigError::Zero("mail_give_up_hours"));
         }
         if ops.mail_daily_quota == Some(0) {
             return Err(ConfigError::Zero("mail_daily_quota"));
@@ -294,6 +304,9 @@ fn read_file(p: &Path) -> Result<FileConfig, ConfigError> {
 }
 
 /// Accepts what API.md allows: smtp://[user:pass@]host[:port][?tls=required], smtps://….
+/// The sender address when neither `--mail-from` nor the vendor settings give one.
+pub const DEFAULT_MAIL_FROM: &str = "licd@localhost";
+
 pub fn check_smtp_url(url: &str) -> Result<(), String> {
     lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url)
         .map(|_| ())

@@ -13,6 +13,7 @@ pub mod error;
 pub mod http;
 pub mod i18n;
 pub mod jobs;
+pub mod mail;
 pub mod metrics;
 pub mod ops;
 pub mod seed;

@@ -58,6 +58,14 @@ impl CabinetSession {
 pub struct ClientPrefs {
     /// "ru", "en", or empty: from the browser (and the vendor's default for mail).
     pub lang: String,
+    /// The client turned off expiry reminders (schema 5).
+    pub no_expiry_mail: bool,
+    /// The client turned off denial and seat alerts.
+    pub no_alert_mail: bool,
+    /// The client turned off new-release mail.
+    pub no_release_mail: bool,
+    /// Staff muted this client's alerts (denials, seats) — e.g. a known noisy site.
+    pub alerts_muted: bool,
 }
 
 /// Per product: how many self-service unbinds (or ended sessions) a client may make per

@@ -282,19 +282,71 @@ pub struct User {
     pub distributor: String,
     pub created_at: OffsetDateTime,
     pub disabled: bool,
+    /// Where this user is mailed (a manager gets copies of their clients' mail); may be
+    /// empty (schema 5).
+    pub email: String,
 }
 
-/// A mail waiting in the outbox.
+/// How long the outbox keeps retrying a mail before it gives up, unless configured.
+pub const DEFAULT_MAIL_GIVE_UP: time::Duration = time::Duration::days(3);
+
+/// Where a mail in the outbox stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MailState {
+    /// Waiting for its next attempt (`Mail::next_attempt_at`).
+    Queued,
+    /// The SMTP server was handed the message body at this time and the answer was not
+    /// recorded: after a crash it may or may not have been delivered, so it is never
+    /// sent again by itself (the Outbox page offers "retry now").
+    Sending(OffsetDateTime),
+    /// The SMTP server accepted it.
+    Sent(OffsetDateTime),
+    /// Given up: a permanent SMTP refusal, or retries ran past `Mail::give_up_at`.
+    Failed(OffsetDateTime),
+    /// Dropped by an admin on the Outbox page.
+    Dropped(OffsetDateTime),
+}
+
+/// One mail of the outbox, kept after it is sent (for the Outbox page) until pruned.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Mail {
     pub id: u64,
-    pub to: String,
+    /// The catalogue event (`mail::Event::name`), e.g. "trial", "expiring", "denials".
+    pub event: String,
+    /// The idempotency key: (event, subject of the event); one mail per key, ever.
+    pub key: String,
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
     pub subject: String,
-    pub body: String,
+    pub text: String,
+    /// The HTML alternative (empty: plain text only).
+    pub html: String,
+    /// The client the mail is about, when there is one (Outbox filters).
+    pub client_id: Option<u64>,
     pub created_at: OffsetDateTime,
+    pub state: MailState,
     pub attempts: u32,
     pub next_attempt_at: OffsetDateTime,
+    /// Retries stop after this time (then `Failed`).
+    pub give_up_at: OffsetDateTime,
+    /// The last SMTP error (or the server's answer once sent).
     pub last_error: String,
+}
+
+impl Mail {
+    /// Every addressee, for the daily quota.
+    pub fn addressees(&self) -> usize {
+        self.to.len() + self.cc.len()
+    }
+}
+
+/// The SMTP server mail goes through, as set on the System page (a `--smtp` flag or
+/// the config file wins over it). Kept apart from `Settings`: the URL may hold a password
+/// and `Settings` is shown by the admin API.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SmtpSettings {
+    /// smtp://[user:pass@]host[:port][?tls=required] or smtps://…; empty: none.
+    pub url: String,
 }
 
 /// A refused capture on a known key.
@@ -326,7 +378,13 @@ pub struct Settings {
     /// Names of vendor-defined extra client fields.
     pub extra_fields: Vec<String>,
     pub mail_from: String,
+    /// Days before a grant's expiry when its client is reminded (schema 5), largest first.
+    pub expiry_days: Vec<u32>,
+    /// The language mail is written in for clients who never chose one: "ru" or "en".
+    pub mail_lang: String,
 }
+
+pub const DEFAULT_EXPIRY_DAYS: [u32; 3] = [30, 7, 1];
 
 impl Default for Settings {
     fn default() -> Self {
@@ -336,6 +394,8 @@ impl Default for Settings {
             offline_license_days: 7,
             extra_fields: Vec::new(),
             mail_from: "licd@localhost".into(),
+            expiry_days: DEFAULT_EXPIRY_DAYS.to_vec(),
+            mail_lang: "ru".into(),
         }
     }
 }

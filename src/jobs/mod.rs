@@ -1,6 +1,7 @@
 //! Background work, each job stopping cleanly when the server does.
 pub mod outbox;
 pub mod reaper;
+pub mod smtp;
 
 use crate::service::App;
 use std::sync::Arc;

@@ -169,6 +169,7 @@ pub async fn add_user(
         distributor: distributor.trim().to_owned(),
         created_at: now,
         disabled: false,
+        email: String::new(),
     };
     store
         .write(move |tx| {

@@ -459,19 +459,17 @@ async fn mail_failure(app: &App, policy: &Policy, error: &str) {
         return;
     }
     let now = app.now();
-    let subject = format!("licd: a backup failed on {}", app.config.public_url);
-    let body = format!(
-        "The backup licd tried at {} failed:\n\n  {error}\n\nBackups go to {}. The System page ({}/system) shows the backups and their settings.\n",
-        crate::clock::rfc3339(now),
-        policy.dir.display(),
-        app.config.public_url
-    );
+    let env = app.mail_env();
+    let event = crate::mail::Event::BackupFailed {
+        at: now,
+        error: error.to_owned(),
+        dir: policy.dir.display().to_string(),
+    };
     let r = app
         .store
         .write(move |tx| {
-            for addr in &to {
-                crate::service::mail::queue(tx, now, addr, &subject, &body)?;
-            }
+            let key = format!("backup_failed:{}", now.unix_timestamp());
+            crate::service::mail::to_addresses(tx, &env, now, &to, None, &event, &key)?;
             Ok(())
         })
         .await;

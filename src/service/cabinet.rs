@@ -271,18 +271,10 @@ fn mail_target(tx: &impl Snapshot, regnum: &str) -> Result<Option<Client>, Store
     Ok(clients::load(tx, k.client_id)?.filter(|c| !c.email.trim().is_empty()))
 }
 
-/// The language a client is written to in.
-fn mail_lang(tx: &impl Snapshot, client_id: u64) -> Result<crate::i18n::Lang, StoreError> {
-    Ok(match prefs(tx, client_id)?.lang.as_str() {
-        "en" => crate::i18n::Lang::En,
-        _ => crate::i18n::Lang::Ru,
-    })
-}
-
 /// The common part of mailing a client a code or a link: the per-address limit (the
 /// only thing the answer tells), then — when the number is a key whose client has an
 /// e-mail — `make` writes its record in the same transaction and gives the mail's
-/// subject and body in the client's language (or `None`: nothing to send now).
+/// event and idempotency key (or `None`: nothing to send now).
 async fn mail_key_client<F>(
     app: &App,
     ip: IpAddr,
@@ -290,12 +282,7 @@ async fn mail_key_client<F>(
     mut make: F,
 ) -> AppResult<Result<(), u64>>
 where
-    F: FnMut(
-            &WriteTransaction,
-            &str,
-            crate::i18n::Lang,
-            &str,
-        ) -> AppResult<Option<(String, String)>>
+    F: FnMut(&WriteTransaction, &str) -> AppResult<Option<(crate::mail::Event, String)>>
         + Send
         + 'static,
 {
@@ -307,15 +294,14 @@ where
         return Ok(Ok(()));
     };
     let now = app.now();
-    let vendor = vendor_name(app)?;
+    let env = app.mail_env();
     app.store
         .write(move |tx| {
             let Some(client) = mail_target(tx, &regnum)? else {
                 return Ok(());
             };
-            let lang = mail_lang(tx, client.id)?;
-            if let Some((subject, body)) = make(tx, &regnum, lang, &vendor)? {
-                mail::queue(tx, now, &client.email, &subject, &body)?;
+            if let Some((event, key)) = make(tx, &regnum)? {
+                mail::to_client(tx, &env, now, &client, &event, &key)?;
             }
             Ok(())
         })
@@ -333,7 +319,7 @@ pub async fn request_code(app: &App, ip: IpAddr, login: &str) -> AppResult<Resul
         use rand::Rng;
         format!("{:08}", rand::rngs::OsRng.gen_range(0..100_000_000u32))
     };
-    mail_key_client(app, ip, login, move |tx, regnum, lang, vendor| {
+    mail_key_client(app, ip, login, move |tx, regnum| {
         let mut t = tx.open_table(tables::CABINET_CODES.def)?;
         if let Some(old) = tables::CABINET_CODES.get(&t, regnum)?
             && now - old.created_at < MAIL_GAP
@@ -349,27 +335,15 @@ pub async fn request_code(app: &App, ip: IpAddr, login: &str) -> AppResult<Resul
                 expires_at: now + CODE_LIFE,
             },
         )?;
-        Ok(Some(match lang {
-            crate::i18n::Lang::En => (
-                format!("{vendor}: your one-time code {code}"),
-                format!(
-                    "Your one-time code for the client cabinet: {code}\n\nRegistration number: {regnum}\nThe code works once, for 15 minutes. If you did not ask for it, ignore this letter.\n"
-                ),
-            ),
-            crate::i18n::Lang::Ru => (
-                format!("{vendor}: одноразовый код {code}"),
-                format!(
-                    "Ваш одноразовый код для входа в личный кабинет: {code}\n\nРегистрационный номер: {regnum}\nКод действует один раз, 15 минут. Если вы его не запрашивали, просто не обращайте внимания на это письмо.\n"
-                ),
-            ),
-        }))
+        Ok(Some((
+            crate::mail::Event::CabinetCode {
+                regnum: regnum.to_owned(),
+                code: code.clone(),
+            },
+            format!("cabinet_code:{regnum}:{}", now.unix_timestamp()),
+        )))
     })
     .await
-}
-
-fn vendor_name(app: &App) -> AppResult<String> {
-    let tx = app.store.read()?;
-    Ok(crate::service::settings::read(&tx)?.vendor_name)
 }
 
 /// Mails a link that sets the key's cabinet password (first one, or forgotten), to the
@@ -387,7 +361,7 @@ pub async fn request_password_link(
         app.config.public_url.trim_end_matches('/')
     );
     let hash = secret_hash(&token);
-    mail_key_client(app, ip, login, move |tx, regnum, lang, vendor| {
+    mail_key_client(app, ip, login, move |tx, regnum| {
         let mut t = tx.open_table(tables::CABINET_LINKS.def)?;
         let mut old = Vec::new();
         for row in t.iter()? {
@@ -412,20 +386,13 @@ pub async fn request_password_link(
                 expires_at: now + LINK_LIFE,
             },
         )?;
-        Ok(Some(match lang {
-            crate::i18n::Lang::En => (
-                format!("{vendor}: set your cabinet password"),
-                format!(
-                    "To set the password of the client cabinet for the key {regnum}, open:\n\n{url}\n\nThe link works once, for 24 hours. If you did not ask for it, ignore this letter.\n"
-                ),
-            ),
-            crate::i18n::Lang::Ru => (
-                format!("{vendor}: пароль личного кабинета"),
-                format!(
-                    "Чтобы задать пароль личного кабинета для ключа {regnum}, откройте ссылку:\n\n{url}\n\nСсылка действует один раз, 24 часа. Если вы её не запрашивали, просто не обращайте внимания на это письмо.\n"
-                ),
-            ),
-        }))
+        Ok(Some((
+            crate::mail::Event::CabinetLink {
+                regnum: regnum.to_owned(),
+                url: url.clone(),
+            },
+            format!("cabinet_link:{hash}"),
+        )))
     })
     .await
 }
@@ -608,7 +575,14 @@ pub async fn set_prefs(
                 clients::load(tx, key.client_id)?.ok_or(AppError::NotFound { what: "client" })?;
             let mut t = tx.open_table(tables::CLIENT_PREFS.def)?;
             let old = tables::CLIENT_PREFS.get(&t, c.id)?.unwrap_or_default();
-            tables::CLIENT_PREFS.put(&mut t, c.id, &ClientPrefs { lang: lang.clone() })?;
+            tables::CLIENT_PREFS.put(
+                &mut t,
+                c.id,
+                &ClientPrefs {
+                    lang: lang.clone(),
+                    ..old.clone()
+                },
+            )?;
             drop(t);
             let mut changes = Vec::new();
             if old.lang != lang {

@@ -216,6 +216,7 @@ pub async fn activate(app: &App, input: ActivateInput) -> AppResult<Activated> {
     let code = parse_coupon(&input.coupon)?;
     let now = app.now();
     let r2 = regnum.clone();
+    let env = app.mail_env();
     let added = app
         .store
         .write(move |tx| {
@@ -254,34 +255,15 @@ pub async fn activate(app: &App, input: ActivateInput) -> AppResult<Activated> {
             let mut t = tx.open_table(tables::COUPONS.def)?;
             tables::COUPONS.put(&mut t, code.as_str(), &coupon)?;
             drop(t);
-            if let Some(c) = clients::load(tx, key.client_id)?
-                && !c.email.is_empty()
-            {
-                let lines: Vec<String> = added
-                    .iter()
-                    .map(|a| {
-                        format!(
-                            "  feature {} ({}): {} seat(s){}",
-                            a.feature,
-                            a.product,
-                            a.seats,
-                            a.expires_at
-                                .as_ref()
-                                .map(|e| format!(" until {e}"))
-                                .unwrap_or_default()
-                        )
-                    })
-                    .collect();
-                mail::queue(
-                    tx,
-                    now,
-                    &c.email,
-                    &format!("Coupon {code} activated on {r2}"),
-                    &format!(
-                        "Coupon {code} was activated on your key {r2}.\nAdded:\n{}\n",
-                        lines.join("\n")
-                    ),
-                )?;
+            if let Some(c) = clients::load(tx, key.client_id)? {
+                let n = coupon.items.len();
+                let new: Vec<&Grant> = key.grants.iter().rev().take(n).rev().collect();
+                let event = crate::mail::Event::CouponActivated {
+                    code: code.clone(),
+                    regnum: r2.clone(),
+                    lines: mail::seat_lines(tx, &new)?,
+                };
+                mail::to_client(tx, &env, now, &c, &event, &format!("coupon:{code}"))?;
             }
             Ok(added)
         })

@@ -189,6 +189,7 @@ pub async fn add_grant(app: &App, regnum: &str, input: NewGrant) -> AppResult<Ke
     };
     let now = app.now();
     let r2 = regnum.clone();
+    let env = app.mail_env();
     app.store
         .write(move |tx| {
             let mut key = load(tx, &r2)?.ok_or(AppError::UnknownRegnum)?;
@@ -213,9 +214,20 @@ pub async fn add_grant(app: &App, regnum: &str, input: NewGrant) -> AppResult<Ke
                 added_at: now,
             });
             save(tx, &key)?;
+            if let Some(g) = key.grants.last()
+                && let Some(c) = crate::service::clients::load(tx, key.client_id)?
+            {
+                let event = crate::mail::Event::GrantAdded {
+                    regnum: key.regnum.clone(),
+                    lines: crate::service::mail::seat_lines(tx, &[g])?,
+                };
+                let subject = format!("grant:{}:{}", key.regnum, g.id);
+                crate::service::mail::to_client(tx, &env, now, &c, &event, &subject)?;
+            }
             Ok(())
         })
         .await?;
+    app.mail_queued.notify_one();
     get(app, &regnum)
 }
 

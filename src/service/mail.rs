@@ -1,32 +1,277 @@
-//! Mail is never sent from a request: a use case queues it in the outbox inside its own
-//! transaction, and `jobs::outbox` sends it.
-use crate::domain::Mail;
-use crate::store::{StoreError, meta, tables};
-use redb::WriteTransaction;
-use time::OffsetDateTime;
+//! Mail is never sent from a request: a use case queues a catalogue event (`crate::mail`)
+//! in the outbox inside its own transaction, and `jobs::outbox` sends it. This module
+//! decides who gets it (the client's e-mail or alert e-mail, the responsible manager's
+//! copy, the distributor instead of the client), in which language, whether the client
+//! turned it off, and queues it once per idempotency key.
+use crate::domain::cabinet::ClientPrefs;
+use crate::domain::{Client, Mail, MailState};
+use crate::i18n::Lang;
+use crate::mail::{Audience, Ctx, Event, Topic};
+use crate::store::{Snapshot, StoreError, meta, tables};
+use redb::{ReadableTable, WriteTransaction};
+use time::{Duration, OffsetDateTime};
 
+/// What queueing needs from the server's configuration, cloned into write closures.
+#[derive(Clone, Debug)]
+pub struct MailEnv {
+    pub public_url: String,
+    /// How long the outbox keeps retrying a mail.
+    pub give_up: Duration,
+}
+
+impl MailEnv {
+    pub fn of(config: &crate::config::Config) -> MailEnv {
+        MailEnv {
+            public_url: config.public_url.trim_end_matches('/').to_owned(),
+            give_up: config
+                .ops
+                .mail_give_up_hours
+                .map(|h| Duration::hours(i64::from(h)))
+                .unwrap_or(crate::domain::DEFAULT_MAIL_GIVE_UP),
+        }
+    }
+}
+
+/// Who a mail goes to, and in which language.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recipients {
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+    pub lang: Lang,
+}
+
+/// The language mail is written in for a client: its cabinet choice, else the vendor's.
+pub fn client_lang(tx: &impl Snapshot, client_id: u64) -> Result<Lang, StoreError> {
+    let prefs = prefs(tx, client_id)?;
+    Ok(match prefs.lang.as_str() {
+        "en" => Lang::En,
+        "ru" => Lang::Ru,
+        _ => vendor_lang(tx)?,
+    })
+}
+
+/// The vendor's default mail language (Settings).
+pub fn vendor_lang(tx: &impl Snapshot) -> Result<Lang, StoreError> {
+    Ok(
+        match crate::service::settings::read(tx)?.mail_lang.as_str() {
+            "en" => Lang::En,
+            _ => Lang::Ru,
+        },
+    )
+}
+
+fn prefs(tx: &impl Snapshot, client_id: u64) -> Result<ClientPrefs, StoreError> {
+    let t = tx.table(tables::CLIENT_PREFS.def)?;
+    Ok(tables::CLIENT_PREFS.get(&t, client_id)?.unwrap_or_default())
+}
+
+/// The addresses a mail for `audience` about `client` goes to. Codes and links
+/// (`Secret`) go to the client's e-mail only; everything else goes to the distributor's
+/// e-mail instead when the client has a distributor, and is copied to the responsible
+/// manager's e-mail when that user has one.
+pub fn recipients(
+    tx: &impl Snapshot,
+    client: &Client,
+    audience: Audience,
+) -> Result<Recipients, StoreError> {
+    let lang = client_lang(tx, client.id)?;
+    let own = match audience {
+        Audience::Alert if !client.alert_email.trim().is_empty() => client.alert_email.trim(),
+        _ => client.email.trim(),
+    };
+    let mut to: Vec<String> = Vec::new();
+    let mut cc: Vec<String> = Vec::new();
+    if audience == Audience::Secret || audience == Audience::Direct {
+        push(&mut to, own);
+        return Ok(Recipients { to, cc, lang });
+    }
+    match distributor_email(tx, &client.distributor)? {
+        Some(d) => push(&mut to, &d),
+        None => push(&mut to, own),
+    }
+    if let Some(m) = manager_email(tx, &client.manager)?
+        && !to.iter().any(|t| t.eq_ignore_ascii_case(&m))
+    {
+        push(&mut cc, &m);
+    }
+    Ok(Recipients { to, cc, lang })
+}
+
+fn push(v: &mut Vec<String>, addr: &str) {
+    let a = addr.trim();
+    if !a.is_empty() && !v.iter().any(|x| x.eq_ignore_ascii_case(a)) {
+        v.push(a.to_owned());
+    }
+}
+
+/// The e-mail of a client's distributor, when it has one that has an e-mail.
+pub fn distributor_email(tx: &impl Snapshot, code: &str) -> Result<Option<String>, StoreError> {
+    if code.trim().is_empty() {
+        return Ok(None);
+    }
+    Ok(crate::service::distributors::get(tx, code)?
+        .map(|d| d.email.trim().to_owned())
+        .filter(|e| !e.is_empty()))
+}
+
+/// The e-mail of an enabled staff user, when it has one.
+pub fn manager_email(tx: &impl Snapshot, login: &str) -> Result<Option<String>, StoreError> {
+    if login.trim().is_empty() {
+        return Ok(None);
+    }
+    let t = tx.table(tables::USERS.def)?;
+    Ok(tables::USERS
+        .get(&t, login.trim())?
+        .filter(|u| !u.disabled)
+        .map(|u| u.email.trim().to_owned())
+        .filter(|e| !e.is_empty()))
+}
+
+/// Whether the client (or staff for it) turned this kind of mail off.
+fn opted_out(prefs: &ClientPrefs, topic: Topic) -> bool {
+    match topic {
+        Topic::Account => false,
+        Topic::Expiry => prefs.no_expiry_mail,
+        Topic::Alert => prefs.no_alert_mail || prefs.alerts_muted,
+        Topic::Release => prefs.no_release_mail,
+    }
+}
+
+/// Queues `event` about `client` to the recipients its audience names, unless a mail
+/// with the idempotency `key` was queued before, the client turned such mail off, or
+/// there is no address. Answers the new mail's id.
+pub fn to_client(
+    tx: &WriteTransaction,
+    env: &MailEnv,
+    now: OffsetDateTime,
+    client: &Client,
+    event: &Event,
+    key: &str,
+) -> Result<Option<u64>, StoreError> {
+    if opted_out(&prefs(tx, client.id)?, event.topic()) {
+        return Ok(None);
+    }
+    let r = recipients(tx, client, event.audience())?;
+    queue(tx, env, now, &r, Some(client.id), event, key)
+}
+
+/// Queues `event` to addresses given directly (staff, operations) in `lang` (`None`:
+/// the vendor's default), once per idempotency `key`.
+pub fn to_addresses(
+    tx: &WriteTransaction,
+    env: &MailEnv,
+    now: OffsetDateTime,
+    to: &[String],
+    lang: Option<Lang>,
+    event: &Event,
+    key: &str,
+) -> Result<Option<u64>, StoreError> {
+    let mut r = Recipients {
+        to: Vec::new(),
+        cc: Vec::new(),
+        lang: match lang {
+            Some(l) => l,
+            None => vendor_lang(tx)?,
+        },
+    };
+    for a in to {
+        push(&mut r.to, a);
+    }
+    queue(tx, env, now, &r, None, event, key)
+}
+
+/// Writes the mail (outbox row, idempotency key, pending entry) in `tx`.
 pub fn queue(
     tx: &WriteTransaction,
+    env: &MailEnv,
     now: OffsetDateTime,
-    to: &str,
-    subject: &str,
-    body: &str,
-) -> Result<u64, StoreError> {
+    r: &Recipients,
+    client_id: Option<u64>,
+    event: &Event,
+    key: &str,
+) -> Result<Option<u64>, StoreError> {
+    if r.to.is_empty() {
+        return Ok(None);
+    }
+    let mut keys = tx.open_table(tables::MAIL_KEYS)?;
+    if keys.get(key)?.is_some() {
+        return Ok(None);
+    }
+    let vendor = crate::service::settings::read(tx)?.vendor_name;
+    let rendered = event.render(&Ctx {
+        vendor: &vendor,
+        public_url: &env.public_url,
+        lang: r.lang,
+    });
     let id = meta::next_id(tx, "mail")?;
-    let mut t = tx.open_table(tables::OUTBOX.def)?;
-    tables::OUTBOX.put(
-        &mut t,
+    keys.insert(key, (id, now.unix_timestamp()))?;
+    let mail = Mail {
         id,
-        &Mail {
-            id,
-            to: to.to_owned(),
-            subject: subject.to_owned(),
-            body: body.to_owned(),
-            created_at: now,
-            attempts: 0,
-            next_attempt_at: now,
-            last_error: String::new(),
-        },
-    )?;
-    Ok(id)
+        event: event.name().to_owned(),
+        key: key.to_owned(),
+        to: r.to.clone(),
+        cc: r.cc.clone(),
+        subject: rendered.subject,
+        text: rendered.text,
+        html: rendered.html,
+        client_id,
+        created_at: now,
+        state: MailState::Queued,
+        attempts: 0,
+        next_attempt_at: now,
+        give_up_at: now + env.give_up,
+        last_error: String::new(),
+    };
+    let mut t = tx.open_table(tables::OUTBOX.def)?;
+    tables::OUTBOX.put(&mut t, id, &mail)?;
+    tx.open_table(tables::MAIL_PENDING)?
+        .insert(id, now.unix_timestamp())?;
+    Ok(Some(id))
+}
+
+/// The seats table of grants, with product and feature names from the catalogue.
+pub fn seat_lines(
+    tx: &impl Snapshot,
+    grants: &[&crate::domain::Grant],
+) -> Result<Vec<crate::mail::SeatLine>, StoreError> {
+    let mut products: std::collections::HashMap<String, Option<crate::domain::Product>> =
+        std::collections::HashMap::new();
+    let mut out = Vec::new();
+    for g in grants {
+        if !products.contains_key(&g.product) {
+            products.insert(
+                g.product.clone(),
+                crate::service::products::by_code(tx, &g.product)?,
+            );
+        }
+        let p = products.get(&g.product).and_then(Option::as_ref);
+        out.push(crate::mail::SeatLine {
+            product: p
+                .map(|p| p.name.clone())
+                .unwrap_or_else(|| g.product.clone()),
+            feature: g.feature,
+            feature_name: p
+                .and_then(|p| p.feature(g.feature))
+                .map(|f| f.name.clone())
+                .unwrap_or_default(),
+            seats: g.seats,
+            expires_at: g.expires_at,
+        });
+    }
+    Ok(out)
+}
+
+const SMTP: &str = "smtp";
+
+/// The SMTP server set on the System page (empty URL: none).
+pub fn smtp_settings(tx: &impl Snapshot) -> Result<crate::domain::SmtpSettings, StoreError> {
+    let t = tx.table(tables::META)?;
+    Ok(meta::get_record(&t, SMTP)?.unwrap_or_default())
+}
+
+pub fn write_smtp_settings(
+    tx: &WriteTransaction,
+    s: &crate::domain::SmtpSettings,
+) -> Result<(), StoreError> {
+    meta::put_record(tx, SMTP, s)
 }

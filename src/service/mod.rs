@@ -56,6 +56,13 @@ pub struct App {
     pub metrics: crate::metrics::Metrics,
 }
 
+impl App {
+    /// What queueing a mail needs from the configuration.
+    pub fn mail_env(&self) -> mail::MailEnv {
+        mail::MailEnv::of(&self.config)
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("cannot create the data directory {0}: {1}")]

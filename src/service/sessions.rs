@@ -95,6 +95,7 @@ pub async fn complete_setup(
         distributor: String::new(),
         created_at: app.now(),
         disabled: false,
+        email: String::new(),
     };
     let secret = secret.to_owned();
     app.store

@@ -117,8 +117,12 @@ pub fn mail_hours(tx: &impl Snapshot) -> Result<MailHours, StoreError> {
     Ok(meta::get_record(&t, MAIL_HOURS)?.unwrap_or_default())
 }
 
-/// Counts one mail sent at `now` (inside the write that marks it sent).
-pub fn count_mail_sent(tx: &redb::WriteTransaction, now: OffsetDateTime) -> Result<(), StoreError> {
+/// Counts a mail to `n` addressees sent at `now` (inside the write that marks it sent).
+pub fn count_mail_sent(
+    tx: &redb::WriteTransaction,
+    now: OffsetDateTime,
+    n: u32,
+) -> Result<(), StoreError> {
     let mut hours: MailHours = {
         let t = tx.open_table(tables::META)?;
         meta::get_record(&t, MAIL_HOURS)?.unwrap_or_default()
@@ -126,14 +130,15 @@ pub fn count_mail_sent(tx: &redb::WriteTransaction, now: OffsetDateTime) -> Resu
     let h = hour(now);
     hours.0.retain(|(at, _)| h - at < 24 && *at <= h);
     match hours.0.iter_mut().find(|(at, _)| *at == h) {
-        Some((_, n)) => *n += 1,
-        None => hours.0.push((h, 1)),
+        Some((_, c)) => *c += n,
+        None => hours.0.push((h, n)),
     }
     meta::put_record(tx, MAIL_HOURS, &hours)
 }
 
-/// Whether the quota leaves room for another mail now.
-pub fn mail_allowed(app: &App) -> bool {
+/// Whether the quota leaves room for a mail to `n` addressees now (a mail larger than
+/// the whole quota goes when nothing else was sent in the last 24 hours).
+pub fn mail_allowed(app: &App, n: u32) -> bool {
     let Ok(tx) = app.store.read() else {
         return true;
     };
@@ -141,7 +146,7 @@ pub fn mail_allowed(app: &App) -> bool {
         backups::resolve(app, &page).mail_daily_quota
     });
     let sent = mail_hours(&tx).map_or(0, |h| h.last_24h(app.now()));
-    sent < quota
+    sent == 0 || sent.saturating_add(n) <= quota
 }
 
 /// Staff users per role.
@@ -162,9 +167,9 @@ pub fn staff_counts(tx: &redb::ReadTransaction) -> Result<[u64; 3], StoreError> 
     Ok(n)
 }
 
-/// Mails waiting in the outbox.
+/// Mails waiting in the outbox (queued, not yet sent or given up).
 pub fn outbox_len(tx: &redb::ReadTransaction) -> Result<u64, StoreError> {
-    Ok(tx.open_table(tables::OUTBOX.def)?.len()?)
+    Ok(tx.open_table(tables::MAIL_PENDING)?.len()?)
 }
 
 /// Live leases (rows of the lease index).

@@ -1,7 +1,7 @@
 //! Trial registration from inside a protected app.
-use crate::clock::rfc3339;
 use crate::domain::{Client, Grant, GrantSource, Product};
 use crate::error::{AppError, AppResult};
+use crate::mail::Event;
 use crate::service::views::ItemView;
 use crate::service::{App, clients, keys, mail, products};
 use crate::store::tables;
@@ -26,6 +26,30 @@ pub struct TrialGranted {
     pub regnum: String,
     pub new_client: bool,
     pub items: Vec<ItemView>,
+}
+
+/// Mails the client of `key` its registration number and the trial it took.
+fn mail_trial(
+    tx: &redb::WriteTransaction,
+    env: &mail::MailEnv,
+    now: OffsetDateTime,
+    key: &crate::domain::Key,
+    product: &Product,
+) -> Result<(), crate::store::StoreError> {
+    let Some(c) = clients::load(tx, key.client_id)? else {
+        return Ok(());
+    };
+    let event = Event::Trial {
+        regnum: key.regnum.clone(),
+        product: product.name.clone(),
+        until: product
+            .trial
+            .as_ref()
+            .map(|t| now + Duration::days(i64::from(t.days))),
+    };
+    let subject = format!("trial:{}:{}", key.regnum, product.code.to_lowercase());
+    mail::to_client(tx, env, now, &c, &event, &subject)?;
+    Ok(())
 }
 
 fn trial_grants(key: &mut crate::domain::Key, p: &Product, now: OffsetDateTime) {
@@ -95,13 +119,14 @@ pub async fn register(app: &App, input: TrialInput) -> AppResult<TrialGranted> {
         return Err(AppError::Malformed(bad));
     }
     let now = app.now();
-    let public_url = app.config.public_url.clone();
+    let env = app.mail_env();
     let outcome = app
         .store
         .write(move |tx| {
-            let product = products::by_code(tx, &product_code)?.ok_or(AppError::UnknownProduct {
-                product: product_code.clone(),
-            })?;
+            let product =
+                products::by_code(tx, &product_code)?.ok_or(AppError::UnknownProduct {
+                    product: product_code.clone(),
+                })?;
             if product.trial.is_none() {
                 return Err(AppError::UnknownProduct {
                     product: product_code.clone(),
@@ -117,26 +142,32 @@ pub async fn register(app: &App, input: TrialInput) -> AppResult<TrialGranted> {
                 }
                 trial_grants(&mut key, &product, now);
                 keys::save(tx, &key)?;
+                mail_trial(tx, &env, now, &key, &product)?;
                 return Ok(Outcome::Granted(regnum.clone(), false));
             }
             let existing = clients::ids_by_email(tx, &email)?;
             if let Some(&id) = existing.first() {
-                // 1058: mail the registration numbers to that address again.
+                // 1058: mail the registration numbers to that address again (at most
+                // once an hour, so the call cannot be used to flood the address).
                 let regnums = clients::keys_of(tx, id)?;
-                mail::queue(
-                    tx,
-                    now,
-                    &email,
-                    "Your registration number",
-                    &format!(
-                        "This e-mail is already registered.\nYour registration number(s):\n  {}\n\nEnter it in the program to take a trial of another product; no new registration is needed.\n{public_url}\n",
-                        regnums.join("\n  ")
-                    ),
-                )?;
+                if let Some(c) = clients::load(tx, id)? {
+                    mail::to_client(
+                        tx,
+                        &env,
+                        now,
+                        &c,
+                        &Event::EmailTaken { regnums },
+                        &format!("email_taken:{id}:{}", now.unix_timestamp() / 3600),
+                    )?;
+                }
                 return Ok(Outcome::EmailTaken);
             }
             let host_key = host.to_lowercase();
-            if tx.open_table(tables::TRIAL_HOSTS)?.get(host_key.as_str())?.is_some() {
+            if tx
+                .open_table(tables::TRIAL_HOSTS)?
+                .get(host_key.as_str())?
+                .is_some()
+            {
                 return Err(AppError::HostTrialUsed);
             }
             let client = clients::insert(
@@ -157,21 +188,7 @@ pub async fn register(app: &App, input: TrialInput) -> AppResult<TrialGranted> {
             keys::save(tx, &key)?;
             tx.open_table(tables::TRIAL_HOSTS)?
                 .insert(host_key.as_str(), key.regnum.as_str())?;
-            let until = product
-                .trial
-                .as_ref()
-                .map(|t| rfc3339(now + Duration::days(i64::from(t.days))))
-                .unwrap_or_default();
-            mail::queue(
-                tx,
-                now,
-                &email,
-                &format!("Your registration number for {}", product.name),
-                &format!(
-                    "Thank you for trying {}.\nYour registration number: {}\nThe trial lasts until {until}.\n{public_url}\n",
-                    product.name, key.regnum
-                ),
-            )?;
+            mail_trial(tx, &env, now, &key, &product)?;
             Ok(Outcome::Granted(key.regnum.clone(), true))
         })
         .await?;

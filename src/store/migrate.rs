@@ -4,12 +4,12 @@ use super::{StoreError, meta, tables};
 use redb::WriteTransaction;
 
 /// The schema this build writes.
-pub const CURRENT: u64 = 4;
+pub const CURRENT: u64 = 5;
 
 type Step = fn(&WriteTransaction) -> Result<(), StoreError>;
 
 /// `STEPS[i]` moves a database from version `i + 1` to `i + 2`.
-const STEPS: &[Step] = &[v1_to_v2, v2_to_v3, v3_to_v4];
+const STEPS: &[Step] = &[v1_to_v2, v2_to_v3, v3_to_v4, v4_to_v5];
 
 /// 2: clients are also indexed by responsible manager and by distributor.
 fn v1_to_v2(tx: &WriteTransaction) -> Result<(), StoreError> {
@@ -165,6 +165,164 @@ fn v3_to_v4(tx: &WriteTransaction) -> Result<(), StoreError> {
         let d: crate::domain::Denial = super::codec::decode(v.value())?;
         times.insert((ms, seq), (regnum, d.feature, d.code))?;
         by_feature.insert((d.feature, ms, seq), (regnum, d.code))?;
+    }
+    Ok(())
+}
+
+/// The shapes schema 4 stored, read once by `v4_to_v5`.
+mod v4 {
+    use serde::Deserialize;
+    use time::OffsetDateTime;
+
+    #[derive(Deserialize)]
+    pub struct User {
+        pub login: String,
+        pub role: crate::domain::Role,
+        pub password_hash: String,
+        pub distributor: String,
+        pub created_at: OffsetDateTime,
+        pub disabled: bool,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Mail {
+        pub id: u64,
+        pub to: String,
+        pub subject: String,
+        pub body: String,
+        pub created_at: OffsetDateTime,
+        pub attempts: u32,
+        pub next_attempt_at: OffsetDateTime,
+        pub last_error: String,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Settings {
+        pub vendor_name: String,
+        pub regnum_prefix: String,
+        pub offline_license_days: u32,
+        pub extra_fields: Vec<String>,
+        pub mail_from: String,
+    }
+
+    #[derive(Deserialize)]
+    pub struct ClientPrefs {
+        pub lang: String,
+    }
+}
+
+/// 5: mail. Staff users get an e-mail; an outbox mail gets its event, idempotency key,
+/// recipients and Cc, HTML, state and give-up time (with the `mail_keys` and
+/// `mail_pending` tables); settings get the expiry reminder days and the mail language;
+/// client preferences get the mail opt-outs and the staff mute.
+fn v4_to_v5(tx: &WriteTransaction) -> Result<(), StoreError> {
+    use super::codec::{decode, encode};
+    use crate::domain::{Mail, MailState, Settings, User};
+    use redb::ReadableTable;
+    let rows = |def: redb::TableDefinition<'static, &'static str, &'static [u8]>| -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let t = tx.open_table(def)?;
+        let mut v = Vec::new();
+        for row in t.iter()? {
+            let (k, b) = row?;
+            v.push((k.value().to_owned(), b.value().to_vec()));
+        }
+        Ok(v)
+    };
+    {
+        let old = rows(tables::USERS.def)?;
+        let mut t = tx.open_table(tables::USERS.def)?;
+        for (k, b) in old {
+            let u: v4::User = decode(&b)?;
+            let n = User {
+                login: u.login,
+                role: u.role,
+                password_hash: u.password_hash,
+                distributor: u.distributor,
+                created_at: u.created_at,
+                disabled: u.disabled,
+                email: String::new(),
+            };
+            t.insert(k.as_str(), encode(&n)?.as_slice())?;
+        }
+    }
+    {
+        let mut old = Vec::new();
+        {
+            let t = tx.open_table(tables::OUTBOX.def)?;
+            for row in t.iter()? {
+                let (k, b) = row?;
+                old.push((k.value(), b.value().to_vec()));
+            }
+        }
+        let mut t = tx.open_table(tables::OUTBOX.def)?;
+        let mut keys = tx.open_table(tables::MAIL_KEYS)?;
+        let mut pending = tx.open_table(tables::MAIL_PENDING)?;
+        for (id, b) in old {
+            let m: v4::Mail = decode(&b)?;
+            // Schema 4 gave up after 12 attempts and removed what it sent.
+            let state = if m.attempts >= 12 {
+                MailState::Failed(m.next_attempt_at)
+            } else {
+                MailState::Queued
+            };
+            let n = Mail {
+                id: m.id,
+                event: "legacy".into(),
+                key: format!("legacy:{}", m.id),
+                to: vec![m.to],
+                cc: Vec::new(),
+                subject: m.subject,
+                text: m.body,
+                html: String::new(),
+                client_id: None,
+                created_at: m.created_at,
+                state,
+                attempts: m.attempts,
+                next_attempt_at: m.next_attempt_at,
+                give_up_at: m.created_at + crate::domain::DEFAULT_MAIL_GIVE_UP,
+                last_error: m.last_error,
+            };
+            t.insert(id, encode(&n)?.as_slice())?;
+            keys.insert(n.key.as_str(), (id, n.created_at.unix_timestamp()))?;
+            if n.state == MailState::Queued {
+                pending.insert(id, n.next_attempt_at.unix_timestamp())?;
+            }
+        }
+    }
+    {
+        let t = tx.open_table(tables::META)?;
+        let old: Option<v4::Settings> = meta::get_record(&t, "settings")?;
+        drop(t);
+        if let Some(s) = old {
+            let n = Settings {
+                vendor_name: s.vendor_name,
+                regnum_prefix: s.regnum_prefix,
+                offline_license_days: s.offline_license_days,
+                extra_fields: s.extra_fields,
+                mail_from: s.mail_from,
+                ..Settings::default()
+            };
+            meta::put_record(tx, "settings", &n)?;
+        }
+    }
+    {
+        let mut old = Vec::new();
+        {
+            let t = tx.open_table(tables::CLIENT_PREFS.def)?;
+            for row in t.iter()? {
+                let (k, b) = row?;
+                old.push((k.value(), b.value().to_vec()));
+            }
+        }
+        let mut t = tx.open_table(tables::CLIENT_PREFS.def)?;
+        for (id, b) in old {
+            let p: v4::ClientPrefs = decode(&b)?;
+            let n = crate::domain::cabinet::ClientPrefs {
+                lang: p.lang,
+                ..Default::default()
+            };
+            t.insert(id, encode(&n)?.as_slice())?;
+        }
     }
     Ok(())
 }

@@ -127,7 +127,14 @@ pub const DENIAL_CLIENT_DAYS: TableDefinition<(i32, u64), &[u8]> =
 /// SHA-256 (hex) of a token's secret → the token.
 pub const TOKENS: RecTable<&str, Token> = RecTable::new("tokens");
 pub const USERS: RecTable<&str, User> = RecTable::new("users");
+/// Mail id → the mail, queued, being sent, sent or given up (pruned after 90 days).
 pub const OUTBOX: RecTable<u64, Mail> = RecTable::new("outbox");
+/// A mail's idempotency key (`Mail::key`) → (mail id, unix s queued): a second queueing
+/// of the same event about the same thing finds it and queues nothing (schema 5).
+pub const MAIL_KEYS: TableDefinition<&str, (u64, i64)> = TableDefinition::new("mail_keys");
+/// Mail id → unix s of its next attempt, for every mail `Queued`: the sender reads this
+/// instead of the whole outbox (schema 5).
+pub const MAIL_PENDING: TableDefinition<u64, i64> = TableDefinition::new("mail_pending");
 
 /// SHA-256 (hex) of a web UI session cookie's secret → the session.
 pub const STAFF_SESSIONS: RecTable<&str, StaffSession> = RecTable::new("staff_sessions");
@@ -226,6 +233,8 @@ pub fn visit_all(v: &mut impl Visit) -> Result<(), StoreError> {
     v.table(TOKENS.def, Some(TOKENS.check_of()), false)?;
     v.table(USERS.def, Some(USERS.check_of()), false)?;
     v.table(OUTBOX.def, Some(OUTBOX.check_of()), false)?;
+    v.table(MAIL_KEYS, None, false)?;
+    v.table(MAIL_PENDING, None, false)?;
     v.table(STAFF_SESSIONS.def, Some(STAFF_SESSIONS.check_of()), false)?;
     v.table(LOGIN_FAILURES.def, Some(LOGIN_FAILURES.check_of()), false)?;
     v.table(STAFF_PREFS.def, Some(STAFF_PREFS.check_of()), false)?;

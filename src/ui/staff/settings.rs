@@ -120,6 +120,8 @@ pub async fn settings_save(p: Post) -> UiResult {
         offline_license_days: days.unwrap_or(7),
         extra_fields: extra,
         mail_from,
+        ..crate::service::settings::read(&me.app.store.read().map_err(|e| me.err(e))?)
+            .map_err(|e| me.err(e))?
     };
     if !errors.is_empty() {
         return Ok(html_page(
