@@ -1,4 +1,5 @@
 //! Background work, each job stopping cleanly when the server does.
+pub mod notices;
 pub mod outbox;
 pub mod reaper;
 pub mod smtp;
@@ -11,6 +12,7 @@ use tokio::sync::watch;
 pub fn start(app: Arc<App>, stop: watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
     vec![
         tokio::spawn(outbox::run(app.clone(), stop.clone())),
+        tokio::spawn(notices::run(app.clone(), stop.clone())),
         tokio::spawn(reaper::run(app.clone(), stop.clone())),
         tokio::spawn(crate::service::backups::run(app.clone(), stop.clone())),
         tokio::spawn(crate::service::system::run_load(app, stop)),

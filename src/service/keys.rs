@@ -21,9 +21,32 @@ pub fn load(tx: &impl Snapshot, regnum: &str) -> Result<Option<Key>, StoreError>
     tables::KEYS.get(&t, regnum)
 }
 
+/// Saves a key, keeping the grant expiry index (`GRANT_EXPIRY`) in step with its grants.
 pub fn save(tx: &WriteTransaction, k: &Key) -> Result<(), StoreError> {
     let mut t = tx.open_table(tables::KEYS.def)?;
-    tables::KEYS.put(&mut t, k.regnum.as_str(), k)
+    let old = tables::KEYS.get(&t, k.regnum.as_str())?;
+    tables::KEYS.put(&mut t, k.regnum.as_str(), k)?;
+    drop(t);
+    let mut index = tx.open_table(tables::GRANT_EXPIRY)?;
+    for g in old.iter().flat_map(|o| &o.grants) {
+        if let Some(e) = g.expires_at {
+            index.remove((e.unix_timestamp(), k.regnum.as_str(), g.id))?;
+        }
+    }
+    index_grants(&mut index, k)
+}
+
+/// Adds a key's expiring grants to the expiry index.
+pub fn index_grants(
+    index: &mut redb::Table<(i64, &'static str, u64), ()>,
+    k: &Key,
+) -> Result<(), StoreError> {
+    for g in &k.grants {
+        if let Some(e) = g.expires_at {
+            index.insert((e.unix_timestamp(), k.regnum.as_str(), g.id), ())?;
+        }
+    }
+    Ok(())
 }
 
 /// A new, empty key of `client_id` under the vendor's prefix, saved in `tx`.
@@ -73,7 +96,15 @@ pub fn delete_empty_key(tx: &WriteTransaction, regnum: &str) -> Result<Vec<Strin
         counts.remove((regnum, *feature))?;
     }
     drop((holders, counts, leases));
-    tx.open_table(tables::KEYS.def)?.remove(regnum)?;
+    if let Some(k) = tx.open_table(tables::KEYS.def)?.remove(regnum)? {
+        let k: Key = crate::store::codec::decode(k.value())?;
+        let mut index = tx.open_table(tables::GRANT_EXPIRY)?;
+        for g in &k.grants {
+            if let Some(e) = g.expires_at {
+                index.remove((e.unix_timestamp(), regnum, g.id))?;
+            }
+        }
+    }
     Ok(held
         .into_iter()
         .flat_map(|(_, h)| h.leases.into_iter().map(|l| l.id))

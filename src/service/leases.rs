@@ -368,6 +368,7 @@ pub async fn capture(app: &std::sync::Arc<App>, input: CaptureInput) -> AppResul
     let version = field("version", &input.version)?;
     let feature = input.feature;
     let lease_id = new_lease_id();
+    let regnum_alert = regnum.clone();
     let a = app.clone();
     let decided = app
         .store
@@ -509,6 +510,13 @@ pub async fn capture(app: &std::sync::Arc<App>, input: CaptureInput) -> AppResul
         Err(e) => app.metrics.denied(e.code()),
     }
     let (captured, durable) = decided?;
+    app.alerts.seats_in_use(
+        &regnum_alert,
+        captured.feature,
+        captured.seats.used,
+        captured.seats.total,
+        app.now(),
+    );
     // Durable now: heartbeats find it in memory.
     app.leases
         .track(&captured.lease, captured.heartbeat_s, durable);

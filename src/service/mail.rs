@@ -137,6 +137,11 @@ fn opted_out(prefs: &ClientPrefs, topic: Topic) -> bool {
     }
 }
 
+/// Whether mail of `topic` may go to this client (its opt-outs and the staff mute).
+pub fn wants(tx: &impl Snapshot, client_id: u64, topic: Topic) -> Result<bool, StoreError> {
+    Ok(!opted_out(&prefs(tx, client_id)?, topic))
+}
+
 /// Queues `event` about `client` to the recipients its audience names, unless a mail
 /// with the idempotency `key` was queued before, the client turned such mail off, or
 /// there is no address. Answers the new mail's id.
@@ -274,4 +279,50 @@ pub fn write_smtp_settings(
     s: &crate::domain::SmtpSettings,
 ) -> Result<(), StoreError> {
     meta::put_record(tx, SMTP, s)
+}
+
+/// Sent, failed and dropped mail is kept this long for the Outbox page.
+pub const KEEP_MAIL: Duration = Duration::days(90);
+/// Idempotency keys are kept this long (longer than any reminder horizon).
+pub const KEEP_KEYS: Duration = Duration::days(400);
+
+/// Deletes old finished mail and old idempotency keys; answers the rows deleted.
+pub async fn prune(app: &crate::service::App) -> crate::error::AppResult<usize> {
+    let now = app.now();
+    app.store
+        .write(move |tx| {
+            let mut t = tx.open_table(tables::OUTBOX.def)?;
+            let mut old = Vec::new();
+            for row in t.iter()? {
+                let (id, v) = row?;
+                let m: Mail = crate::store::codec::decode(v.value())?;
+                let done_at = match m.state {
+                    MailState::Sent(at) | MailState::Failed(at) | MailState::Dropped(at) => at,
+                    MailState::Queued | MailState::Sending(_) => continue,
+                };
+                if now - done_at > KEEP_MAIL {
+                    old.push(id.value());
+                }
+                if old.len() >= 10_000 {
+                    break;
+                }
+            }
+            for id in &old {
+                t.remove(*id)?;
+            }
+            let mut keys = tx.open_table(tables::MAIL_KEYS)?;
+            let cutoff = (now - KEEP_KEYS).unix_timestamp();
+            let stale: Vec<String> = keys
+                .iter()?
+                .filter_map(Result::ok)
+                .filter(|(_, v)| v.value().1 < cutoff)
+                .take(10_000)
+                .map(|(k, _)| k.value().to_owned())
+                .collect();
+            for k in &stale {
+                keys.remove(k.as_str())?;
+            }
+            Ok(old.len() + stale.len())
+        })
+        .await
 }

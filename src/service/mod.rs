@@ -1,5 +1,6 @@
 //! Use cases. Each write is one closure run by the store's writer in one transaction,
 //! mail queued in that same transaction; reads use a read snapshot.
+pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod backups;
@@ -13,6 +14,7 @@ pub mod leases;
 pub mod limits;
 pub mod mail;
 pub mod products;
+pub mod reminders;
 pub mod search;
 pub mod sessions;
 pub mod settings;
@@ -45,6 +47,8 @@ pub struct App {
     pub limits: limits::Limiter,
     /// Wakes the outbox sender when new mail is queued.
     pub mail_queued: tokio::sync::Notify,
+    /// Seats nearly exhausted, reported by captures to the alert job.
+    pub alerts: alerts::Alerts,
     pub started_at: OffsetDateTime,
     /// One backup at a time.
     pub backups: backups::Gate,
@@ -98,6 +102,7 @@ impl App {
             usage: usage::UsageBuffer::default(),
             limits,
             mail_queued: tokio::sync::Notify::new(),
+            alerts: alerts::Alerts::default(),
             metrics,
             started_at: now,
             backups: backups::Gate::default(),

@@ -211,7 +211,7 @@ mod v4 {
     }
 }
 
-/// 5: mail. Staff users get an e-mail; an outbox mail gets its event, idempotency key,
+/// 5: mail. Grants that expire are indexed by expiry (`grant_expiry`); staff users get an e-mail; an outbox mail gets its event, idempotency key,
 /// recipients and Cc, HTML, state and give-up time (with the `mail_keys` and
 /// `mail_pending` tables); settings get the expiry reminder days and the mail language;
 /// client preferences get the mail opt-outs and the staff mute.
@@ -228,6 +228,14 @@ fn v4_to_v5(tx: &WriteTransaction) -> Result<(), StoreError> {
         }
         Ok(v)
     };
+    {
+        let keys = tx.open_table(tables::KEYS.def)?;
+        let mut index = tx.open_table(tables::GRANT_EXPIRY)?;
+        for row in keys.iter()? {
+            let k: crate::domain::Key = decode(row?.1.value())?;
+            crate::service::keys::index_grants(&mut index, &k)?;
+        }
+    }
     {
         let old = rows(tables::USERS.def)?;
         let mut t = tx.open_table(tables::USERS.def)?;

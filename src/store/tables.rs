@@ -77,6 +77,11 @@ pub const CLIENT_KEYS: MultimapTableDefinition<u64, &str> =
     MultimapTableDefinition::new("client_keys");
 
 pub const KEYS: RecTable<&str, LicenseKey> = RecTable::new("keys");
+/// (expiry unix s, registration number, grant id) → (): every grant that expires, in
+/// expiry order, so reminders read the next 30 days without scanning every key
+/// (schema 5; kept by `service::keys::save`).
+pub const GRANT_EXPIRY: TableDefinition<(i64, &str, u64), ()> =
+    TableDefinition::new("grant_expiry");
 pub const COUPONS: RecTable<&str, Coupon> = RecTable::new("coupons");
 /// Lower-cased host → the registration number its first trial made.
 pub const TRIAL_HOSTS: TableDefinition<&str, &str> = TableDefinition::new("trial_hosts");
@@ -218,6 +223,7 @@ pub fn visit_all(v: &mut impl Visit) -> Result<(), StoreError> {
     v.multimap(CLIENT_DISTRIBUTORS)?;
     v.multimap(CLIENT_KEYS)?;
     v.table(KEYS.def, Some(KEYS.check_of()), false)?;
+    v.table(GRANT_EXPIRY, None, false)?;
     v.table(COUPONS.def, Some(COUPONS.check_of()), false)?;
     v.table(TRIAL_HOSTS, None, false)?;
     v.table(HOLDERS.def, Some(HOLDERS.check_of()), false)?;

@@ -16,7 +16,7 @@ use std::sync::Arc;
 #[path = "../common/smtp.rs"]
 mod smtp;
 #[allow(unused_imports)]
-pub use smtp::{SentMail, SmtpSink};
+pub use smtp::{SentMail, SmtpSink, Step};
 
 /// An answer: status, JSON body, headers.
 #[derive(Debug)]

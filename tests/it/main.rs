@@ -2,6 +2,7 @@
 mod admin_api;
 mod backup;
 mod kit;
+mod mail;
 mod metrics;
 mod process;
 mod protected_api;

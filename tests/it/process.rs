@@ -39,9 +39,18 @@ pub(crate) fn token(dir: &Path) -> String {
 /// Starts `licd serve` on a free port; returns the child and its URL.
 /// Starts `licd serve`; the server's log lines are gathered into the returned list.
 pub(crate) fn serve(dir: &Path) -> (Child, String, Arc<parking_lot::Mutex<Vec<String>>>) {
+    serve_with(dir, &[])
+}
+
+/// `serve` with more options.
+pub(crate) fn serve_with(
+    dir: &Path,
+    extra: &[&str],
+) -> (Child, String, Arc<parking_lot::Mutex<Vec<String>>>) {
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(dir)
+        .args(extra)
         .env("LICD_LOG", "warn")
         .stderr(Stdio::piped())
         .stdout(Stdio::null())

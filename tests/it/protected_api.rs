@@ -39,7 +39,7 @@ async fn trial_registration_and_its_refusals() {
         .wait_for("ivan@romashka.test", 20)
         .await
         .expect("welcome mail");
-    assert!(mail.data.contains(&regnum), "{}", mail.data);
+    assert!(mail.text().contains(&regnum), "{}", mail.text());
     // The client exists with the trial's card and is searchable.
     let found = s
         .admin(
@@ -79,7 +79,7 @@ async fn trial_registration_and_its_refusals() {
         .smtp
         .sent()
         .into_iter()
-        .filter(|m| m.data.contains(&regnum))
+        .filter(|m| m.text().contains(&regnum))
         .collect();
     assert!(
         again.len() >= 2,
@@ -826,7 +826,7 @@ async fn outbox_survives_restart() {
         .wait_for("late@mail.test", 20)
         .await
         .expect("mail sent after restart");
-    assert!(m.data.contains(&regnum));
+    assert!(m.text().contains(&regnum));
     // The data survived too.
     s.api(Method::GET, &format!("/keys/{regnum}"), None)
         .await
