@@ -42,9 +42,16 @@ fn ends_with(key: &Key, g: &Grant, now: OffsetDateTime) -> bool {
     })
 }
 
-/// The reminder a grant is due at `now`: `Some(Some(days))` for "expires within days",
-/// `Some(None)` for "expired", `None` for nothing.
-fn due(thresholds: &[u32], e: OffsetDateTime, now: OffsetDateTime) -> Option<Option<u32>> {
+/// The reminder a grant is due at `now`: `Some(Some(threshold))` for "expires within
+/// threshold days", `Some(None)` for "expired", `None` for nothing. A threshold already
+/// passed when the grant was added is skipped (a 14-day trial gets no 30-day reminder:
+/// its end date was in the mail that granted it).
+fn due(
+    thresholds: &[u32],
+    added: OffsetDateTime,
+    e: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Option<Option<u32>> {
     if e <= now {
         return (now - e <= EXPIRED_LOOKBACK).then_some(None);
     }
@@ -53,7 +60,14 @@ fn due(thresholds: &[u32], e: OffsetDateTime, now: OffsetDateTime) -> Option<Opt
         .iter()
         .rev()
         .find(|&&d| left <= Duration::days(i64::from(d)))
+        .filter(|&&d| e - added > Duration::days(i64::from(d)))
         .map(|&d| Some(d))
+}
+
+/// Whole days left until `e`, rounded up (at least 1).
+fn days_left(e: OffsetDateTime, now: OffsetDateTime) -> u32 {
+    let secs = (e - now).whole_seconds().max(1);
+    secs.div_euclid(86_400) as u32 + u32::from(secs.rem_euclid(86_400) > 0)
 }
 
 fn marker(regnum: &str, g: &Grant, what: Option<u32>) -> String {
@@ -102,7 +116,7 @@ pub async fn expiry(app: &App) -> AppResult<usize> {
                 let mut groups: BTreeMap<Option<u32>, Vec<&Grant>> = BTreeMap::new();
                 for g in key.grants.iter().filter(|g| ids.contains(&g.id)) {
                     let Some(e) = g.expires_at else { continue };
-                    let Some(what) = due(&thresholds, e, now) else {
+                    let Some(what) = due(&thresholds, g.added_at, e, now) else {
                         continue;
                     };
                     if !ends_with(&key, g, now) || marked(tx, &marker(&regnum, g, what))? {
@@ -118,10 +132,11 @@ pub async fn expiry(app: &App) -> AppResult<usize> {
                 };
                 for (what, grants) in groups {
                     let lines = mail::seat_lines(tx, &grants)?;
+                    let soonest = grants.iter().filter_map(|g| g.expires_at).min();
                     let event = match what {
-                        Some(days) => Event::Expiring {
+                        Some(_) => Event::Expiring {
                             regnum: regnum.clone(),
-                            days,
+                            days: soonest.map_or(1, |e| days_left(e, now)),
                             lines,
                         },
                         None => Event::Expired {
@@ -284,13 +299,36 @@ mod tests {
     fn the_tightest_threshold_is_due() {
         let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).expect("time");
         let th = [30, 7, 1];
-        assert_eq!(due(&th, now + Duration::days(40), now), None);
-        assert_eq!(due(&th, now + Duration::days(30), now), Some(Some(30)));
-        assert_eq!(due(&th, now + Duration::days(8), now), Some(Some(30)));
-        assert_eq!(due(&th, now + Duration::days(5), now), Some(Some(7)));
-        assert_eq!(due(&th, now + Duration::hours(3), now), Some(Some(1)));
-        assert_eq!(due(&th, now - Duration::hours(3), now), Some(None));
-        assert_eq!(due(&th, now - Duration::days(3), now), None);
+        let added = now - Duration::days(300);
+        assert_eq!(due(&th, added, now + Duration::days(40), now), None);
+        assert_eq!(
+            due(&th, added, now + Duration::days(30), now),
+            Some(Some(30))
+        );
+        assert_eq!(
+            due(&th, added, now + Duration::days(8), now),
+            Some(Some(30))
+        );
+        assert_eq!(due(&th, added, now + Duration::days(5), now), Some(Some(7)));
+        assert_eq!(
+            due(&th, added, now + Duration::hours(3), now),
+            Some(Some(1))
+        );
+        assert_eq!(due(&th, added, now - Duration::hours(3), now), Some(None));
+        assert_eq!(due(&th, added, now - Duration::days(3), now), None);
+        // A 14-day trial: no 30-day reminder; the 7-day one when a week is left.
+        assert_eq!(due(&th, now, now + Duration::days(14), now), None);
+        let later = now + Duration::days(8);
+        assert_eq!(
+            due(&th, now, now + Duration::days(14), later),
+            Some(Some(7))
+        );
+        assert_eq!(days_left(now + Duration::hours(3), now), 1);
+        assert_eq!(
+            days_left(now + Duration::days(4) - Duration::hours(1), now),
+            4
+        );
+        assert_eq!(days_left(now + Duration::days(7), now), 7);
     }
 
     #[test]

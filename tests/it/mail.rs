@@ -319,7 +319,7 @@ async fn expiry_thresholds_are_mailed_once_across_a_restart() {
     // 11 days later: 29 days left — the 30-day reminder, at start.
     clock.advance(time::Duration::days(11));
     let s = crate::kit::TestServer::start_on(dir, clock.clone(), |_| {}).await;
-    let m = wait_subject(&s, "buyer@client.test", "истекают через 30 дней").await;
+    let m = wait_subject(&s, "buyer@client.test", "истекают через 29 дней").await;
     assert!(
         m.text().contains("Feature 42") && m.text().contains("Feature 43"),
         "{}",
@@ -339,7 +339,7 @@ async fn expiry_thresholds_are_mailed_once_across_a_restart() {
     // 25 days later (4 left): the 7-day one; then 1 day, then expired.
     s.clock.advance(time::Duration::days(25));
     s.clock.advance(time::Duration::hours(1));
-    wait_subject(&s, "buyer@client.test", "через 7 дней").await;
+    wait_subject(&s, "buyer@client.test", "через 4 дня").await;
     s.clock
         .advance(time::Duration::days(3) + time::Duration::hours(12));
     s.clock.advance(time::Duration::hours(1));
@@ -621,4 +621,162 @@ async fn a_crash_between_send_and_mark_never_sends_twice_and_never_loses() {
     );
     assert_eq!(sink.sent_to("second@client.test").len(), 1);
     assert_eq!(sink.sent_to("first@client.test").len(), 1);
+}
+
+/// Sets the vendor's default mail language (Settings), as the settings page would.
+async fn vendor_lang(s: &TestServer, lang: &'static str) {
+    s.app()
+        .store
+        .write(move |tx| {
+            let mut st = licd::service::settings::read(tx)?;
+            st.mail_lang = lang.into();
+            licd::service::settings::write(tx, &st)?;
+            Ok(())
+        })
+        .await
+        .expect("settings");
+}
+
+/// Every event a client gets, in English and in Russian, from real calls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_client_event_is_mailed_in_both_languages() {
+    // (event, the subject's words in en, in ru)
+    let expect: [(&str, &str, &str); 11] = [
+        (
+            "trial",
+            "your registration number",
+            "ваш регистрационный номер",
+        ),
+        ("email_taken", "already registered", "уже зарегистрирован"),
+        ("coupon", "activated on key", "активирован на ключе"),
+        ("grant", "Licenses added to key", "добавлены лицензии"),
+        ("expiring", "expire in 5 days", "истекают через 5 дней"),
+        ("expired", "have expired", "истекли"),
+        (
+            "denial",
+            "License refused on key",
+            "Отказ в лицензии по ключу",
+        ),
+        (
+            "denials",
+            "license refusals on key",
+            "Отказов в лицензии по ключу",
+        ),
+        ("seats", "2 of 2 seats", "занято 2 из 2 мест"),
+        ("cabinet_code", "your one-time code", "одноразовый код"),
+        (
+            "cabinet_link",
+            "set your cabinet password",
+            "пароль личного кабинета",
+        ),
+    ];
+    for (i, lang) in ["en", "ru"].into_iter().enumerate() {
+        let s = TestServer::start().await;
+        vendor_lang(&s, lang).await;
+        s.product("telephony", &[(48, "user")]).await;
+        s.product("crm", &[(42, "user"), (43, "user")]).await;
+        let email = format!("client-{lang}@client.test");
+        // Trial, then 1058.
+        let r = s
+            .api(Method::POST, "/trial", Some(json!({"product": "telephony", "company": "Romashka", "contact": "Ivan", "phone": "1", "email": email, "host": format!("h{lang}")})))
+            .await
+            .expect(201);
+        let regnum = r["regnum"].as_str().expect("regnum").to_owned();
+        s.api(Method::POST, "/trial", Some(json!({"product": "telephony", "company": "Romashka", "contact": "Ivan", "phone": "1", "email": email, "host": "another"})))
+            .await
+            .expect_error(409, 1058);
+        // A coupon, and a grant that ends in 10 days.
+        let b = s
+            .admin(
+                Method::POST,
+                "/coupons",
+                Some(json!({"count": 1, "items": [{"product": "crm", "feature": 42, "seats": 2}]})),
+            )
+            .await
+            .expect(201);
+        s.api(
+            Method::POST,
+            "/activate",
+            Some(json!({"regnum": regnum, "coupon": b["codes"][0]})),
+        )
+        .await
+        .expect(200);
+        add_grant(&s, &regnum, 43, 1, Some(in_days(&s, 10))).await;
+        // Seats: both of the coupon's 2 seats in use; then refusals.
+        settle().await;
+        assert_eq!(capture(&s, &regnum, 42, "u1").await, 201);
+        assert_eq!(capture(&s, &regnum, 42, "u2").await, 201);
+        assert_eq!(capture(&s, &regnum, 42, "u3").await, 409);
+        assert_eq!(capture(&s, &regnum, 42, "u4").await, 409);
+        // Cabinet code and link.
+        let ip: std::net::IpAddr = format!("127.0.1.{i}").parse().expect("ip");
+        licd::service::cabinet::request_code(s.app(), ip, &regnum)
+            .await
+            .expect("code")
+            .expect("not limited");
+        licd::service::cabinet::request_password_link(s.app(), ip, &regnum)
+            .await
+            .expect("link")
+            .expect("not limited");
+        // An hour on: the summary; 5 days on: the 7-day reminder; 6 more: expired.
+        settle().await;
+        s.clock.advance(time::Duration::hours(1));
+        wait_subject(
+            &s,
+            &email,
+            if lang == "en" {
+                "license refusals"
+            } else {
+                "Отказов"
+            },
+        )
+        .await;
+        s.clock.advance(time::Duration::days(5));
+        wait_subject(
+            &s,
+            &email,
+            if lang == "en" {
+                "expire in 5 days"
+            } else {
+                "через 5 дней"
+            },
+        )
+        .await;
+        s.clock.advance(time::Duration::days(6));
+        wait_subject(
+            &s,
+            &email,
+            if lang == "en" {
+                "have expired"
+            } else {
+                "истекли"
+            },
+        )
+        .await;
+        for (event, en, ru) in expect {
+            let words = if lang == "en" { en } else { ru };
+            let got = with_subject(&s, &email, words);
+            assert_eq!(got.len(), 1, "{lang} {event}: one mail with {words:?}");
+            let m = &got[0];
+            let text = m.text();
+            let cyrillic = text.chars().filter(|c| ('а'..='я').contains(c)).count();
+            if lang == "en" {
+                assert_eq!(cyrillic, 0, "{event}: English text: {text}");
+            } else {
+                assert!(cyrillic > 10, "{event}: Russian text: {text}");
+            }
+            assert!(
+                m.html().contains(&format!("lang=\"{lang}\"")),
+                "{event}: HTML alternative"
+            );
+            if event != "email_taken" {
+                assert!(
+                    m.subject().contains(&regnum) || event == "cabinet_code",
+                    "{event}: {}",
+                    m.subject()
+                );
+            }
+        }
+        s.stop().await;
+    }
 }
