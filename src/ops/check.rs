@@ -192,6 +192,73 @@ fn relations(tx: &ReadTransaction, r: &mut Report) -> Result<(), StoreError> {
     clients_and_keys(tx, r)?;
     products(tx, r)?;
     denials(tx, r)?;
+    grant_expiry(tx, r)?;
+    outbox(tx, r)?;
+    Ok(())
+}
+
+/// The grant expiry index lists exactly the keys' grants that expire.
+fn grant_expiry(tx: &ReadTransaction, r: &mut Report) -> Result<(), StoreError> {
+    let mut indexed: BTreeSet<(i64, String, u64)> = BTreeSet::new();
+    for row in tx.open_table(tables::GRANT_EXPIRY)?.iter()? {
+        let (k, _) = row?;
+        let (e, regnum, id) = k.value();
+        indexed.insert((e, regnum.to_owned(), id));
+    }
+    let mut missing = 0u64;
+    for row in tx.open_table(tables::KEYS.def)?.iter()? {
+        let (_, v) = row?;
+        let Some(key) = decoded::<LicenseKey>(v.value()) else {
+            continue;
+        };
+        for g in &key.grants {
+            if let Some(e) = g.expires_at
+                && !indexed.remove(&(e.unix_timestamp(), key.regnum.clone(), g.id))
+            {
+                missing += 1;
+            }
+        }
+    }
+    if missing > 0 {
+        r.problem(format!(
+            "{missing} expiring grant(s) missing from grant_expiry (no reminders for them)"
+        ));
+    }
+    if !indexed.is_empty() {
+        r.problem(format!(
+            "{} entr(ies) of grant_expiry name grants that do not exist",
+            indexed.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Every queued mail is pending and every pending mail is queued.
+fn outbox(tx: &ReadTransaction, r: &mut Report) -> Result<(), StoreError> {
+    let mut pending: BTreeSet<u64> = BTreeSet::new();
+    for row in tx.open_table(tables::MAIL_PENDING)?.iter()? {
+        pending.insert(row?.0.value());
+    }
+    for row in tx.open_table(tables::OUTBOX.def)?.iter()? {
+        let (k, v) = row?;
+        let Some(m) = decoded::<crate::domain::Mail>(v.value()) else {
+            continue;
+        };
+        let queued = m.state == crate::domain::MailState::Queued;
+        if queued != pending.remove(&k.value()) {
+            r.problem(format!(
+                "mail {} is {:?} but {} mail_pending",
+                k.value(),
+                m.state,
+                if queued { "missing from" } else { "listed in" }
+            ));
+        }
+    }
+    for id in pending {
+        r.problem(format!(
+            "mail_pending names mail {id}, which does not exist"
+        ));
+    }
     Ok(())
 }
 

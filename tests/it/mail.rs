@@ -780,3 +780,58 @@ async fn every_client_event_is_mailed_in_both_languages() {
         s.stop().await;
     }
 }
+
+/// Each manager and distributor with an e-mail gets one digest a week of their clients'
+/// grants ending within 30 days; nobody else's clients, and not twice in a week.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn managers_and_distributors_get_a_weekly_expiry_digest() {
+    let s = TestServer::start().await;
+    // The digest waits for Monday 09:00 (UTC here): step past it when it is Monday morning.
+    let now = s.clock.now();
+    if now.weekday() == time::Weekday::Monday && now.hour() < 9 {
+        s.clock.advance(time::Duration::hours(9));
+    }
+    s.product("crm", &[(42, "user")]).await;
+    manager(&s, "olga", "olga@vendor.test").await;
+    manager(&s, "ivan", "ivan@vendor.test").await;
+    licd::service::distributors::create(s.app(), "north", "North Ltd", "sales@north.test")
+        .await
+        .expect("distributor");
+    let (_, olgas) = client(&s, "o@client.test", json!({"manager": "olga"})).await;
+    let (_, norths) = client(&s, "n@client.test", json!({"distributor": "north"})).await;
+    let (_, later) = client(&s, "l@client.test", json!({"manager": "olga"})).await;
+    add_grant(&s, &olgas, 42, 3, Some(in_days(&s, 20))).await;
+    add_grant(&s, &norths, 42, 1, Some(in_days(&s, 25))).await;
+    add_grant(&s, &later, 42, 1, Some(in_days(&s, 90))).await;
+    // The digest goes at the job's next hourly look.
+    s.clock.advance(time::Duration::hours(1));
+    let d = wait_subject(&s, "olga@vendor.test", "Еженедельная сводка").await;
+    let text = d.text();
+    assert!(text.contains(&olgas), "{text}");
+    assert!(!text.contains(&later) && !text.contains(&norths), "{text}");
+    let n = wait_subject(&s, "sales@north.test", "Еженедельная сводка").await;
+    assert!(n.text().contains(&norths));
+    settle().await;
+    assert!(
+        with_subject(&s, "ivan@vendor.test", "сводка").is_empty(),
+        "no clients, no digest"
+    );
+    // Not again this week; again next week.
+    s.clock.advance(time::Duration::hours(1));
+    settle().await;
+    assert_eq!(
+        with_subject(&s, "olga@vendor.test", "Еженедельная сводка").len(),
+        1
+    );
+    s.clock.advance(time::Duration::days(7));
+    s.smtp
+        .wait_where(20, |m| {
+            m.to.iter().any(|t| t == "olga@vendor.test")
+                && m.subject().contains("Еженедельная сводка")
+                && m.text().contains(&olgas)
+                && m.data != d.data
+        })
+        .await
+        .expect("next week's digest");
+    s.stop().await;
+}
