@@ -113,7 +113,7 @@ impl Metrics {
         let outbox_pending = Gauge::default();
         r.register(
             "outbox_pending",
-            "Mails in the outbox, not yet sent (including those that gave up after 12 attempts)",
+            "Mails queued in the outbox, not yet sent (sent, failed and dropped ones are kept apart)",
             outbox_pending.clone(),
         );
         let mail_sent = Counter::default();
@@ -241,7 +241,7 @@ impl Metrics {
         self.seats_used
             .set(len(tx.table(tables::HOLDERS.def)?.len())?);
         self.outbox_pending
-            .set(len(tx.table(tables::OUTBOX.def)?.len())?);
+            .set(len(tx.table(tables::MAIL_PENDING)?.len())?);
         drop(tx);
         self.db_size
             .set(i64::try_from(app.store.file_size()).unwrap_or(i64::MAX));
