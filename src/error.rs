@@ -57,6 +57,17 @@ pub enum AppError {
     HostTrialUsed,
     #[error("trial already taken")]
     TrialUsed,
+    /// 1070: no (visible) release of this product on this channel.
+    #[error("no release")]
+    NoRelease { product: String, channel: String },
+    /// 1071: the key may not download this product's releases (no live grant, or the
+    /// release needs a feature or more seats the key does not hold).
+    #[error("not entitled to the release")]
+    NotEntitled {
+        product: String,
+        feature: Option<u32>,
+        min_seats: Option<u32>,
+    },
     #[error("authentication required")]
     Unauthorized,
     #[error("forbidden")]
@@ -106,6 +117,8 @@ impl AppError {
             EmailTaken => 1058,
             HostTrialUsed => 1059,
             TrialUsed => 1060,
+            NoRelease { .. } => 1070,
+            NotEntitled { .. } => 1071,
             Internal { .. } => 1500,
             Unauthorized => 2001,
             Forbidden => 2003,
@@ -125,8 +138,9 @@ impl AppError {
             | UnknownLease
             | UnknownCoupon
             | UnknownProduct { .. }
+            | NoRelease { .. }
             | NotFound { .. } => StatusCode::NOT_FOUND,
-            Blocked | Expired { .. } | Forbidden => StatusCode::FORBIDDEN,
+            Blocked | Expired { .. } | Forbidden | NotEntitled { .. } => StatusCode::FORBIDDEN,
             NoFreeSeat { .. }
             | CouponUsed { .. }
             | EmailTaken
@@ -213,6 +227,38 @@ impl AppError {
                 "This key already had a trial of this product",
                 "Этот ключ уже получал пробную лицензию на этот продукт",
             ),
+            NoRelease { product, channel } => {
+                return match lang {
+                    Lang::En => format!("No release of {product} on the {channel} channel"),
+                    Lang::Ru => format!("Нет релизов {product} в канале {channel}"),
+                };
+            }
+            NotEntitled {
+                product,
+                feature,
+                min_seats,
+            } => {
+                return match (lang, feature, min_seats) {
+                    (Lang::En, Some(f), _) => format!(
+                        "This release of {product} needs feature {f}, which the key does not hold"
+                    ),
+                    (Lang::Ru, Some(f), _) => format!(
+                        "Для этого релиза {product} нужна функция {f}, которой нет в ключе"
+                    ),
+                    (Lang::En, None, Some(n)) => format!(
+                        "This release of {product} needs at least {n} seat(s) of the product on the key"
+                    ),
+                    (Lang::Ru, None, Some(n)) => format!(
+                        "Для этого релиза {product} в ключе нужно не меньше {n} мест продукта"
+                    ),
+                    (Lang::En, None, None) => format!(
+                        "The key holds no live license of {product}, so it may not download its releases"
+                    ),
+                    (Lang::Ru, None, None) => format!(
+                        "В ключе нет действующей лицензии на {product}, поэтому его релизы недоступны"
+                    ),
+                };
+            }
             Internal { incident } => {
                 return match lang {
                     Lang::En => format!("Internal error; incident {incident} is logged"),
@@ -251,6 +297,21 @@ impl AppError {
             Expired { expired_at } => json!({ "expired_at": expired_at }),
             CouponUsed { activated_at } => json!({ "activated_at": activated_at }),
             UnknownProduct { product } => json!({ "product": product }),
+            NoRelease { product, channel } => json!({ "product": product, "channel": channel }),
+            NotEntitled {
+                product,
+                feature,
+                min_seats,
+            } => {
+                let mut d = json!({ "product": product });
+                if let Some(f) = feature {
+                    d["feature"] = json!(f);
+                }
+                if let Some(n) = min_seats {
+                    d["min_seats"] = json!(n);
+                }
+                d
+            }
             Internal { incident } => json!({ "incident": incident }),
             NotFound { what } => json!({ "what": what }),
             Conflict { reason, details } => {
@@ -282,6 +343,7 @@ fn ru_noun(what: &str) -> &'static str {
         "distributor" => "дистрибьютор",
         "user" => "пользователь",
         "item" => "позиция",
+        "release" => "релиз",
         "route" => "адрес",
         _ => "объект",
     }

@@ -5,6 +5,7 @@ pub mod days;
 pub mod model;
 pub mod number;
 pub mod problems;
+pub mod release;
 pub mod seats;
 pub mod series;
 

@@ -14,6 +14,7 @@ pub mod leases;
 pub mod limits;
 pub mod mail;
 pub mod products;
+pub mod releases;
 pub mod reminders;
 pub mod search;
 pub mod sessions;

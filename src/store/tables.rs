@@ -152,6 +152,16 @@ pub const AUDIT: RecTable<u64, AuditEntry> = RecTable::new("audit");
 /// Distributor code → the distributor.
 pub const DISTRIBUTORS: RecTable<&str, Distributor> = RecTable::new("distributors");
 
+/// Release id → the release (schema 5 adds it; a new table, no migration).
+pub const RELEASES: RecTable<u64, crate::domain::release::Release> = RecTable::new("releases");
+/// (lower-cased product code, channel, lower-cased version) → release id: one release
+/// per product, channel and version.
+pub const RELEASE_VERSIONS: TableDefinition<(&str, &str, &str), u64> =
+    TableDefinition::new("release_versions");
+/// (release id, client id; 0 for staff) → downloads.
+pub const RELEASE_DOWNLOADS: TableDefinition<(u64, u64), u64> =
+    TableDefinition::new("release_downloads");
+
 /// Registration number → the key's cabinet password.
 pub const CABINET_PASSWORDS: RecTable<&str, crate::domain::cabinet::CabinetPassword> =
     RecTable::new("cabinet_passwords");
@@ -266,6 +276,9 @@ pub fn visit_all(v: &mut impl Visit) -> Result<(), StoreError> {
     v.table(CLIENT_PREFS.def, Some(CLIENT_PREFS.check_of()), false)?;
     v.table(SELF_SERVICE, None, false)?;
     v.table(PRODUCT_OPTIONS.def, Some(PRODUCT_OPTIONS.check_of()), false)?;
+    v.table(RELEASES.def, Some(RELEASES.check_of()), false)?;
+    v.table(RELEASE_VERSIONS, None, false)?;
+    v.table(RELEASE_DOWNLOADS, None, false)?;
     v.table(LEGACY_SEATS.def, Some(LEGACY_SEATS.check_of()), true)?;
     v.table(LEGACY_LEASES, None, true)?;
     Ok(())
