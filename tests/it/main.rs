@@ -5,4 +5,5 @@ mod kit;
 mod metrics;
 mod process;
 mod protected_api;
+mod staff;
 mod upgrade;
