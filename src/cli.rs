@@ -110,7 +110,10 @@ pub enum UserCommand {
         /// admin, manager or distributor
         #[arg(long)]
         role: String,
-        /// For the distributor role: the distributor it acts for.
+        /// Where the user is mailed; a manager's e-mail gets copies of their clients' mail.
+        #[arg(long, default_value = "")]
+        email: String,
+        /// For the distributor role: the code of the (existing) distributor it acts for.
         #[arg(long, default_value = "")]
         distributor: String,
     },
@@ -236,6 +239,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             data,
             login,
             role,
+            email,
             distributor,
         }) => {
             let role = Role::parse(&role)
@@ -251,10 +255,11 @@ fn run(command: Command) -> anyhow::Result<()> {
                     role,
                     &password,
                     &distributor,
+                    &email,
                     app.now(),
                     &cli_actor(),
                 ))
-                .map_err(|e| anyhow::anyhow!(e.message(crate::i18n::Lang::En)))?;
+                .map_err(refused)?;
             eprintln!("licd: user {} ({}) added", user.login, user.role.as_str());
             app.store.close();
             Ok(())
@@ -277,6 +282,22 @@ fn run(command: Command) -> anyhow::Result<()> {
         | Command::Backup(_)
         | Command::Restore(_)
         | Command::Check(_) => unreachable!("handled in main"),
+    }
+}
+
+/// A refusal as the command line says it: each refused field by its option and why.
+fn refused(e: crate::error::AppError) -> anyhow::Error {
+    match &e {
+        crate::error::AppError::Malformed(m) => anyhow::anyhow!(
+            m.iter()
+                .map(|(field, why)| match field.as_str() {
+                    "password" => format!("the password: {why}"),
+                    f => format!("--{f}: {why}"),
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        _ => anyhow::anyhow!(e.message(crate::i18n::Lang::En)),
     }
 }
 

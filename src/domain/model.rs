@@ -287,6 +287,15 @@ pub struct User {
     pub email: String,
 }
 
+/// A mailed single-use link that sets a staff user's password (a user made without
+/// one), kept under the SHA-256 of its token; spent when the password is set.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StaffLink {
+    pub login: String,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
 /// How long the outbox keeps retrying a mail before it gives up, unless configured.
 pub const DEFAULT_MAIL_GIVE_UP: time::Duration = time::Duration::days(3);
 

@@ -8,8 +8,12 @@ use crate::service::coupons::{CouponBatch, CouponView, NewCoupons};
 use crate::service::keys::{GrantChange, NewGrant};
 use crate::service::leases::{LeaseView, Unbound};
 use crate::service::products::{NewProduct, ProductPatch};
-use crate::service::views::{ClientView, KeyView, ProductView, TokenView};
-use crate::service::{App, auth, clients, coupons, keys, leases, products, settings, stats, usage};
+use crate::service::users::NewUser;
+use crate::service::views::{
+    ClientView, DistributorView, KeyView, ProductView, TokenView, UserView,
+};
+use crate::service::{App, auth, clients, coupons, distributors, keys, leases, products};
+use crate::service::{settings, stats, usage, users};
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +44,10 @@ pub fn scope() -> actix_web::Scope {
         .route("/coupons", web::get().to(list_coupons))
         .route("/leases", web::get().to(list_leases))
         .route("/leases/{lease}", web::delete().to(end_lease))
+        .route("/distributors", web::post().to(create_distributor))
+        .route("/distributors", web::get().to(list_distributors))
+        .route("/users", web::post().to(create_user))
+        .route("/users", web::get().to(list_users))
         .route("/tokens", web::get().to(list_tokens))
         .route("/tokens", web::post().to(create_token))
         .route("/tokens/{id}", web::delete().to(revoke_token))
@@ -637,6 +645,72 @@ pub async fn end_lease(
         audited(&app, &staff, "lease_end", lease.as_str(), "").await;
     }
     Ok(HttpResponse::Ok().json(crate::http::api::Released { released }))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct NewDistributor {
+    /// 1–40 letters, digits, `.`, `_`, `-`; kept lower-cased. Clients and distributor
+    /// users refer to it.
+    pub code: String,
+    pub name: String,
+    /// Where the notifications of the distributor's clients go.
+    pub email: String,
+}
+
+/// Add a distributor (admin); a code already taken is 409.
+#[utoipa::path(post, path = "/api/admin/v1/distributors", tag = "admin", security(("bearer" = [])),
+    request_body = NewDistributor,
+    responses((status = 201, body = DistributorView), (status = 400), (status = 401), (status = 403), (status = 409)))]
+pub async fn create_distributor(
+    app: web::Data<App>,
+    staff: Staff,
+    body: JsonBody<NewDistributor>,
+) -> AppResult<HttpResponse> {
+    staff.require(Role::Admin)?;
+    let b = body.0;
+    let d = distributors::create(&app, &b.code, &b.name, &b.email).await?;
+    audited(&app, &staff, "distributor_create", &d.code, &d.name).await;
+    Ok(HttpResponse::Created().json(DistributorView::from(&d)))
+}
+
+/// Every distributor, by code (admin).
+#[utoipa::path(get, path = "/api/admin/v1/distributors", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = Vec<DistributorView>), (status = 401), (status = 403)))]
+pub async fn list_distributors(app: web::Data<App>, staff: Staff) -> AppResult<HttpResponse> {
+    staff.require(Role::Admin)?;
+    let tx = app.store.read()?;
+    let list: Vec<DistributorView> = distributors::list(&tx)?
+        .iter()
+        .map(DistributorView::from)
+        .collect();
+    Ok(HttpResponse::Ok().json(list))
+}
+
+/// Add a staff user (admin). Without `password` the user has no usable one and is
+/// mailed a single-use link (24 h) to set it; `email` is then required. A login
+/// already taken is 409; the answer never holds a password hash.
+#[utoipa::path(post, path = "/api/admin/v1/users", tag = "admin", security(("bearer" = [])),
+    request_body = NewUser,
+    responses((status = 201, body = UserView), (status = 400), (status = 401), (status = 403), (status = 409)))]
+pub async fn create_user(
+    app: web::Data<App>,
+    staff: Staff,
+    body: JsonBody<NewUser>,
+) -> AppResult<HttpResponse> {
+    staff.require(Role::Admin)?;
+    let actor = format!("api:{}", staff.token.name);
+    let u = users::create(&app, body.0, &actor).await?;
+    Ok(HttpResponse::Created().json(UserView::from(&u)))
+}
+
+/// Every staff user, by login (admin); never a password hash.
+#[utoipa::path(get, path = "/api/admin/v1/users", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = Vec<UserView>), (status = 401), (status = 403)))]
+pub async fn list_users(app: web::Data<App>, staff: Staff) -> AppResult<HttpResponse> {
+    staff.require(Role::Admin)?;
+    let tx = app.store.read()?;
+    let list: Vec<UserView> = users::list(&tx)?.iter().map(UserView::from).collect();
+    Ok(HttpResponse::Ok().json(list))
 }
 
 /// Admin-API tokens (admin).

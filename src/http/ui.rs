@@ -13,8 +13,8 @@ pub const UI_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' d
 /// The UI's routes, under the app's root (after `/api`).
 pub fn scope() -> impl actix_web::dev::HttpServiceFactory {
     use crate::ui::staff::{
-        audit, auth, client_reports, clients, coupons, distributors, keys, problems, products,
-        sessions as mon, settings, statistics, system, tokens, users,
+        audit, auth, client_reports, clients, coupons, distributors, keys, password, problems,
+        products, sessions as mon, settings, statistics, system, tokens, users,
     };
     aw::scope("")
         .wrap(from_fn(ui_headers))
@@ -27,6 +27,8 @@ pub fn scope() -> impl actix_web::dev::HttpServiceFactory {
         .route("/logout", aw::post().to(auth::logout))
         .route("/setup/{token}", aw::get().to(auth::setup_form))
         .route("/setup/{token}", aw::post().to(auth::setup))
+        .route("/password/{token}", aw::get().to(password::set_form))
+        .route("/password/{token}", aw::post().to(password::set))
         .route("/account", aw::get().to(auth::account))
         .route("/account/password", aw::post().to(auth::change_password))
         .route("/account/lang", aw::post().to(auth::change_lang))

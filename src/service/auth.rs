@@ -2,7 +2,7 @@
 //! (argon2id password hashes).
 use crate::domain::{Role, Token, User};
 use crate::error::{AppError, AppResult};
-use crate::service::audit;
+use crate::service::{audit, users};
 use crate::store::{Snapshot, Store, StoreError, meta, tables};
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use redb::{ReadableTable, ReadableTableMetadata};
@@ -135,61 +135,44 @@ pub fn valid_login(login: &str) -> bool {
             .all(|c| c.is_alphanumeric() || "._-@".contains(c))
 }
 
-/// Adds a staff user, audited as `actor` in the same commit.
+/// Adds a staff user with a password (the command line's `licd user add`), audited as
+/// `actor` in the same commit; `email` may be empty. The admin API and the Users page
+/// use `users::create`, which can mail a link instead.
+#[allow(clippy::too_many_arguments)]
 pub async fn add_user(
     store: &Store,
     login: &str,
     role: Role,
     password: &str,
     distributor: &str,
+    email: &str,
     now: OffsetDateTime,
     actor: &str,
 ) -> AppResult<User> {
-    let login = login.trim().to_lowercase();
-    if !valid_login(&login) {
-        return Err(AppError::malformed(
-            "login",
-            "1 to 64 letters, digits, . _ - @",
-        ));
+    let mut errors = std::collections::BTreeMap::new();
+    let login = users::check_new(
+        &mut errors,
+        login,
+        Some(role),
+        Some(password),
+        distributor,
+        email,
+    );
+    if !errors.is_empty() {
+        return Err(AppError::Malformed(errors));
     }
-    if password.chars().count() < 8 {
-        return Err(AppError::malformed("password", "at least 8 characters"));
-    }
-    if role == Role::Distributor && distributor.trim().is_empty() {
-        return Err(AppError::malformed(
-            "distributor",
-            "required for the distributor role",
-        ));
-    }
-    let actor = actor.to_owned();
     let user = User {
-        login: login.clone(),
+        login,
         role,
         password_hash: hash_password(password)?,
         distributor: distributor.trim().to_owned(),
         created_at: now,
         disabled: false,
-        email: String::new(),
+        email: email.trim().to_owned(),
     };
+    let actor = actor.to_owned();
     store
-        .write(move |tx| {
-            let mut t = tx.open_table(tables::USERS.def)?;
-            if t.get(login.as_str())?.is_some() {
-                return Err(AppError::Conflict {
-                    reason: "login_taken",
-                    details: serde_json::json!({ "login": login }),
-                });
-            }
-            tables::USERS.put(&mut t, login.as_str(), &user)?;
-            drop(t);
-            let detail = match user.distributor.as_str() {
-                "" => user.role.as_str().to_owned(),
-                d => format!("{} {d}", user.role.as_str()),
-            };
-            let e = audit::entry(&actor, now, "user_create", &user.login, &detail);
-            audit::append(tx, &e)?;
-            Ok(user.clone())
-        })
+        .write(move |tx| users::insert(tx, user.clone(), &actor, false))
         .await
 }
 

@@ -1,6 +1,6 @@
 //! What the APIs show of the records: the JSON shapes of API.md.
 use crate::clock::rfc3339;
-use crate::domain::{Client, Feature, Key, Product, Role, Token, Unit};
+use crate::domain::{Client, Distributor, Feature, Key, Product, Role, Token, Unit, User};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
@@ -191,6 +191,51 @@ impl From<&Token> for TokenView {
             role: t.role,
             created_at: rfc3339(t.created_at),
             revoked_at: t.revoked_at.map(rfc3339),
+        }
+    }
+}
+
+/// A staff user as the admin API shows it: never its password hash.
+#[derive(Serialize, Debug, Clone, utoipa::ToSchema)]
+pub struct UserView {
+    pub login: String,
+    pub role: Role,
+    /// Where the user is mailed (may be empty).
+    pub email: String,
+    /// For the distributor role: the distributor's code; else empty.
+    pub distributor: String,
+    pub disabled: bool,
+    pub created_at: String,
+}
+
+impl From<&User> for UserView {
+    fn from(u: &User) -> Self {
+        UserView {
+            login: u.login.clone(),
+            role: u.role,
+            email: u.email.clone(),
+            distributor: u.distributor.clone(),
+            disabled: u.disabled,
+            created_at: rfc3339(u.created_at),
+        }
+    }
+}
+
+#[derive(Serialize, Debug, Clone, utoipa::ToSchema)]
+pub struct DistributorView {
+    pub code: String,
+    pub name: String,
+    pub email: String,
+    pub created_at: String,
+}
+
+impl From<&Distributor> for DistributorView {
+    fn from(d: &Distributor) -> Self {
+        DistributorView {
+            code: d.code.clone(),
+            name: d.name.clone(),
+            email: d.email.clone(),
+            created_at: rfc3339(d.created_at),
         }
     }
 }

@@ -10,7 +10,7 @@ use std::borrow::Borrow;
 use std::marker::PhantomData;
 
 use crate::domain::seats::Holder;
-use crate::domain::{AuditEntry, Distributor, LoginFailures, StaffPrefs, StaffSession};
+use crate::domain::{AuditEntry, Distributor, LoginFailures, StaffLink, StaffPrefs, StaffSession};
 use crate::domain::{Client, Coupon, Denial, Key as LicenseKey, Mail, Product, Token, User};
 
 /// A table of records of type `V`, encoded by `codec`.
@@ -147,6 +147,9 @@ pub const STAFF_SESSIONS: RecTable<&str, StaffSession> = RecTable::new("staff_se
 pub const LOGIN_FAILURES: RecTable<&str, LoginFailures> = RecTable::new("login_failures");
 /// Login → the staff member's UI preferences.
 pub const STAFF_PREFS: RecTable<&str, StaffPrefs> = RecTable::new("staff_prefs");
+/// SHA-256 (hex) of a mailed password link's token → the link (a staff user made
+/// without a password sets one through it).
+pub const STAFF_LINKS: RecTable<&str, StaffLink> = RecTable::new("staff_links");
 /// Sequence number → one staff change.
 pub const AUDIT: RecTable<u64, AuditEntry> = RecTable::new("audit");
 /// Distributor code → the distributor.
@@ -254,6 +257,7 @@ pub fn visit_all(v: &mut impl Visit) -> Result<(), StoreError> {
     v.table(STAFF_SESSIONS.def, Some(STAFF_SESSIONS.check_of()), false)?;
     v.table(LOGIN_FAILURES.def, Some(LOGIN_FAILURES.check_of()), false)?;
     v.table(STAFF_PREFS.def, Some(STAFF_PREFS.check_of()), false)?;
+    v.table(STAFF_LINKS.def, Some(STAFF_LINKS.check_of()), false)?;
     v.table(AUDIT.def, Some(AUDIT.check_of()), false)?;
     v.table(DISTRIBUTORS.def, Some(DISTRIBUTORS.check_of()), false)?;
     v.table(

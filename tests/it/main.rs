@@ -6,4 +6,5 @@ mod mail;
 mod metrics;
 mod process;
 mod protected_api;
+mod staff;
 mod upgrade;

@@ -533,3 +533,63 @@ fn command_line_changes_are_audited() {
     );
     assert_eq!(entries[2].detail, "crm (manager)");
 }
+
+/// `licd user add --email` keeps the user's e-mail; a bad e-mail or an unknown
+/// distributor is refused, naming the option.
+#[test]
+fn user_add_keeps_the_email() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let add = |args: &[&str]| {
+        let mut child = Command::new(BIN)
+            .args(["user", "add", "--data"])
+            .arg(dir.path())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("user add");
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(b"long enough password\n")
+            .expect("write");
+        let out = child.wait_with_output().expect("wait");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, err) = add(&[
+        "--login",
+        "olga",
+        "--role",
+        "manager",
+        "--email",
+        " olga@vendor.test ",
+    ]);
+    assert!(ok, "{err}");
+    let (ok, err) = add(&["--login", "bad", "--role", "manager", "--email", "nope"]);
+    assert!(!ok && err.contains("--email"), "{err}");
+    let (ok, err) = add(&[
+        "--login",
+        "partner",
+        "--role",
+        "distributor",
+        "--distributor",
+        "south",
+    ]);
+    assert!(!ok && err.contains("--distributor"), "{err}");
+
+    let store = licd::store::Store::open(&dir.path().join("licd.redb")).expect("open");
+    let tx = store.read().expect("read");
+    let users = licd::service::users::list(&tx).expect("users");
+    drop(tx);
+    store.close();
+    let seen: Vec<(&str, &str)> = users
+        .iter()
+        .map(|u| (u.login.as_str(), u.email.as_str()))
+        .collect();
+    assert_eq!(seen, [("olga", "olga@vendor.test")]);
+}

@@ -64,14 +64,27 @@ impl Server {
         }
     }
 
-    /// Adds a staff user directly (the UI makes them too; this is for setup).
+    /// Adds a staff user directly (the UI makes them too; this is for setup), with the
+    /// distributor it acts for when that does not exist yet.
     pub async fn user(&self, login: &str, role: licd::domain::Role, distributor: &str) {
+        let known = {
+            let tx = self.app().store.read().expect("read");
+            licd::service::distributors::get(&tx, distributor)
+                .expect("distributor")
+                .is_some()
+        };
+        if role == licd::domain::Role::Distributor && !known {
+            licd::service::distributors::create(self.app(), distributor, distributor, "")
+                .await
+                .expect("distributor");
+        }
         licd::service::auth::add_user(
             &self.app().store,
             login,
             role,
             "password123",
             distributor,
+            "",
             self.app().now(),
             "test",
         )

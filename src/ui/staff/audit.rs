@@ -35,6 +35,10 @@ fn action_name(l: Lang, code: &str) -> String {
         "distributor_delete" => ("Distributor deleted", "Удалён дистрибьютор"),
         "user_create" => ("User added", "Добавлен пользователь"),
         "user_change" => ("User changed", "Изменён пользователь"),
+        "user_password_link" => (
+            "Password set through the mailed link",
+            "Пароль задан по ссылке из письма",
+        ),
         "token_create" => ("API token created", "Создан API-токен"),
         "token_revoke" => ("API token revoked", "Отозван API-токен"),
         "settings_change" => ("Settings changed", "Изменены настройки"),

@@ -25,11 +25,12 @@ pub async fn not_found(req: HttpRequest) -> UiResult {
     }
 }
 
-fn login_markup(ctx: &Ctx, login: &str, error: Option<String>) -> Markup {
+fn login_markup(ctx: &Ctx, login: &str, error: Option<String>, note: Option<&str>) -> Markup {
     let l = ctx.lang;
     html! {
         h1 { (t(l, "Sign in", "Вход")) }
         @if let Some(e) = error { p.alert role="alert" { (e) } }
+        @if let Some(n) = note { p.flash role="status" { (n) } }
         form.grid method="post" action="/login" {
             (csrf_field(ctx))
             (field(t(l, "Login", "Логин"), "login", "text", login, &FieldErrors::new()))
@@ -44,13 +45,23 @@ pub async fn login_form(req: HttpRequest) -> UiResult {
         return Ok(see_other("/clients"));
     }
     let l = browser_lang(&req);
+    // After a mailed link set the password.
+    let note = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .is_ok_and(|q| q.iter().any(|(k, v)| k == "done" && v == "password"))
+        .then(|| {
+            t(
+                l,
+                "Password set. Sign in with it.",
+                "Пароль задан. Войдите с ним.",
+            )
+        });
     Ok(pre_html(
         "/",
         l,
         StatusCode::OK,
         t(l, "Sign in", "Вход"),
         pre_token(&req),
-        |ctx| login_markup(ctx, "", None),
+        |ctx| login_markup(ctx, "", None, note),
     ))
 }
 
@@ -84,7 +95,7 @@ pub async fn login(p: PrePost) -> UiResult {
                 StatusCode::UNAUTHORIZED,
                 t(l, "Sign in", "Вход"),
                 Some(p.token.clone()),
-                |ctx| login_markup(ctx, &login, Some(msg.clone())),
+                |ctx| login_markup(ctx, &login, Some(msg.clone()), None),
             ))
         }
         Err(SignInError::Wait(s)) => {
@@ -98,7 +109,7 @@ pub async fn login(p: PrePost) -> UiResult {
                 StatusCode::TOO_MANY_REQUESTS,
                 t(l, "Sign in", "Вход"),
                 Some(p.token.clone()),
-                |ctx| login_markup(ctx, &login, Some(msg.clone())),
+                |ctx| login_markup(ctx, &login, Some(msg.clone()), None),
             ))
         }
     }
