@@ -154,7 +154,7 @@ pub fn entitled(key: &Key, r: &Release, now: OffsetDateTime) -> AppResult<()> {
         return Err(refuse(None, None));
     }
     if let Some(f) = r.requires_feature
-        && !key.feature_grant(f, now).is_some_and(|g| g.seats > 0)
+        && key.feature_grant(f, now).is_none_or(|g| g.seats == 0)
     {
         return Err(refuse(Some(f), None));
     }
