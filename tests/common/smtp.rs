@@ -98,52 +98,82 @@ impl SmtpSink {
 }
 
 impl SentMail {
-    /// The message's body, decoded from its transfer encoding (base64 or
-    /// quoted-printable), so a code or a link can be found in it.
+    /// The message's headers, then its body decoded from its transfer encoding (base64
+    /// or quoted-printable) — each part's body in turn when it is multipart — so a code
+    /// or a link can be found in it.
     pub fn text(&self) -> String {
         let data = self.data.replace("\r\n", "\n");
         let (head, body) = data.split_once("\n\n").unwrap_or((&data, ""));
-        let enc = head
-            .lines()
-            .find(|l| {
-                l.to_ascii_lowercase()
-                    .starts_with("content-transfer-encoding:")
-            })
-            .map(|l| l[26..].trim().to_ascii_lowercase())
-            .unwrap_or_default();
-        let decoded = match enc.as_str() {
-            "base64" => {
-                use base64::Engine;
-                let clean: String = body.chars().filter(|c| !c.is_whitespace()).collect();
-                base64::engine::general_purpose::STANDARD
-                    .decode(clean)
-                    .map(|b| String::from_utf8_lossy(&b).into_owned())
-                    .unwrap_or_default()
-            }
-            "quoted-printable" => {
-                let joined = body.replace("=\n", "");
-                let bytes = joined.as_bytes();
-                let mut out = Vec::new();
-                let mut i = 0;
-                while i < bytes.len() {
-                    if bytes[i] == b'='
-                        && i + 2 < bytes.len() + 1
-                        && let Some(b) =
-                            std::str::from_utf8(&bytes[i + 1..(i + 3).min(bytes.len())])
-                                .ok()
-                                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    {
-                        out.push(b);
-                        i += 3;
-                        continue;
-                    }
-                    out.push(bytes[i]);
-                    i += 1;
-                }
-                String::from_utf8_lossy(&out).into_owned()
-            }
-            _ => body.to_owned(),
+        let decoded = match boundary(head) {
+            Some(b) => body
+                .split(&format!("--{b}"))
+                .filter_map(|part| part.trim_start_matches('\n').split_once("\n\n"))
+                .map(|(h, b)| decode(h, b))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            None => decode(head, body),
         };
         format!("{head}\n\n{decoded}")
+    }
+}
+
+/// The boundary of a multipart message's head (its header may be folded).
+fn boundary(head: &str) -> Option<String> {
+    let unfolded = head.replace("\n ", " ").replace("\n\t", " ");
+    let ct = unfolded.lines().find(|l| {
+        l.to_ascii_lowercase()
+            .starts_with("content-type: multipart/")
+    })?;
+    let at = ct.find("boundary=")? + 9;
+    Some(
+        ct[at..]
+            .trim_matches('"')
+            .split('"')
+            .next()
+            .unwrap_or("")
+            .to_owned(),
+    )
+}
+
+/// A body decoded by the transfer encoding its head names.
+fn decode(head: &str, body: &str) -> String {
+    let enc = head
+        .lines()
+        .find(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("content-transfer-encoding:")
+        })
+        .map(|l| l[26..].trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    match enc.as_str() {
+        "base64" => {
+            use base64::Engine;
+            let clean: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+            base64::engine::general_purpose::STANDARD
+                .decode(clean)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default()
+        }
+        "quoted-printable" => {
+            let joined = body.replace("=\n", "");
+            let bytes = joined.as_bytes();
+            let mut out = Vec::new();
+            let mut i = 0;
+            while i < bytes.len() {
+                if bytes[i] == b'='
+                    && let Some(b) = std::str::from_utf8(&bytes[i + 1..(i + 3).min(bytes.len())])
+                        .ok()
+                        .and_then(|h| u8::from_str_radix(h, 16).ok())
+                {
+                    out.push(b);
+                    i += 3;
+                    continue;
+                }
+                out.push(bytes[i]);
+                i += 1;
+            }
+            String::from_utf8_lossy(&out).into_owned()
+        }
+        _ => body.to_owned(),
     }
 }
