@@ -12,6 +12,7 @@ pub mod keys;
 pub mod leases;
 pub mod limits;
 pub mod mail;
+pub mod outbox;
 pub mod products;
 pub mod search;
 pub mod sessions;
