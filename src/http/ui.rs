@@ -122,6 +122,7 @@ pub fn scope() -> impl actix_web::dev::HttpServiceFactory {
             "/system/backup-settings",
             aw::post().to(system::save_settings),
         )
+        .route("/system/smtp", aw::post().to(system::save_smtp))
         .route("/system/test-mail", aw::post().to(system::test_mail))
         .route("/system/tls", aw::post().to(system::replace_cert))
         .route("/system/backups/{name}", aw::get().to(system::download))
