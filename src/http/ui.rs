@@ -38,6 +38,7 @@ pub fn scope() -> impl actix_web::dev::HttpServiceFactory {
         .route("/clients/{id}", aw::post().to(clients::update))
         .route("/clients/{id}/keys", aw::post().to(clients::new_key))
         .route("/clients/{id}/delete", aw::post().to(clients::delete))
+        .route("/clients/{id}/mail", aw::post().to(clients::mute))
         .route(
             "/clients/{id}/statistics",
             aw::get().to(client_reports::statistics),
