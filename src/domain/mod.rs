@@ -2,6 +2,7 @@
 //! how a seat is counted, how grants add up to an item.
 pub mod cabinet;
 pub mod days;
+pub mod mailing;
 pub mod model;
 pub mod number;
 pub mod problems;

@@ -786,6 +786,10 @@ pub struct SettingsView {
     pub regnum_prefix: String,
     pub offline_license_days: u32,
     pub extra_fields: Vec<String>,
+    /// Days before a grant's expiry when its client is reminded, largest first.
+    pub expiry_days: Vec<u32>,
+    /// The language of mail to clients who chose none: "ru" or "en".
+    pub mail_lang: String,
 }
 
 impl From<Settings> for SettingsView {
@@ -795,6 +799,8 @@ impl From<Settings> for SettingsView {
             regnum_prefix: s.regnum_prefix,
             offline_license_days: s.offline_license_days,
             extra_fields: s.extra_fields,
+            expiry_days: s.expiry_days,
+            mail_lang: s.mail_lang,
         }
     }
 }
@@ -814,6 +820,10 @@ pub struct SettingsPatch {
     pub regnum_prefix: Option<String>,
     pub offline_license_days: Option<u32>,
     pub extra_fields: Option<Vec<String>>,
+    /// 1 to 5 days, each 1–365 (stored largest first, duplicates merged).
+    pub expiry_days: Option<Vec<u32>>,
+    /// "ru" or "en".
+    pub mail_lang: Option<String>,
 }
 
 /// Change vendor settings (admin).
@@ -841,6 +851,18 @@ pub async fn patch_settings(
     if p.vendor_name.as_ref().is_some_and(|n| n.trim().is_empty()) {
         return Err(AppError::malformed("vendor_name", "must not be empty"));
     }
+    let expiry_days = match p.expiry_days.clone() {
+        Some(d) => Some(
+            crate::domain::mailing::expiry_days(d)
+                .map_err(|why| AppError::malformed("expiry_days", why))?,
+        ),
+        None => None,
+    };
+    let mail_lang = match p.mail_lang.as_deref().map(str::trim) {
+        None => None,
+        Some(l @ ("ru" | "en")) => Some(l.to_owned()),
+        Some(_) => return Err(AppError::malformed("mail_lang", "ru or en")),
+    };
     let s = app
         .store
         .write(move |tx| {
@@ -861,11 +883,20 @@ pub async fn patch_settings(
                     .filter(|f| !f.is_empty())
                     .collect();
             }
+            if let Some(v) = &expiry_days {
+                s.expiry_days = v.clone();
+            }
+            if let Some(v) = &mail_lang {
+                s.mail_lang = v.clone();
+            }
             settings::write(tx, &s)?;
             Ok(s)
         })
         .await?;
-    let detail = format!("prefix {}", s.regnum_prefix);
+    let detail = format!(
+        "prefix {} expiry days {:?} mail {}",
+        s.regnum_prefix, s.expiry_days, s.mail_lang
+    );
     audited(&app, &staff, "settings_change", "settings", &detail).await;
     Ok(HttpResponse::Ok().json(SettingsView::from(s)))
 }

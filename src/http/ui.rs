@@ -13,8 +13,8 @@ pub const UI_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' d
 /// The UI's routes, under the app's root (after `/api`).
 pub fn scope() -> impl actix_web::dev::HttpServiceFactory {
     use crate::ui::staff::{
-        audit, auth, client_reports, clients, coupons, distributors, keys, password, problems,
-        products, sessions as mon, settings, statistics, system, tokens, users,
+        audit, auth, client_reports, clients, coupons, distributors, keys, outbox, password,
+        problems, products, sessions as mon, settings, statistics, system, tokens, users,
     };
     aw::scope("")
         .wrap(from_fn(ui_headers))
@@ -40,6 +40,7 @@ pub fn scope() -> impl actix_web::dev::HttpServiceFactory {
         .route("/clients/{id}", aw::post().to(clients::update))
         .route("/clients/{id}/keys", aw::post().to(clients::new_key))
         .route("/clients/{id}/delete", aw::post().to(clients::delete))
+        .route("/clients/{id}/mail", aw::post().to(clients::mute))
         .route(
             "/clients/{id}/statistics",
             aw::get().to(client_reports::statistics),
@@ -114,12 +115,17 @@ pub fn scope() -> impl actix_web::dev::HttpServiceFactory {
         .route("/settings", aw::get().to(settings::settings_show))
         .route("/settings", aw::post().to(settings::settings_save))
         .route("/audit", aw::get().to(audit::audit_list))
+        .route("/outbox", aw::get().to(outbox::list))
+        .route("/outbox/{id}", aw::get().to(outbox::show))
+        .route("/outbox/{id}/retry", aw::post().to(outbox::retry))
+        .route("/outbox/{id}/drop", aw::post().to(outbox::drop_mail))
         .route("/system", aw::get().to(system::show))
         .route("/system/backup", aw::post().to(system::back_up_now))
         .route(
             "/system/backup-settings",
             aw::post().to(system::save_settings),
         )
+        .route("/system/smtp", aw::post().to(system::save_smtp))
         .route("/system/test-mail", aw::post().to(system::test_mail))
         .route("/system/tls", aw::post().to(system::replace_cert))
         .route("/system/backups/{name}", aw::get().to(system::download))
@@ -159,16 +165,19 @@ fn cabinet_scope() -> actix_web::Scope {
         .default_service(aw::to(cab::not_found))
 }
 
-/// UI pages may load their own stylesheet and images; nothing else.
+/// UI pages may load their own stylesheet and images; nothing else. A screen that needs
+/// another policy sets its own (a mail's page, for the mail's inline styles).
 async fn ui_headers(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let mut res = next.call(req).await?;
-    res.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(UI_CSP),
-    );
+    if !res.headers().contains_key(header::CONTENT_SECURITY_POLICY) {
+        res.headers_mut().insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(UI_CSP),
+        );
+    }
     Ok(res)
 }
 

@@ -200,6 +200,10 @@ async fn record(app: &App, id: u64, outcome: Outcome) {
             let Some(mut m) = tables::OUTBOX.get(&t, id)? else {
                 return Ok(None);
             };
+            // Dropped on the Outbox page meanwhile: it stays dropped.
+            if matches!(m.state, MailState::Dropped(_)) {
+                return Ok(None);
+            }
             let mut pending = tx.open_table(tables::MAIL_PENDING)?;
             pending.remove(id)?;
             let result = match &outcome {
@@ -244,21 +248,28 @@ async fn record(app: &App, id: u64, outcome: Outcome) {
     }
 }
 
-/// Marks a mail `Sending` durably: from here on it is never sent again by itself.
+/// Marks a mail `Sending` durably: from here on it is never sent again by itself. A
+/// mail no longer queued (dropped on the Outbox page since it was picked) is refused:
+/// its body does not go out.
 async fn hand_over(app: &App, id: u64) -> Result<(), String> {
     let now = app.now();
     app.store
         .write(move |tx| {
             let mut t = tx.open_table(tables::OUTBOX.def)?;
-            if let Some(mut m) = tables::OUTBOX.get(&t, id)? {
-                m.state = MailState::Sending(now);
-                tables::OUTBOX.put(&mut t, id, &m)?;
+            match tables::OUTBOX.get(&t, id)? {
+                Some(mut m) if m.state == MailState::Queued => {
+                    m.state = MailState::Sending(now);
+                    tables::OUTBOX.put(&mut t, id, &m)?;
+                }
+                _ => return Ok(false),
             }
             tx.open_table(tables::MAIL_PENDING)?.remove(id)?;
-            Ok(())
+            Ok(true)
         })
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?
+        .then_some(())
+        .ok_or_else(|| "no longer queued".to_owned())
 }
 
 /// One mail through an open session (opened here when there is none).

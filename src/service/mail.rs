@@ -326,3 +326,64 @@ pub async fn prune(app: &crate::service::App) -> crate::error::AppResult<usize> 
         })
         .await
 }
+
+/// What the System page's SMTP form asks to keep.
+#[derive(Clone, Debug)]
+pub struct SmtpChange {
+    /// The fields typed; an empty password keeps the stored one…
+    pub parts: crate::domain::mailing::SmtpParts,
+    /// …unless this asks to remove it.
+    pub forget_password: bool,
+}
+
+/// Saves the SMTP server set on the System page (audited as `actor`, the password
+/// never written to the audit log) and wakes the sender. Refused while `--smtp` or the
+/// configuration sets it. Answers the URL as it may be shown (`config::redact`).
+pub async fn save_smtp(
+    app: &crate::service::App,
+    change: SmtpChange,
+    actor: &str,
+) -> crate::error::AppResult<String> {
+    use crate::domain::mailing::SmtpParts;
+    use crate::error::AppError;
+    if app.config.smtp.is_some() {
+        return Err(AppError::Conflict {
+            reason: "smtp_set_by_config",
+            details: serde_json::Value::Null,
+        });
+    }
+    let now = app.now();
+    let actor = actor.to_owned();
+    let shown = app
+        .store
+        .write(move |tx| {
+            let mut parts = change.parts.clone();
+            if parts.password.is_empty() && !change.forget_password && !parts.user.is_empty() {
+                parts.password = SmtpParts::of_url(&smtp_settings(tx)?.url)
+                    .map(|old| old.password)
+                    .unwrap_or_default();
+            }
+            let url = parts.url().map_err(|why| {
+                let field = match why {
+                    "a user name" => "user",
+                    "a password" => "password",
+                    _ => "host",
+                };
+                AppError::malformed(field, why)
+            })?;
+            if !url.is_empty() {
+                crate::config::check_smtp_url(&url)
+                    .map_err(|why| AppError::malformed("host", &why))?;
+            }
+            let shown = crate::config::redact(&url);
+            write_smtp_settings(tx, &crate::domain::SmtpSettings { url })?;
+            crate::service::audit::append(
+                tx,
+                &crate::service::audit::entry(&actor, now, "smtp_settings", "system", &shown),
+            )?;
+            Ok(shown)
+        })
+        .await?;
+    app.mail_queued.notify_one();
+    Ok(shown)
+}

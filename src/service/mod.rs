@@ -13,6 +13,7 @@ pub mod keys;
 pub mod leases;
 pub mod limits;
 pub mod mail;
+pub mod outbox;
 pub mod products;
 pub mod releases;
 pub mod reminders;

@@ -140,6 +140,13 @@ const NAV: &[NavItem] = &[
         min: Role::Admin,
     },
     NavItem {
+        key: "outbox",
+        href: "/outbox",
+        en: "Mail",
+        ru: "Почта",
+        min: Role::Admin,
+    },
+    NavItem {
         key: "system",
         href: "/system",
         en: "System",

@@ -1063,3 +1063,39 @@ async fn key_usage_counts_captures_denials_and_peaks_per_day() {
     drop(tx);
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_carry_the_mail_reminder_days_and_language() {
+    let s = TestServer::start().await;
+    let v = s.admin(Method::GET, "/settings", None).await.expect(200);
+    assert_eq!(v["expiry_days"], json!([30, 7, 1]));
+    assert_eq!(v["mail_lang"], "ru");
+    assert_eq!(v["vendor_name"], "licd", "what it returned before stays");
+    let v = s
+        .admin(
+            Method::PATCH,
+            "/settings",
+            Some(json!({"expiry_days": [1, 60, 14, 14], "mail_lang": "en"})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(v["expiry_days"], json!([60, 14, 1]), "largest first, once");
+    assert_eq!(v["mail_lang"], "en");
+    for bad in [
+        json!({"expiry_days": []}),
+        json!({"expiry_days": [0]}),
+        json!({"expiry_days": [400]}),
+        json!({"expiry_days": [1, 2, 3, 4, 5, 6]}),
+        json!({"mail_lang": "de"}),
+    ] {
+        s.admin(Method::PATCH, "/settings", Some(bad))
+            .await
+            .expect_error(400, 1001);
+    }
+    let v = s.admin(Method::GET, "/settings", None).await.expect(200);
+    assert_eq!(
+        (v["expiry_days"].clone(), v["mail_lang"].clone()),
+        (json!([60, 14, 1]), json!("en"))
+    );
+    s.stop().await;
+}

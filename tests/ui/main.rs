@@ -4,6 +4,7 @@ mod actions;
 mod cabinet;
 mod http;
 mod kit;
+mod outbox;
 mod perf;
 mod system;
 mod webdriver;

@@ -302,4 +302,20 @@ impl Browser {
         .unwrap_or("")
         .to_owned()
     }
+
+    /// Goes into the frame `css` (then `text`, `see` and `find` work inside it).
+    pub async fn enter_frame(&self, css: &str) {
+        let e = self.find(css).await;
+        self.cmd(
+            reqwest::Method::POST,
+            "/frame",
+            Some(json!({"id": {ELEMENT: e}})),
+        )
+        .await;
+    }
+
+    /// Back out of a frame to the page around it.
+    pub async fn leave_frame(&self) {
+        self.cmd(reqwest::Method::POST, "/frame/parent", None).await;
+    }
 }

@@ -1,22 +1,24 @@
-//! Settings tab: language (also of the client's mail), alert e-mail, cabinet password;
-//! and the language switch in the header.
+//! Settings tab: language (also of the client's mail), alert e-mail, the mail the client
+//! turns off, cabinet password; and the language switch in the header.
 use super::query;
+use crate::domain::cabinet::ClientPrefs;
 use crate::error::AppError;
 use crate::i18n::Lang;
-use crate::service::cabinet;
+use crate::service::cabinet::{self, MailOptOuts};
 use crate::web::cabinet::{Visitor, VisitorPost};
 use crate::web::{FieldErrors, UiResult, csrf_field, field, html_page, page, see_other, select, t};
 use actix_web::http::StatusCode;
 use actix_web::web;
 use maud::{Markup, html};
 
-fn form(
-    me: &Visitor,
-    lang: &str,
-    alert: &str,
-    errors: &FieldErrors,
-    flash: Option<String>,
-) -> Markup {
+/// The settings form's values.
+struct Shown<'a> {
+    lang: &'a str,
+    alert: &'a str,
+    opt_outs: MailOptOuts,
+}
+
+fn form(me: &Visitor, v: Shown, errors: &FieldErrors, flash: Option<String>) -> Markup {
     let l = me.lang;
     let ctx = me.ctx("settings", flash);
     let body = html! {
@@ -26,14 +28,22 @@ fn form(
                 h2 { (t(l, "Language and notifications", "Язык и оповещения")) }
                 form.grid method="post" action="/cabinet/settings" {
                     (csrf_field(&ctx))
-                    (select(t(l, "Language of the cabinet and of mail", "Язык кабинета и писем"), "lang", lang, &[
+                    (select(t(l, "Language of the cabinet and of mail", "Язык кабинета и писем"), "lang", v.lang, &[
                         (String::new(), t(l, "As the browser asks", "Как в браузере").into()),
                         ("ru".into(), "Русский".into()),
                         ("en".into(), "English".into()),
                     ]))
                     (field(t(l, "E-mail for alerts (license problems, new releases)", "E-mail для оповещений (проблемы с лицензиями, новые релизы)"),
-                        "alert_email", "email", alert, errors))
+                        "alert_email", "email", v.alert, errors))
                     p.muted { (t(l, "Empty: alerts go to the buyer's e-mail", "Пусто — оповещения идут на основной e-mail")) " (" (me.client.email) ")." }
+                    input type="hidden" name="mail_choices" value="1";
+                    fieldset.wide {
+                        legend { (t(l, "Do not send me", "Не присылать мне")) }
+                        label.check { input type="checkbox" name="no_expiry_mail" value="1" checked[v.opt_outs.expiry]; (t(l, "reminders that a license expires", "напоминания об окончании лицензий")) }
+                        label.check { input type="checkbox" name="no_alert_mail" value="1" checked[v.opt_outs.alerts]; (t(l, "license alerts (refused captures, seats running out)", "оповещения о лицензиях (отказы в захвате, нехватка мест)")) }
+                        label.check { input type="checkbox" name="no_release_mail" value="1" checked[v.opt_outs.releases]; (t(l, "news of new releases", "новости о новых релизах")) }
+                        p.muted { (t(l, "One-time codes and password links are always sent.", "Одноразовые коды и ссылки для пароля приходят всегда.")) }
+                    }
                     div.actions { button type="submit" { (t(l, "Save", "Сохранить")) } }
                 }
             }
@@ -53,6 +63,14 @@ fn form(
     page(&ctx, t(l, "Settings", "Настройки"), body)
 }
 
+fn shown<'a>(me: &'a Visitor, prefs: &'a ClientPrefs) -> Shown<'a> {
+    Shown {
+        lang: &prefs.lang,
+        alert: &me.client.alert_email,
+        opt_outs: MailOptOuts::of(prefs),
+    }
+}
+
 pub async fn show(me: Visitor, q: web::Query<Vec<(String, String)>>) -> UiResult {
     let l = me.lang;
     let tx = me.app.store.read().map_err(|e| me.err(e))?;
@@ -64,13 +82,7 @@ pub async fn show(me: Visitor, q: web::Query<Vec<(String, String)>>) -> UiResult
     };
     Ok(html_page(
         StatusCode::OK,
-        form(
-            &me,
-            &prefs.lang,
-            &me.client.alert_email,
-            &FieldErrors::new(),
-            flash,
-        ),
+        form(&me, shown(&me, &prefs), &FieldErrors::new(), flash),
     ))
 }
 
@@ -99,14 +111,30 @@ fn field_errors(l: Lang, e: &AppError) -> Option<FieldErrors> {
 
 pub async fn save(p: VisitorPost) -> UiResult {
     let me = &p.me;
-    let lang = p.form.get("lang").trim().to_owned();
-    let alert = p.form.get("alert_email").trim().to_owned();
-    match cabinet::set_prefs(&me.app, &me.session, &lang, &alert).await {
+    let f = &p.form;
+    let lang = f.get("lang").trim().to_owned();
+    let alert = f.get("alert_email").trim().to_owned();
+    // Unchecked boxes are not posted: the marker says the form had them.
+    let opt_outs = f.has("mail_choices").then(|| MailOptOuts {
+        expiry: f.has("no_expiry_mail"),
+        alerts: f.has("no_alert_mail"),
+        releases: f.has("no_release_mail"),
+    });
+    match cabinet::set_prefs(&me.app, &me.session, &lang, &alert, opt_outs).await {
         Ok(()) => Ok(see_other("/cabinet/settings?done=saved")),
         Err(e) => match field_errors(me.lang, &e) {
             Some(errors) => Ok(html_page(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                form(me, &lang, &alert, &errors, None),
+                form(
+                    me,
+                    Shown {
+                        lang: &lang,
+                        alert: &alert,
+                        opt_outs: opt_outs.unwrap_or_default(),
+                    },
+                    &errors,
+                    None,
+                ),
             )),
             None => Err(me.err(e)),
         },
@@ -129,7 +157,7 @@ pub async fn password(p: VisitorPost) -> UiResult {
         .collect();
         return Ok(html_page(
             StatusCode::UNPROCESSABLE_ENTITY,
-            form(me, &prefs.lang, &me.client.alert_email, &errors, None),
+            form(me, shown(me, &prefs), &errors, None),
         ));
     }
     match cabinet::change_password(&me.app, &me.session, current, new).await {
@@ -137,7 +165,7 @@ pub async fn password(p: VisitorPost) -> UiResult {
         Err(e) => match field_errors(l, &e) {
             Some(errors) => Ok(html_page(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                form(me, &prefs.lang, &me.client.alert_email, &errors, None),
+                form(me, shown(me, &prefs), &errors, None),
             )),
             None => Err(me.err(e)),
         },
@@ -151,7 +179,7 @@ pub async fn lang(p: VisitorPost) -> UiResult {
         "ru" => "ru",
         _ => "en",
     };
-    cabinet::set_prefs(&me.app, &me.session, lang, &me.client.alert_email)
+    cabinet::set_prefs(&me.app, &me.session, lang, &me.client.alert_email, None)
         .await
         .map_err(|e| me.err(e))?;
     let back = p.form.get("back");

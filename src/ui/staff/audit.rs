@@ -42,6 +42,17 @@ fn action_name(l: Lang, code: &str) -> String {
         "token_create" => ("API token created", "Создан API-токен"),
         "token_revoke" => ("API token revoked", "Отозван API-токен"),
         "settings_change" => ("Settings changed", "Изменены настройки"),
+        "mail_retry" => ("Mail retried", "Письмо отправлено повторно"),
+        "mail_drop" => ("Mail dropped", "Письмо отменено"),
+        "smtp_settings" => ("SMTP settings changed", "Изменены настройки SMTP"),
+        "client_mail_mute" => (
+            "Client's alerts muted or unmuted",
+            "Оповещения клиента заглушены или включены",
+        ),
+        "cabinet_settings" => (
+            "Cabinet settings changed by the client",
+            "Клиент изменил настройки кабинета",
+        ),
         other => return other.to_owned(),
     };
     format!("{} ({code})", t(l, en, ru))

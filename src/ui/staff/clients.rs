@@ -357,6 +357,7 @@ pub fn load_visible(me: &Me, id: u64) -> Result<Client, UiError> {
 }
 
 struct CardData {
+    prefs: crate::domain::cabinet::ClientPrefs,
     keys: Vec<crate::service::views::KeyView>,
     leases: Vec<leases::LeaseView>,
     extra_fields: Vec<String>,
@@ -378,6 +379,7 @@ fn card_data(me: &Me, id: u64) -> AppResult<CardData> {
     let extra_fields = settings::read(&tx)?.extra_fields;
     let (managers, dists) = people(app, me.lang)?;
     Ok(CardData {
+        prefs: crate::service::cabinet::prefs(&tx, id)?,
         keys: ks,
         leases: ls,
         extra_fields,
@@ -453,6 +455,7 @@ fn card(
                 }
             }
         }
+        (mail_card(me, ctx, c, &d.prefs))
         h2 { (t(l, "License keys", "Лицензионные ключи")) }
         div.table-wrap {
             table {
@@ -495,6 +498,61 @@ fn card(
             }
         }
     }
+}
+
+/// Whether `user` may mute a client's alerts: an admin, or its responsible manager.
+pub fn can_mute(user: &User, c: &Client) -> bool {
+    match user.role {
+        Role::Admin => true,
+        Role::Manager => !c.manager.is_empty() && c.manager == user.login,
+        Role::Distributor => false,
+    }
+}
+
+/// What mail the client gets: its own choices (read-only here) and the staff mute.
+fn mail_card(me: &Me, ctx: &Ctx, c: &Client, p: &crate::domain::cabinet::ClientPrefs) -> Markup {
+    let l = me.lang;
+    let choice = |off: bool| {
+        if off {
+            html! { span.badge.warn { (t(l, "turned off by the client", "отключено клиентом")) } }
+        } else {
+            html! { span.badge.ok { (t(l, "sent", "отправляются")) } }
+        }
+    };
+    html! {
+        section.card id="mail" {
+            h2 { (t(l, "Mail", "Почта")) }
+            dl.props {
+                dt { (t(l, "Expiry reminders", "Напоминания об окончании")) } dd { (choice(p.no_expiry_mail)) }
+                dt { (t(l, "License alerts", "Оповещения о лицензиях")) } dd { (choice(p.no_alert_mail)) }
+                dt { (t(l, "Release news", "Новости о релизах")) } dd { (choice(p.no_release_mail)) }
+            }
+            p.muted { (t(l, "The client chooses these in its cabinet; one-time codes and password links are always sent.", "Клиент выбирает это в кабинете; одноразовые коды и ссылки для пароля приходят всегда.")) }
+            @if can_mute(&me.user, c) {
+                form.inline method="post" action=(format!("/clients/{}/mail", c.id)) {
+                    (csrf_field(ctx))
+                    label.field.check { input type="checkbox" name="alerts_muted" value="1" checked[p.alerts_muted]; (t(l, "mute license alerts for this client", "заглушить оповещения о лицензиях для этого клиента")) }
+                    button.small type="submit" { (t(l, "Save", "Сохранить")) }
+                }
+            } @else if p.alerts_muted {
+                p { span.badge.warn { (t(l, "license alerts muted by staff", "оповещения о лицензиях заглушены сотрудниками")) } }
+            }
+        }
+    }
+}
+
+pub async fn mute(p: Post, path: web::Path<u64>) -> UiResult {
+    let me = &p.me;
+    let id = path.into_inner();
+    let c = load_visible(me, id)?;
+    if !can_mute(&me.user, &c) {
+        return Err(me.forbidden());
+    }
+    let muted = p.form.has("alerts_muted");
+    crate::service::cabinet::mute_alerts(&me.app, id, muted, &me.user.login)
+        .await
+        .map_err(|e| me.err(e))?;
+    Ok(see_other(&format!("/clients/{id}?done=saved#mail")))
 }
 
 fn with_current(opts: &[(String, String)], current: &str) -> Vec<(String, String)> {

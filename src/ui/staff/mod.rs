@@ -7,6 +7,7 @@ pub mod coupons;
 pub mod distributors;
 pub mod forms;
 pub mod keys;
+pub mod outbox;
 pub mod password;
 pub mod problems;
 pub mod products;

@@ -2,16 +2,22 @@
 use super::forms::done;
 use crate::domain::Role;
 use crate::service::{audit, settings};
-use crate::web::{FieldErrors, csrf_field, field, page, t, textarea};
+use crate::web::{FieldErrors, csrf_field, field, page, select, t, textarea};
 use crate::web::{Me, Post, UiResult, html_page, see_other};
 use actix_web::http::StatusCode;
 use actix_web::web;
 use maud::{Markup, html};
 
+/// What was typed into the free-text fields (kept when the form is refused).
+struct Typed<'a> {
+    extra: &'a str,
+    expiry_days: &'a str,
+}
+
 fn settings_form(
     me: &Me,
     s: &crate::domain::Settings,
-    extra_text: &str,
+    typed: Typed,
     errors: &FieldErrors,
     flash: Option<String>,
 ) -> Markup {
@@ -26,12 +32,24 @@ fn settings_form(
                 (field(t(l, "Registration number prefix", "Префикс регистрационных номеров"), "regnum_prefix", "text", &s.regnum_prefix, errors))
                 (field(t(l, "Offline license, days", "Офлайн-лицензия, дней"), "offline_license_days", "number", &s.offline_license_days.to_string(), errors))
                 (field(t(l, "Mail sender (From)", "Отправитель писем (From)"), "mail_from", "text", &s.mail_from, errors))
-                (textarea(t(l, "Extra client fields, one name a line", "Дополнительные поля клиента, по одному названию в строке"), "extra_fields", extra_text, errors))
+                (field(t(l, "Expiry reminders, days before (up to 5, e.g. 30, 7, 1)", "Напоминания об окончании, за сколько дней (до 5, например 30, 7, 1)"), "expiry_days", "text", typed.expiry_days, errors))
+                (select(t(l, "Mail language for clients who chose none", "Язык писем для клиентов, не выбравших язык"), "mail_lang", &s.mail_lang, &[
+                    ("ru".into(), "Русский".into()),
+                    ("en".into(), "English".into()),
+                ]))
+                (textarea(t(l, "Extra client fields, one name a line", "Дополнительные поля клиента, по одному названию в строке"), "extra_fields", typed.extra, errors))
                 div.actions { button type="submit" { (t(l, "Save", "Сохранить")) } }
             }
         }
     };
     page(&ctx, t(l, "Settings", "Настройки"), body)
+}
+
+fn days_text(days: &[u32]) -> String {
+    days.iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub async fn settings_show(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResult {
@@ -45,7 +63,10 @@ pub async fn settings_show(me: Me, q: web::Query<Vec<(String, String)>>) -> UiRe
         settings_form(
             &me,
             &s,
-            &s.extra_fields.join("\n"),
+            Typed {
+                extra: &s.extra_fields.join("\n"),
+                expiry_days: &days_text(&s.expiry_days),
+            },
             &FieldErrors::new(),
             flash,
         ),
@@ -93,6 +114,31 @@ pub async fn settings_save(p: Post) -> UiResult {
     if mail_from.is_empty() || !crate::service::clients::valid_email(&mail_from) {
         errors.insert("mail_from".into(), super::auth::field_msg(l, "email"));
     }
+    let old = crate::service::settings::read(&me.app.store.read().map_err(|e| me.err(e))?)
+        .map_err(|e| me.err(e))?;
+    // A field the form did not post keeps its value.
+    let expiry_days = match crate::domain::mailing::parse_expiry_days(f.get("expiry_days")) {
+        _ if !f.has("expiry_days") => Some(old.expiry_days.clone()),
+        Ok(d) => Some(d),
+        Err(_) => {
+            errors.insert(
+                "expiry_days".into(),
+                t(
+                    l,
+                    "1 to 5 numbers of days, each 1 to 365, separated by commas",
+                    "От 1 до 5 чисел дней через запятую, каждое от 1 до 365",
+                )
+                .into(),
+            );
+            None
+        }
+    };
+    let mail_lang = match f.get("mail_lang") {
+        _ if !f.has("mail_lang") => old.mail_lang.as_str(),
+        "en" => "en",
+        _ => "ru",
+    }
+    .to_owned();
     let mut extra: Vec<String> = Vec::new();
     for name in f
         .get("extra_fields")
@@ -120,13 +166,17 @@ pub async fn settings_save(p: Post) -> UiResult {
         offline_license_days: days.unwrap_or(7),
         extra_fields: extra,
         mail_from,
-        ..crate::service::settings::read(&me.app.store.read().map_err(|e| me.err(e))?)
-            .map_err(|e| me.err(e))?
+        expiry_days: expiry_days.unwrap_or(old.expiry_days),
+        mail_lang,
     };
     if !errors.is_empty() {
+        let typed = Typed {
+            extra: f.get("extra_fields"),
+            expiry_days: f.get("expiry_days"),
+        };
         return Ok(html_page(
             StatusCode::BAD_REQUEST,
-            settings_form(me, &s, f.get("extra_fields"), &errors, None),
+            settings_form(me, &s, typed, &errors, None),
         ));
     }
     let entry = crate::domain::AuditEntry {
@@ -136,10 +186,12 @@ pub async fn settings_save(p: Post) -> UiResult {
         action: "settings_change".into(),
         target: "settings".into(),
         detail: format!(
-            "vendor {} prefix {} extra [{}]",
+            "vendor {} prefix {} extra [{}] expiry days {} mail {}",
             s.vendor_name,
             s.regnum_prefix,
-            s.extra_fields.join(", ")
+            s.extra_fields.join(", "),
+            days_text(&s.expiry_days),
+            s.mail_lang
         ),
     };
     me.app

@@ -7,6 +7,7 @@
 //! locked with where it comes from; the rest is kept in the database from here.
 use super::forms::bad;
 use crate::domain::Role;
+use crate::domain::mailing::{SmtpParts, SmtpSecurity};
 use crate::service::backups::{self, Source, StoredPolicy};
 use crate::service::system;
 use crate::web::components::when_t;
@@ -82,6 +83,88 @@ struct View {
     flash: Option<String>,
     /// Values typed into the backup settings form that were refused.
     typed: Option<StoredPolicy>,
+    /// Values typed into the SMTP form that were refused (never the password).
+    smtp_typed: Option<SmtpParts>,
+}
+
+fn security_options(l: crate::i18n::Lang) -> Vec<(String, String)> {
+    vec![
+        (
+            SmtpSecurity::StartTls.as_str().into(),
+            t(
+                l,
+                "STARTTLS, required (port 587)",
+                "STARTTLS, обязательно (порт 587)",
+            )
+            .into(),
+        ),
+        (
+            SmtpSecurity::Tls.as_str().into(),
+            t(
+                l,
+                "TLS from the start, smtps (port 465)",
+                "TLS сразу, smtps (порт 465)",
+            )
+            .into(),
+        ),
+        (
+            SmtpSecurity::None.as_str().into(),
+            t(
+                l,
+                "none (a relay on this network, port 25)",
+                "без шифрования (релей в этой сети, порт 25)",
+            )
+            .into(),
+        ),
+    ]
+}
+
+/// The SMTP server: from the configuration (shown, locked) or set here, as fields; the
+/// stored password is never shown.
+fn smtp_form(
+    ctx: &crate::web::Ctx,
+    config_url: Option<&str>,
+    stored_url: &str,
+    typed: Option<SmtpParts>,
+    errors: &FieldErrors,
+) -> Markup {
+    let l = ctx.lang;
+    let locked = config_url.is_some();
+    let current = config_url.unwrap_or(stored_url);
+    let parsed = SmtpParts::of_url(current);
+    let has_password = parsed.as_ref().is_some_and(|p| !p.password.is_empty());
+    let shown = typed.or(parsed).unwrap_or_default();
+    let port = shown.port.map(|p| p.to_string()).unwrap_or_default();
+    html! {
+        h3 { (t(l, "SMTP server", "SMTP-сервер")) }
+        @if locked {
+            p.muted { (t(l, "Set by --smtp or the configuration file, which wins over this page: change it there.", "Задан флагом --smtp или файлом конфигурации, они имеют приоритет над этой страницей: меняйте там.")) }
+        } @else if SmtpParts::of_url(stored_url).is_none() {
+            p.muted { (t(l, "The stored URL is kept until these fields are saved:", "Сохранённый адрес действует, пока эти поля не сохранены:")) " " code { (crate::config::redact(stored_url)) } }
+        }
+        form.grid method="post" action="/system/smtp" {
+            (csrf_field(ctx))
+            fieldset.fields.wide disabled[locked] {
+                legend { (t(l, "Empty host: no SMTP server (mail waits in the outbox)", "Пустой сервер — SMTP нет (письма ждут в очереди)")) }
+                (field(t(l, "Host", "Сервер"), "host", "text", &shown.host, errors))
+                (field(t(l, "Port (empty: the usual one)", "Порт (пусто — обычный)"), "port", "number", &port, errors))
+                (select(t(l, "Security", "Шифрование"), "security", shown.security.as_str(), &security_options(l)))
+                (field(t(l, "User (empty: no sign-in)", "Пользователь (пусто — без входа)"), "user", "text", &shown.user, errors))
+                label.field.invalid[errors.contains_key("password")] {
+                    span.label { (t(l, "Password", "Пароль")) }
+                    input type="password" name="password" autocomplete="new-password"
+                        placeholder=(if has_password { t(l, "stored; empty keeps it", "сохранён; пусто — не менять") } else { "" });
+                    @if let Some(e) = errors.get("password") { span.error { (e) } }
+                }
+                @if has_password && !locked {
+                    label.field.check { input type="checkbox" name="forget_password" value="1"; (t(l, "remove the stored password", "удалить сохранённый пароль")) }
+                }
+            }
+            @if !locked {
+                div.actions { button type="submit" { (t(l, "Save SMTP settings", "Сохранить настройки SMTP")) } }
+            }
+        }
+    }
 }
 
 fn render(me: &Me, v: View) -> Result<Markup, crate::web::UiError> {
@@ -134,6 +217,10 @@ fn render(me: &Me, v: View) -> Result<Markup, crate::web::UiError> {
         .mail_daily_quota
         .unwrap_or(policy.mail_daily_quota)
         .to_string();
+    let stored_smtp =
+        crate::service::mail::smtp_settings(&app.store.read().map_err(|e| me.err(e))?)
+            .map_err(|e| me.err(e))?
+            .url;
     let errors = &v.errors;
     let uptime = (now - app.started_at).whole_seconds();
     let body = html! {
@@ -175,20 +262,23 @@ fn render(me: &Me, v: View) -> Result<Markup, crate::web::UiError> {
                 }
             }
         }
-        section.card {
+        section.card id="mail" {
             h2 { (t(l, "Mail", "Почта")) }
             dl.props {
-                dt { "SMTP" } dd { @match &app.config.smtp {
-                    Some(u) => { code { (crate::config::redact(u)) } " " small.muted { "(--smtp)" } },
-                    None => { strong.badge.warn { (t(l, "not configured: mail waits in the outbox", "не настроен: письма ждут в очереди")) } },
+                dt { "SMTP" } dd { @match (&app.config.smtp, stored_smtp.trim()) {
+                    (Some(u), _) => { code { (crate::config::redact(u)) } " " (source_note(l, Source::Config)) },
+                    (None, "") => { strong.badge.warn { (t(l, "not configured: mail waits in the outbox", "не настроен: письма ждут в очереди")) } },
+                    (None, u) => { code { (crate::config::redact(u)) } " " (source_note(l, Source::Page)) },
                 } }
-                dt { (t(l, "Sender", "Отправитель")) } dd { code { (app.config.mail_from) } }
+                dt { (t(l, "Sender", "Отправитель")) } dd { code { (crate::jobs::outbox::mail_from(app)) } " " a href="/settings" { (t(l, "vendor settings", "настройки вендора")) } }
                 dt { (t(l, "Sent in 24 h", "Отправлено за 24 ч")) } dd {
                     (sent) " / " (policy.mail_daily_quota)
                     @if sent >= policy.mail_daily_quota { " " strong.badge.warn { (t(l, "quota reached: mail waits", "квота исчерпана: письма ждут")) } }
                 }
-                dt { (t(l, "Waiting in the outbox", "В очереди")) } dd { (outbox) }
+                dt { (t(l, "Waiting in the outbox", "В очереди")) } dd { (outbox) " " a href="/outbox" { (t(l, "Outbox", "Исходящая почта")) " →" } }
             }
+            (smtp_form(&ctx, app.config.smtp.as_deref(), &stored_smtp, v.smtp_typed.clone(), errors))
+            h3 { (t(l, "Test mail", "Тестовое письмо")) }
             form.grid method="post" action="/system/test-mail" {
                 (csrf_field(&ctx))
                 (field(t(l, "Send a test mail to", "Отправить тестовое письмо на"), "to", "email", "", errors))
@@ -295,6 +385,7 @@ pub async fn show(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResult {
             errors: FieldErrors::new(),
             flash,
             typed: None,
+            smtp_typed: None,
         },
     )?;
     Ok(html_page(StatusCode::OK, m))
@@ -307,6 +398,7 @@ fn with_flash(me: &Me, flash: String) -> UiResult {
             errors: FieldErrors::new(),
             flash: Some(flash),
             typed: None,
+            smtp_typed: None,
         },
     )?;
     Ok(html_page(StatusCode::OK, m))
@@ -320,6 +412,7 @@ fn refused(me: &Me, errors: FieldErrors, typed: Option<StoredPolicy>) -> UiResul
             errors,
             flash: None,
             typed,
+            smtp_typed: None,
         },
     )?;
     Ok(html_page(StatusCode::BAD_REQUEST, m))
@@ -457,6 +550,60 @@ pub async fn save_settings(p: Post) -> UiResult {
     }
     audit(me, "backup_settings", "system", &detail).await;
     Ok(see_other("/system?done=saved#backups"))
+}
+
+pub async fn save_smtp(p: Post) -> UiResult {
+    let me = &p.me;
+    me.require(Role::Admin)?;
+    let l = me.lang;
+    let f = &p.form;
+    let mut errors = FieldErrors::new();
+    let port = match f.get("port").trim() {
+        "" => None,
+        s => match s.parse::<u16>() {
+            Ok(n) if n > 0 => Some(n),
+            _ => {
+                errors.insert("port".into(), t(l, "1 to 65535", "От 1 до 65535").into());
+                None
+            }
+        },
+    };
+    let parts = SmtpParts {
+        host: f.get("host").trim().to_owned(),
+        port,
+        security: SmtpSecurity::parse(f.get("security")).unwrap_or(SmtpSecurity::StartTls),
+        user: f.get("user").trim().to_owned(),
+        // A password is taken as typed, spaces and all.
+        password: f.get("password").to_owned(),
+    };
+    let typed = SmtpParts {
+        password: String::new(),
+        ..parts.clone()
+    };
+    if errors.is_empty() {
+        let change = crate::service::mail::SmtpChange {
+            parts,
+            forget_password: f.has("forget_password"),
+        };
+        match crate::service::mail::save_smtp(&me.app, change, &me.user.login).await {
+            Ok(_) => return Ok(see_other("/system?done=saved#mail")),
+            Err(e @ crate::error::AppError::Malformed(_)) => {
+                errors = bad(l, &e).unwrap_or_default()
+            }
+            // The configuration sets the server (the form is locked).
+            Err(e) => return Err(me.err(e)),
+        }
+    }
+    let m = render(
+        me,
+        View {
+            errors,
+            flash: None,
+            typed: None,
+            smtp_typed: Some(typed),
+        },
+    )?;
+    Ok(html_page(StatusCode::BAD_REQUEST, m))
 }
 
 pub async fn test_mail(p: Post) -> UiResult {
