@@ -71,6 +71,9 @@ pub struct ServeArgs {
     /// gives up and keeps the last error [default: 72].
     #[arg(long, env = "LICD_MAIL_GIVE_UP_HOURS")]
     pub mail_give_up_hours: Option<u32>,
+    /// Largest release file accepted by an upload, in MiB [default: 4096].
+    #[arg(long, env = "LICD_UPLOAD_LIMIT_MIB")]
+    pub upload_limit_mib: Option<u64>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -95,6 +98,7 @@ struct FileConfig {
     ops_email: Option<String>,
     mail_daily_quota: Option<u32>,
     mail_give_up_hours: Option<u32>,
+    upload_limit_mib: Option<u64>,
 }
 
 #[derive(Clone, Debug)]
@@ -119,6 +123,8 @@ pub struct Config {
     pub body_limit: usize,
     pub abuse_per_minute: u32,
     pub workers: usize,
+    /// Largest release file an upload may bring, in bytes.
+    pub upload_limit: u64,
     /// What the config file, environment or flags set of the operations settings; the
     /// rest is set on the System page (a value set here wins and is shown locked there).
     pub ops: OpsConfig,
@@ -222,6 +228,13 @@ impl Config {
         if workers == 0 {
             return Err(ConfigError::Zero("workers"));
         }
+        let upload_limit_mib = args
+            .upload_limit_mib
+            .or(file.upload_limit_mib)
+            .unwrap_or(4096);
+        if upload_limit_mib == 0 {
+            return Err(ConfigError::Zero("upload_limit_mib"));
+        }
         let ops = OpsConfig {
             backup_window: args.backup_window.clone().or(file.backup_window),
             backup_timezone: args.backup_timezone.clone().or(file.backup_timezone),
@@ -276,6 +289,7 @@ impl Config {
             body_limit,
             abuse_per_minute,
             workers,
+            upload_limit: upload_limit_mib.saturating_mul(1024 * 1024),
             ops,
         })
     }

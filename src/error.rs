@@ -344,6 +344,9 @@ fn ru_noun(what: &str) -> &'static str {
         "user" => "пользователь",
         "item" => "позиция",
         "release" => "релиз",
+        "password link" => "ссылка для пароля",
+        "mail" => "письмо",
+        "backup" => "резервная копия",
         "route" => "адрес",
         _ => "объект",
     }
@@ -391,6 +394,30 @@ fn conflict_message(reason: &str, lang: Lang) -> String {
         "merge_into_itself" => (
             "A client cannot be merged into itself",
             "Клиента нельзя объединить с самим собой",
+        ),
+        "release_exists" => (
+            "This product already has a release of this version on this channel",
+            "У продукта уже есть релиз этой версии в этом канале",
+        ),
+        "smtp_set_by_config" => (
+            "The SMTP server is set by the configuration (--smtp); change it there",
+            "SMTP-сервер задан в конфигурации (--smtp); измените его там",
+        ),
+        "mail_not_retryable" => (
+            "This mail is already sent or dropped",
+            "Это письмо уже отправлено или отменено",
+        ),
+        "mail_not_droppable" => (
+            "This mail is already sent, being sent or dropped",
+            "Это письмо уже отправлено, отправляется или отменено",
+        ),
+        "last_admin" => (
+            "The last administrator cannot be removed or demoted",
+            "Последнего администратора нельзя удалить или понизить",
+        ),
+        "staff_exists" => (
+            "Staff users exist already: the setup link is no longer offered",
+            "Сотрудники уже заведены: ссылка первоначальной настройки больше не выдаётся",
         ),
         _ => ("Conflict", "Конфликт"),
     };

@@ -29,6 +29,11 @@ pub fn start(config: Config, clock: Clock) -> anyhow::Result<Running> {
     let listen = config.listen;
     let app = App::open(config, clock)?;
     let _ = app.tls.set(live_cert);
+    match crate::service::releases::remove_orphans(&app) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!("removed {n} release file(s) no release names (cut-off uploads)"),
+        Err(e) => tracing::warn!("release files not checked: {e}"),
+    }
     let factory_app = app.clone();
     let server = actix_web::HttpServer::new(move || {
         actix_web::App::new()

@@ -347,6 +347,61 @@ impl Mail {
     pub fn addressees(&self) -> usize {
         self.to.len() + self.cc.len()
     }
+
+    /// Whether it carries a one-time code or a single-use link (a secret of its
+    /// addressee's that staff must not read).
+    pub fn carries_secret(&self) -> bool {
+        matches!(
+            self.event.as_str(),
+            "cabinet_code" | "cabinet_link" | "staff_link"
+        )
+    }
+
+    /// The mail as staff may read it: a code's digits and a link's token masked.
+    pub fn shown(&self) -> Mail {
+        let mut m = self.clone();
+        if m.carries_secret() {
+            m.subject = mask_secret(&m.subject);
+            m.text = mask_secret(&m.text);
+            m.html = mask_secret(&m.html);
+        }
+        m
+    }
+
+    /// Forgets the secret once it is no longer needed (sent, given up or dropped): the
+    /// stored subject and body keep only the masked form.
+    pub fn forget_secret(&mut self) {
+        if self.carries_secret() {
+            *self = self.shown();
+        }
+    }
+}
+
+/// Masks what may be a secret in a mail: runs of 6 or more digits (a one-time code)
+/// and runs of 32 or more hex digits (a link's token).
+pub fn mask_secret(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        let token_like = run.len() >= 32 && run.chars().all(|c| c.is_ascii_hexdigit());
+        let code_like = run.len() >= 6 && run.chars().all(|c| c.is_ascii_digit());
+        if token_like || code_like {
+            out.push_str(&"•".repeat(8));
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
 }
 
 /// The SMTP server mail goes through, as set on the System page (a `--smtp` flag or
@@ -453,4 +508,25 @@ pub struct Distributor {
     pub name: String,
     pub email: String,
     pub created_at: OffsetDateTime,
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::mask_secret;
+
+    #[test]
+    fn codes_and_link_tokens_are_masked_and_the_rest_kept() {
+        assert_eq!(
+            mask_secret("licd: одноразовый код 81026761"),
+            "licd: одноразовый код ••••••••"
+        );
+        let link =
+            "Set it: https://lic.example/cabinet/password/0123456789abcdef0123456789abcdef0123?x=1";
+        assert_eq!(
+            mask_secret(link),
+            "Set it: https://lic.example/cabinet/password/••••••••?x=1"
+        );
+        let plain = "Key LIC-X4NTG-87SC6-8ZSVP-59PVS, 12 seats until 2026-12-31";
+        assert_eq!(mask_secret(plain), plain);
+    }
 }

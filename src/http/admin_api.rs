@@ -18,7 +18,7 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
 pub fn scope() -> actix_web::Scope {
-    web::scope("/admin/v1")
+    let scope = web::scope("/admin/v1")
         .route("/products", web::post().to(create_product))
         .route("/products", web::get().to(list_products))
         .route("/products/{code}", web::get().to(get_product))
@@ -54,8 +54,8 @@ pub fn scope() -> actix_web::Scope {
         .route("/settings", web::get().to(get_settings))
         .route("/settings", web::patch().to(patch_settings))
         .route("/backup", web::get().to(get_backup))
-        .route("/metrics", web::get().to(super::observe::metrics))
-        .default_service(web::to(super::not_found))
+        .route("/metrics", web::get().to(super::observe::metrics));
+    super::releases_api::admin(scope).default_service(web::to(super::not_found))
 }
 
 /// Records a staff change made through the admin API in the audit log (as the UI

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
 pub fn scope() -> actix_web::Scope {
-    web::scope("/v1")
+    let scope = web::scope("/v1")
         .route("/trial", web::post().to(post_trial))
         .route("/activate", web::post().to(post_activate))
         .route("/leases", web::post().to(post_lease))
@@ -23,18 +23,18 @@ pub fn scope() -> actix_web::Scope {
         .route("/keys/{regnum}", web::get().to(get_key))
         .route("/keys/{regnum}/diag", web::get().to(get_diag))
         .route("/keys/{regnum}/license", web::get().to(get_license))
-        .route("/signing-key", web::get().to(get_signing_key))
-        .default_service(web::to(super::not_found))
+        .route("/signing-key", web::get().to(get_signing_key));
+    super::releases_api::protected(scope).default_service(web::to(super::not_found))
 }
 
-fn limited(app: &App, ip: IpAddr, what: Guess) -> AppResult<()> {
+pub(crate) fn limited(app: &App, ip: IpAddr, what: Guess) -> AppResult<()> {
     app.limits
         .check(ip, what)
         .map_err(|retry_after_s| AppError::TooManyRequests { retry_after_s })
 }
 
 /// Counts a failed guess of `what` against the caller's address.
-fn charge_on<T>(
+pub(crate) fn charge_on<T>(
     app: &App,
     ip: IpAddr,
     what: Guess,
@@ -130,7 +130,11 @@ pub struct PublicKey {
     pub items: Vec<ItemView>,
 }
 
-fn lookup_key<T>(app: &App, ip: IpAddr, f: impl FnOnce() -> AppResult<T>) -> AppResult<T> {
+pub(crate) fn lookup_key<T>(
+    app: &App,
+    ip: IpAddr,
+    f: impl FnOnce() -> AppResult<T>,
+) -> AppResult<T> {
     limited(app, ip, Guess::UnknownKey)?;
     charge_on(app, ip, Guess::UnknownKey, f(), &[1020])
 }

@@ -7,8 +7,11 @@ pub mod extract;
 pub mod files;
 pub mod observe;
 pub mod openapi;
+pub mod release_file;
+pub mod releases_api;
 pub mod tls;
 pub mod ui;
+pub mod upload;
 
 use crate::error::{AppError, ErrorCarrier};
 use crate::i18n::Lang;
@@ -122,6 +125,10 @@ async fn finish(
     signer: Option<web::Data<App>>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let carrier = res.extensions().get::<ErrorCarrier>().cloned();
+    // A file (a release's) is streamed as it is: never gathered, never signed.
+    if carrier.is_none() && res.extensions().get::<release_file::Unsigned>().is_some() {
+        return Ok(res);
+    }
     let status = res.status();
     let headers = res.headers().clone();
     let is_json = headers

@@ -210,6 +210,7 @@ async fn record(app: &App, id: u64, outcome: Outcome) {
                 Outcome::Sent(answer) => {
                     m.state = MailState::Sent(now);
                     m.last_error = answer.clone();
+                    m.forget_secret();
                     true
                 }
                 Outcome::Failed(f) => {
@@ -222,6 +223,7 @@ async fn record(app: &App, id: u64, outcome: Outcome) {
                         pending.insert(id, m.next_attempt_at.unix_timestamp())?;
                     } else {
                         m.state = MailState::Failed(now);
+                        m.forget_secret();
                     }
                     false
                 }

@@ -199,6 +199,7 @@ pub fn drop_in(tx: &WriteTransaction, id: u64, now: OffsetDateTime) -> AppResult
     }
     let mut m = before.clone();
     m.state = MailState::Dropped(now);
+    m.forget_secret();
     tables::OUTBOX.put(&mut t, id, &m)?;
     tx.open_table(tables::MAIL_PENDING)?.remove(id)?;
     Ok(before)

@@ -527,63 +527,72 @@ pub async fn open_for(
     who: Downloader<'_>,
     first_piece: bool,
 ) -> AppResult<(Release, PathBuf)> {
-    let now = app.now();
-    let (r, client_id) = {
-        let tx = app.store.read()?;
-        let r = get(&tx, id)?.ok_or(AppError::NotFound { what: "release" })?;
-        let client_id = match who {
-            Downloader::Staff => 0,
-            Downloader::Key(regnum) => {
-                let regnum = keys::parse_regnum(regnum)?;
-                let key = keys::load(&tx, &regnum)?.ok_or(AppError::UnknownRegnum)?;
-                if !r.visible() {
-                    return Err(AppError::NotFound { what: "release" });
-                }
-                entitled(&key, &r, now)?;
-                key.client_id
-            }
-            Downloader::Client(cid) => {
-                if !r.visible() {
-                    return Err(AppError::NotFound { what: "release" });
-                }
-                let mut last = Err(AppError::NotEntitled {
-                    product: r.product.clone(),
-                    feature: None,
-                    min_seats: None,
-                });
-                for regnum in clients::keys_of(&tx, cid)? {
-                    if let Some(k) = keys::load(&tx, &regnum)? {
-                        last = entitled(&k, &r, now);
-                        if last.is_ok() {
-                            break;
-                        }
-                    }
-                }
-                last?;
-                cid
-            }
-        };
-        (r, client_id)
-    };
-    let path = dir(app).join(&r.stored);
+    let (r, path, client_id) = open(app, id, who)?;
     if first_piece {
-        let rid = r.id;
-        app.store
-            .write(move |tx| {
-                let mut t = tx.open_table(tables::RELEASES.def)?;
-                if let Some(mut r) = tables::RELEASES.get(&t, rid)? {
-                    r.downloads += 1;
-                    tables::RELEASES.put(&mut t, rid, &r)?;
-                }
-                drop(t);
-                let mut c = tx.open_table(tables::RELEASE_DOWNLOADS)?;
-                let n = c.get((rid, client_id))?.map_or(0, |v| v.value());
-                c.insert((rid, client_id), n + 1)?;
-                Ok(())
-            })
-            .await?;
+        count_download(app, r.id, client_id).await?;
     }
     Ok((r, path))
+}
+
+/// The release and its file for `who`, or why not, with the client to count a
+/// download against (0: staff); nothing is counted yet.
+pub fn open(app: &App, id: u64, who: Downloader<'_>) -> AppResult<(Release, PathBuf, u64)> {
+    let now = app.now();
+    let tx = app.store.read()?;
+    let r = get(&tx, id)?.ok_or(AppError::NotFound { what: "release" })?;
+    let client_id = match who {
+        Downloader::Staff => 0,
+        Downloader::Key(regnum) => {
+            let regnum = keys::parse_regnum(regnum)?;
+            let key = keys::load(&tx, &regnum)?.ok_or(AppError::UnknownRegnum)?;
+            if !r.visible() {
+                return Err(AppError::NotFound { what: "release" });
+            }
+            entitled(&key, &r, now)?;
+            key.client_id
+        }
+        Downloader::Client(cid) => {
+            if !r.visible() {
+                return Err(AppError::NotFound { what: "release" });
+            }
+            let mut last = Err(AppError::NotEntitled {
+                product: r.product.clone(),
+                feature: None,
+                min_seats: None,
+            });
+            for regnum in clients::keys_of(&tx, cid)? {
+                if let Some(k) = keys::load(&tx, &regnum)? {
+                    last = entitled(&k, &r, now);
+                    if last.is_ok() {
+                        break;
+                    }
+                }
+            }
+            last?;
+            cid
+        }
+    };
+    let path = dir(app).join(&r.stored);
+    Ok((r, path, client_id))
+}
+
+/// Counts one download of release `rid` by `client_id` (0: staff).
+pub async fn count_download(app: &App, rid: u64, client_id: u64) -> AppResult<()> {
+    app.store
+        .write(move |tx| {
+            let mut t = tx.open_table(tables::RELEASES.def)?;
+            if let Some(mut r) = tables::RELEASES.get(&t, rid)? {
+                r.downloads += 1;
+                tables::RELEASES.put(&mut t, rid, &r)?;
+            }
+            drop(t);
+            let mut c = tx.open_table(tables::RELEASE_DOWNLOADS)?;
+            let n = c.get((rid, client_id))?.map_or(0, |v| v.value());
+            c.insert((rid, client_id), n + 1)?;
+            Ok(())
+        })
+        .await?;
+    Ok(())
 }
 
 /// Downloads of a release per client (client id 0: staff).

@@ -164,7 +164,9 @@ impl TestServer {
             let sig = headers
                 .get("licd-signature")
                 .and_then(|v| v.to_str().ok())
-                .unwrap_or_else(|| panic!("no Licd-Signature on {path}"));
+                .unwrap_or_else(|| {
+                    panic!("no Licd-Signature on {path}: {status} {body} {headers:?}")
+                });
             let sig = Signature::from_slice(&B64.decode(sig).expect("signature base64"))
                 .expect("signature");
             self.public_key

@@ -6,5 +6,6 @@ mod mail;
 mod metrics;
 mod process;
 mod protected_api;
+mod releases;
 mod staff;
 mod upgrade;

@@ -168,7 +168,24 @@ async fn mail_waits_for_smtp_set_on_the_system_page_in_a_browser() {
     assert!(first.last_error.contains("250"), "{}", first.last_error);
     b.go(&format!("{url}/outbox?state=sent")).await;
     b.see("first@client.test").await;
-    b.see("250 queued").await;
+    b.see("250 2.0.0 queued").await;
+    // The code went to the client only: once sent, staff never read it again.
+    let code = got
+        .text()
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 8)
+        .expect("an 8-digit code in the mail")
+        .to_owned();
+    assert!(!b.text().await.contains(&code), "the code is masked");
+    b.go(&format!("{url}/outbox/{}", first.id)).await;
+    assert!(!b.text().await.contains(&code), "the code is masked");
+    let stored = mail_to(&s, "first@client.test");
+    assert!(
+        !stored.text.contains(&code) && !stored.subject.contains(&code),
+        "the stored mail forgot the code: {}",
+        stored.text
+    );
+    b.go(&format!("{url}/outbox?state=sent")).await;
     b.screenshot("43-outbox-sent").await;
     // The other client's grant mail went too, its dropped code did not.
     let grant = mail_of(&s, "grant", "second@client.test");

@@ -170,7 +170,7 @@ pub async fn list(me: Me, q: web::Query<Vec<(String, String)>>) -> UiResult {
                 td { (state_badge(l, &m.state)) }
                 td.mono { (m.event) }
                 td { (recipients(m)) }
-                td { a href=(format!("/outbox/{}", m.id)) { (m.subject) } }
+                td { a href=(format!("/outbox/{}", m.id)) { (m.shown().subject) } }
                 td.num { (m.attempts) }
                 td { @match m.state {
                     MailState::Queued => { (when_t(m.next_attempt_at)) },
@@ -226,7 +226,8 @@ pub async fn show(me: Me, path: web::Path<u64>, q: web::Query<Vec<(String, Strin
     let tx = me.app.store.read().map_err(|e| me.err(e))?;
     let m = outbox::get(&tx, id)
         .map_err(|e| me.err(e))?
-        .ok_or_else(|| me.not_found())?;
+        .ok_or_else(|| me.not_found())?
+        .shown();
     drop(tx);
     let ctx = me.ctx("outbox", done_text(l, get(&q, "done")));
     let body = html! {
