@@ -113,6 +113,8 @@ pub fn check(db_path: &Path) -> Result<Report, StoreError> {
     tables::visit_all(&mut d)?;
     if report.schema == migrate::CURRENT {
         relations(&tx, &mut report)?;
+        let dir = db_path.parent().unwrap_or(Path::new(".")).join("releases");
+        release_files(&tx, &dir, &mut report)?;
     } else {
         report.problem(format!(
             "schema {} is older than this licd's {}: a start migrates it; relations were not checked",
@@ -228,6 +230,65 @@ fn grant_expiry(tx: &ReadTransaction, r: &mut Report) -> Result<(), StoreError> 
         r.problem(format!(
             "{} entr(ies) of grant_expiry name grants that do not exist",
             indexed.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Every release has its file in `dir` with the size it was published with, and the
+/// version index names exactly the releases. (Backups copy the database; the files are
+/// copied beside it: this says when they were not.)
+fn release_files(tx: &ReadTransaction, dir: &Path, r: &mut Report) -> Result<(), StoreError> {
+    let mut index: BTreeSet<u64> = BTreeSet::new();
+    for row in tx.open_table(tables::RELEASE_VERSIONS)?.iter()? {
+        index.insert(row?.1.value());
+    }
+    let (mut missing, mut wrong, mut unindexed) = (Vec::new(), Vec::new(), 0u64);
+    for row in tx.open_table(tables::RELEASES.def)?.iter()? {
+        let (id, v) = row?;
+        let Some(rel) = decoded::<crate::domain::release::Release>(v.value()) else {
+            continue;
+        };
+        if !index.remove(&id.value()) {
+            unindexed += 1;
+        }
+        match std::fs::metadata(dir.join(&rel.stored)) {
+            Err(_) => missing.push(format!("{} {} ({})", rel.product, rel.version, rel.stored)),
+            Ok(m) if m.len() != rel.size => wrong.push(format!(
+                "{} {} ({}: {} bytes, published with {})",
+                rel.product,
+                rel.version,
+                rel.stored,
+                m.len(),
+                rel.size
+            )),
+            Ok(_) => {}
+        }
+    }
+    if !missing.is_empty() {
+        r.problem(format!(
+            "{} release file(s) missing from {}: {}",
+            missing.len(),
+            dir.display(),
+            missing.join(", ")
+        ));
+    }
+    if !wrong.is_empty() {
+        r.problem(format!(
+            "{} release file(s) of the wrong size: {}",
+            wrong.len(),
+            wrong.join(", ")
+        ));
+    }
+    if unindexed > 0 {
+        r.problem(format!(
+            "{unindexed} release(s) missing from release_versions"
+        ));
+    }
+    if !index.is_empty() {
+        r.problem(format!(
+            "{} entr(ies) of release_versions name releases that do not exist",
+            index.len()
         ));
     }
     Ok(())

@@ -622,3 +622,27 @@ async fn a_release_can_require_a_feature_or_seats_and_mails_the_holders() {
     }
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn licd_check_finds_a_release_file_that_was_not_copied() {
+    let s = TestServer::start().await;
+    s.product("TEL", &[(42, "user")]).await;
+    publish(&s, "TEL", "1.0.0", "", "", bytes(5000, 1), &[])
+        .await
+        .expect(201);
+    let dir = s.stop_keep().await;
+    let db = dir.path().join("licd.redb");
+    let report = licd::ops::check::check(&db).expect("check");
+    assert!(report.sound(), "{}", report.render());
+    let releases = dir.path().join("releases");
+    for f in files_in(&releases) {
+        std::fs::remove_file(releases.join(f)).expect("remove");
+    }
+    let report = licd::ops::check::check(&db).expect("check");
+    assert!(!report.sound());
+    assert!(
+        report.render().contains("release file(s) missing"),
+        "{}",
+        report.render()
+    );
+}
