@@ -57,6 +57,10 @@ pub enum Command {
     /// Mail: `licd mail test --to ADDR` sends one test mail now through the configured SMTP server.
     #[command(subcommand)]
     Mail(MailCommand),
+    /// The signing key: `licd signing rotate --data DIR` makes a new one (server stopped;
+    /// while it runs, use the System page or `POST /api/admin/v1/signing-key/rotate`).
+    #[command(subcommand)]
+    Signing(SigningCommand),
     /// Check a stopped server's database read-only; exit 0 when sound, 1 on problems, 2 when it cannot be checked.
     Check(crate::ops::cli::CheckArgs),
 }
@@ -84,6 +88,19 @@ pub enum TokenCommand {
         data: Option<PathBuf>,
         #[arg(long)]
         id: u64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SigningCommand {
+    /// Make a new signing key; the replaced one keeps signing beside it
+    /// (`Licd-Signature-Previous`) for the overlap, so apps that pinned it keep working.
+    Rotate {
+        #[arg(long)]
+        data: Option<std::path::PathBuf>,
+        /// Days the replaced key keeps signing beside the new one.
+        #[arg(long, default_value_t = 90)]
+        overlap_days: u32,
     },
 }
 
@@ -207,6 +224,23 @@ fn run(command: Command) -> anyhow::Result<()> {
             );
             println!("{secret}");
             app.store.close();
+            Ok(())
+        }
+        Command::Signing(SigningCommand::Rotate { data, overlap_days }) => {
+            if overlap_days == 0 || overlap_days > 3650 {
+                anyhow::bail!("--overlap-days must be 1 to 3650");
+            }
+            let app = App::open(data_config(data)?, Clock::system())?;
+            let info = runtime()?.block_on(crate::service::signing::rotate_audited(
+                &app,
+                "cli",
+                time::Duration::days(i64::from(overlap_days)),
+            ))?;
+            eprintln!(
+                "licd: new signing key {}; the previous one signs beside it for {overlap_days} days",
+                info.key_id
+            );
+            println!("{}", info.public_key);
             Ok(())
         }
         Command::Token(TokenCommand::List { data }) => {

@@ -54,6 +54,7 @@ pub fn scope() -> actix_web::Scope {
         .route("/settings", web::get().to(get_settings))
         .route("/settings", web::patch().to(patch_settings))
         .route("/backup", web::get().to(get_backup))
+        .route("/signing-key/rotate", web::post().to(rotate_signing_key))
         .route("/metrics", web::get().to(super::observe::metrics));
     super::releases_api::admin(scope).default_service(web::to(super::not_found))
 }
@@ -949,4 +950,39 @@ pub async fn get_backup(app: web::Data<App>, staff: Staff) -> AppResult<HttpResp
         .insert_header(("Cache-Control", "no-store"))
         .no_chunking(copied.bytes)
         .streaming(body))
+}
+
+/// What `POST /signing-key/rotate` takes.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateInput {
+    /// Days the replaced key keeps signing beside the new one (`Licd-Signature-Previous`),
+    /// 1 to 3650 [default: 90].
+    #[schema(minimum = 1, maximum = 3650)]
+    pub overlap_days: Option<u32>,
+}
+
+/// Make a new signing key (admin). Answers are signed with it at once; the replaced key
+/// keeps signing `Licd-Signature-Previous` and stays listed by `GET /api/v1/signing-key`
+/// for the overlap, so apps that pinned it keep verifying until they update.
+#[utoipa::path(post, path = "/api/admin/v1/signing-key/rotate", tag = "admin", security(("bearer" = [])),
+    request_body = RotateInput,
+    responses((status = 200, body = crate::service::signing::PublicKeyInfo), (status = 400), (status = 401), (status = 403)))]
+pub async fn rotate_signing_key(
+    app: web::Data<App>,
+    staff: Staff,
+    body: JsonBody<RotateInput>,
+) -> AppResult<HttpResponse> {
+    staff.require(Role::Admin)?;
+    let days = body.0.overlap_days.unwrap_or(90);
+    if !(1..=3650).contains(&days) {
+        return Err(AppError::malformed("overlap_days", "1 to 3650"));
+    }
+    let info = crate::service::signing::rotate_audited(
+        &app,
+        &format!("api:{}", staff.token.name),
+        time::Duration::days(i64::from(days)),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(info))
 }

@@ -244,16 +244,27 @@ pub async fn get_license(
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct SigningKey {
+    /// The current key's algorithm: "ed25519".
     pub algorithm: String,
+    /// The current public key (base64), which signs `Licd-Signature`.
     pub public_key: String,
+    /// The current key's id (`Licd-Key-Id` of every answer).
+    pub key_id: String,
+    /// The current key and, after a rotation, the previous one with its end of
+    /// validity (until then it also signs `Licd-Signature-Previous`).
+    pub keys: Vec<crate::service::signing::PublicKeyInfo>,
 }
 
-/// The public key that verifies `Licd-Signature`.
+/// The public keys that verify `Licd-Signature` (current) and, for a while after a
+/// rotation, `Licd-Signature-Previous` (previous).
 #[utoipa::path(get, path = "/api/v1/signing-key", tag = "protected app",
     responses((status = 200, body = SigningKey)))]
 pub async fn get_signing_key(app: web::Data<App>) -> HttpResponse {
+    let keys = app.signer.keys(app.now());
     HttpResponse::Ok().json(SigningKey {
         algorithm: "ed25519".into(),
-        public_key: app.signer.public_key_b64().to_owned(),
+        public_key: keys[0].public_key.clone(),
+        key_id: keys[0].key_id.clone(),
+        keys,
     })
 }

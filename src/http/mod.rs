@@ -171,9 +171,15 @@ async fn finish(
         out.insert_header((header::CONTENT_TYPE, "application/json"));
     }
     if let Some(app) = signer {
-        let sig = app.signer.sign(&body);
-        if let Ok(v) = HeaderValue::from_str(&sig) {
+        let sigs = app.signer.sign_all(&body, app.now());
+        if let Ok(v) = HeaderValue::from_str(&sigs.current) {
             out.insert_header((HeaderName::from_static("licd-signature"), v));
+        }
+        if let Ok(v) = HeaderValue::from_str(&sigs.key_id) {
+            out.insert_header((HeaderName::from_static("licd-key-id"), v));
+        }
+        if let Some(v) = sigs.previous.and_then(|p| HeaderValue::from_str(&p).ok()) {
+            out.insert_header((HeaderName::from_static("licd-signature-previous"), v));
         }
     }
     out.insert_header((header::CONTENT_LANGUAGE, lang.code()));

@@ -16,6 +16,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         super::api::get_diag,
         super::api::get_license,
         super::api::get_signing_key,
+        super::admin_api::rotate_signing_key,
         super::releases_api::latest,
         super::releases_api::key_file,
         super::releases_api::publish,

@@ -128,6 +128,10 @@ pub fn scope() -> impl actix_web::dev::HttpServiceFactory {
         .route("/system/smtp", aw::post().to(system::save_smtp))
         .route("/system/test-mail", aw::post().to(system::test_mail))
         .route("/system/tls", aw::post().to(system::replace_cert))
+        .route(
+            "/system/signing-rotate",
+            aw::post().to(system::rotate_signing),
+        )
         .route("/system/backups/{name}", aw::get().to(system::download))
         .default_service(aw::to(auth::not_found))
 }

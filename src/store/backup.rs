@@ -26,7 +26,12 @@ use std::time::{Duration, Instant};
 /// Prefix of the `meta` entries holding carried files.
 pub const CARRIED: &str = "carried:";
 /// Data-directory files a backup carries, relative to the directory.
-pub const CARRIED_FILES: [&str; 3] = ["signing.key", "tls/cert.pem", "tls/key.pem"];
+pub const CARRIED_FILES: [&str; 4] = [
+    "signing.key",
+    "signing.previous",
+    "tls/cert.pem",
+    "tls/key.pem",
+];
 
 /// Rows copied between two progress reports (and two pauses of a paced copy).
 const CHUNK_ROWS: u64 = 2048;

@@ -7,5 +7,6 @@ mod metrics;
 mod process;
 mod protected_api;
 mod releases;
+mod signing;
 mod staff;
 mod upgrade;

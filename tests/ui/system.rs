@@ -221,3 +221,31 @@ async fn the_certificate_is_replaced_without_a_restart_and_only_by_an_admin() {
     assert_eq!(kept, fresh.cert.pem());
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_signing_key_is_rotated_from_the_system_page() {
+    let s = Server::start().await;
+    s.user("root", Role::Admin, "").await;
+    let old = s.app().signer.public_key_b64();
+    let driver = Driver::start().await;
+    let b = driver.browser("en-US").await;
+    crate::login(&b, &s.url, "root", "password123").await;
+    b.go(&format!("{}/system", s.url)).await;
+    b.see("Signing key").await;
+    b.see(&old).await;
+    assert_eq!(b.count("#signing tbody tr").await, 1);
+    // The box must be ticked (the browser enforces it; the server too).
+    b.click("#signing input[name=confirm]").await;
+    b.click("form[action='/system/signing-rotate'] button[type=submit]")
+        .await;
+    b.see("Saved.").await;
+    assert_eq!(b.count("#signing tbody tr").await, 2);
+    let new = s.app().signer.public_key_b64();
+    assert_ne!(new, old);
+    b.see(&new).await;
+    b.see("previous").await;
+    b.screenshot("50-system-signing").await;
+    b.close().await;
+    drop(driver);
+    s.stop().await;
+}

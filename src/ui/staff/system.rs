@@ -285,6 +285,33 @@ fn render(me: &Me, v: View) -> Result<Markup, crate::web::UiError> {
                 div.actions { button type="submit" { (t(l, "Send now", "Отправить")) } }
             }
         }
+        section.card id="signing" {
+            h2 { (t(l, "Signing key", "Ключ подписи")) }
+            p.muted { (t(l, "Every protected-app answer is signed with the current key (Licd-Signature). After a rotation the previous key keeps signing beside it (Licd-Signature-Previous) until the date shown, so apps that pinned it keep verifying until they update.",
+                         "Каждый ответ защищаемым программам подписан текущим ключом (Licd-Signature). После смены ключа прежний ещё подписывает рядом с ним (Licd-Signature-Previous) до указанной даты, так что программы, запомнившие его, продолжают проверять подпись, пока их не обновят.")) }
+            table {
+                thead { tr {
+                    th { (t(l, "Key", "Ключ")) }
+                    th { (t(l, "Public key (base64)", "Открытый ключ (base64)")) }
+                    th { (t(l, "Signs", "Подписывает")) }
+                } }
+                tbody { @for k in app.signer.keys(now) { tr {
+                    td.mono { (k.key_id) " " @if k.status == "current" { span.badge.ok { (t(l, "current", "текущий")) } } @else { span.badge { (t(l, "previous", "прежний")) } } }
+                    td.mono { (k.public_key) }
+                    td { @if let Some(u) = &k.valid_until { (t(l, "until ", "до ")) (u) } @else if let Some(f) = &k.valid_from { (t(l, "since ", "с ")) (f) } @else { "—" } }
+                } } }
+            }
+            form method="post" action="/system/signing-rotate" {
+                (csrf_field(&ctx))
+                label.check {
+                    input type="checkbox" name="confirm" value="yes" required;
+                    " " (t(l, "I have told the developers of our apps: a new key replaces the current one, which keeps signing for 90 days.",
+                           "Разработчики наших программ предупреждены: новый ключ заменит текущий, тот ещё 90 дней подписывает рядом."))
+                }
+                @if let Some(e) = errors.get("confirm") { span.error { (e) } }
+                div.actions { button type="submit" { (t(l, "Rotate the signing key", "Сменить ключ подписи")) } }
+            }
+        }
         section.card id="backups" {
             h2 { (t(l, "Backups", "Резервные копии")) }
             dl.props {
@@ -633,6 +660,29 @@ pub async fn test_mail(p: Post) -> UiResult {
     };
     audit(me, "mail_test", &to, "").await;
     with_flash(me, flash)
+}
+
+/// Rotates the signing key (admin; the form's box must be ticked).
+pub async fn rotate_signing(p: Post) -> UiResult {
+    let me = &p.me;
+    me.require(Role::Admin)?;
+    let l = me.lang;
+    if p.form.get("confirm") != "yes" {
+        let mut errors = FieldErrors::new();
+        errors.insert(
+            "confirm".into(),
+            t(l, "Tick the box to confirm", "Отметьте, чтобы подтвердить").to_owned(),
+        );
+        return refused(me, errors, None);
+    }
+    crate::service::signing::rotate_audited(
+        &me.app,
+        &me.user.login,
+        crate::service::signing::DEFAULT_OVERLAP,
+    )
+    .await
+    .map_err(|e| me.err(e))?;
+    Ok(see_other("/system?done=saved#signing"))
 }
 
 pub async fn replace_cert(p: Post) -> UiResult {
