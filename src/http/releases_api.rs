@@ -78,8 +78,9 @@ pub async fn publish(
     payload: Multipart,
 ) -> AppResult<HttpResponse> {
     staff.require(Role::Admin)?;
-    let form = crate::http::upload::receive(payload, &releases::dir(&app), app.config.upload_limit)
-        .await?;
+    let form =
+        crate::http::upload::receive(payload, &releases::dir(&app), app.config.upload_limit, None)
+            .await?;
     let view = releases::publish(&app, form.into_upload()?, &actor(&staff)).await?;
     Ok(HttpResponse::Created().json(view))
 }

@@ -14,7 +14,7 @@ pub const UI_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' d
 pub fn scope() -> impl actix_web::dev::HttpServiceFactory {
     use crate::ui::staff::{
         audit, auth, client_reports, clients, coupons, distributors, keys, outbox, password,
-        problems, products, sessions as mon, settings, statistics, system, tokens, users,
+        problems, products, releases, sessions as mon, settings, statistics, system, tokens, users,
     };
     aw::scope("")
         .wrap(from_fn(ui_headers))
@@ -106,6 +106,13 @@ pub fn scope() -> impl actix_web::dev::HttpServiceFactory {
             "/distributors/{code}/delete",
             aw::post().to(distributors::distributor_delete),
         )
+        .route("/releases", aw::get().to(releases::list))
+        .route("/releases", aw::post().to(releases::publish))
+        .route("/releases/{id}", aw::get().to(releases::show))
+        .route("/releases/{id}", aw::post().to(releases::update))
+        .route("/releases/{id}/yank", aw::post().to(releases::yank))
+        .route("/releases/{id}/delete", aw::post().to(releases::delete))
+        .route("/releases/{id}/file", aw::get().to(releases::file))
         .route("/users", aw::get().to(users::users_list))
         .route("/users", aw::post().to(users::users_create))
         .route("/users/{login}", aw::post().to(users::users_change))
@@ -163,6 +170,10 @@ fn cabinet_scope() -> actix_web::Scope {
         .route("/sessions/unbind", aw::post().to(sessions::unbind))
         .route("/sessions/end", aw::post().to(sessions::end))
         .route("/distributions", aw::get().to(distributions::show))
+        .route(
+            "/distributions/{id}/file",
+            aw::get().to(distributions::file),
+        )
         .route("/settings", aw::get().to(settings::show))
         .route("/settings", aw::post().to(settings::save))
         .route("/settings/password", aw::post().to(settings::password))

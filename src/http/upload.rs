@@ -52,9 +52,19 @@ pub struct Form {
 }
 
 /// Reads a multipart form whose file field is named `file`, streaming the file into
-/// `dir` (made when missing) and refusing one over `limit` bytes (413).
-pub async fn receive(mut payload: Multipart, dir: &Path, limit: u64) -> AppResult<Form> {
+/// `dir` (made when missing) and refusing one over `limit` bytes (413). With `csrf` (a
+/// browser's form), its `csrf` field must come before the file and match, else the form
+/// is refused (403) before a byte of the file is stored.
+pub async fn receive(
+    mut payload: Multipart,
+    dir: &Path,
+    limit: u64,
+    csrf: Option<&str>,
+) -> AppResult<Form> {
     let mut form = Form::default();
+    let guarded = |form: &Form| {
+        csrf.is_none_or(|want| crate::service::sessions::same(form.text("csrf"), want))
+    };
     while let Some(field) = payload.next().await {
         let mut field = field.map_err(bad_form)?;
         let name = field.name().unwrap_or_default().to_owned();
@@ -63,6 +73,9 @@ pub async fn receive(mut payload: Multipart, dir: &Path, limit: u64) -> AppResul
             .and_then(|cd| cd.get_filename())
             .map(str::to_owned);
         if name == "file" {
+            if !guarded(&form) {
+                return Err(AppError::Forbidden);
+            }
             if form.file.is_some() {
                 return Err(AppError::malformed("file", "one file per upload"));
             }
@@ -84,6 +97,9 @@ pub async fn receive(mut payload: Multipart, dir: &Path, limit: u64) -> AppResul
         let value =
             String::from_utf8(value).map_err(|_| AppError::malformed(&name, "not UTF-8 text"))?;
         form.fields.insert(name, value);
+    }
+    if !guarded(&form) {
+        return Err(AppError::Forbidden);
     }
     Ok(form)
 }

@@ -656,3 +656,38 @@ pub fn remove_orphans(app: &App) -> Result<usize, StoreError> {
 pub fn may_manage(role: Role) -> bool {
     role == Role::Admin
 }
+
+/// The filters of a release list (the cabinet's Distributions tab, the back office).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReleaseFilter {
+    /// A product code, any case.
+    pub product: Option<String>,
+    pub channel: Option<Channel>,
+    /// Text the version contains, any case.
+    pub version: Option<String>,
+    /// Published on or after this day (UTC).
+    pub from: Option<time::Date>,
+    /// Published on or before this day (UTC).
+    pub to: Option<time::Date>,
+}
+
+impl ReleaseFilter {
+    pub fn matches(&self, r: &Release) -> bool {
+        let day = r.published_at.to_offset(time::UtcOffset::UTC).date();
+        self.product
+            .as_ref()
+            .is_none_or(|p| r.product.eq_ignore_ascii_case(p.trim()))
+            && self.channel.is_none_or(|c| r.channel == c)
+            && self
+                .version
+                .as_ref()
+                .is_none_or(|v| r.version.to_lowercase().contains(&v.trim().to_lowercase()))
+            && self.from.is_none_or(|f| day >= f)
+            && self.to.is_none_or(|t| day <= t)
+    }
+
+    /// Whether any filter is set.
+    pub fn any(&self) -> bool {
+        *self != ReleaseFilter::default()
+    }
+}

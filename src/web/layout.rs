@@ -112,6 +112,13 @@ const NAV: &[NavItem] = &[
         min: Role::Manager,
     },
     NavItem {
+        key: "releases",
+        href: "/releases",
+        en: "Releases",
+        ru: "Релизы",
+        min: Role::Manager,
+    },
+    NavItem {
         key: "distributors",
         href: "/distributors",
         en: "Distributors",

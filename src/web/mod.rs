@@ -10,6 +10,7 @@ pub mod components;
 pub mod error;
 pub mod form;
 pub mod layout;
+pub mod markdown;
 pub mod response;
 pub mod staff;
 

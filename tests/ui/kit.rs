@@ -191,6 +191,35 @@ impl Http {
         self.page(r).await
     }
 
+    /// Posts a multipart form (a file upload).
+    pub async fn post_multipart(&mut self, path: &str, form: reqwest::multipart::Form) -> Page {
+        let r = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("Cookie", self.cookie_header())
+            .header("Accept-Language", "en-US,en;q=0.9")
+            .multipart(form)
+            .send()
+            .await
+            .expect("post multipart");
+        self.page(r).await
+    }
+
+    /// A GET whose answer is bytes (a download): status, headers, body.
+    pub async fn get_bytes(&mut self, path: &str) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header("Cookie", self.cookie_header())
+            .send()
+            .await
+            .expect("get");
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        self.keep(&headers);
+        (status, headers, r.bytes().await.expect("body").to_vec())
+    }
+
     async fn page(&mut self, r: reqwest::Response) -> Page {
         let status = r.status().as_u16();
         let headers = r.headers().clone();

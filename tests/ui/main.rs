@@ -6,6 +6,7 @@ mod http;
 mod kit;
 mod outbox;
 mod perf;
+mod releases;
 mod system;
 mod webdriver;
 

@@ -85,7 +85,19 @@ impl Driver {
 
     /// A fresh browser with its own profile (so its own cookies).
     pub async fn browser(&self, lang: &str) -> Browser {
+        self.browser_in(lang, None).await
+    }
+
+    /// A fresh browser that saves downloads into `downloads` without asking.
+    pub async fn browser_in(&self, lang: &str, downloads: Option<&std::path::Path>) -> Browser {
         let profile = tempfile::tempdir().expect("profile dir");
+        let mut prefs = json!({"intl.accept_languages": lang});
+        if let Some(d) = downloads {
+            prefs["download.default_directory"] = json!(d.display().to_string());
+            prefs["download.prompt_for_download"] = json!(false);
+            prefs["download.directory_upgrade"] = json!(true);
+            prefs["safebrowsing.enabled"] = json!(false);
+        }
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "acceptInsecureCerts": true,
@@ -95,7 +107,7 @@ impl Driver {
                          "--disable-background-networking", "--disable-component-update", "--disable-sync",
                          "--no-first-run", format!("--lang={lang}"), "--window-size=1280,900",
                          format!("--user-data-dir={}", profile.path().display())],
-                "prefs": {"intl.accept_languages": lang}
+                "prefs": prefs
             }
         }}});
         let r: Value = self
@@ -278,6 +290,16 @@ impl Browser {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
         std::fs::create_dir_all(&dir).expect("screenshots dir");
         std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
+    }
+
+    /// Runs `js` (a function body) in the page and returns what it returns.
+    pub async fn script(&self, js: &str) -> Value {
+        self.cmd(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": js, "args": []})),
+        )
+        .await
     }
 
     pub async fn close(self) {

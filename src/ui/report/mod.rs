@@ -4,5 +4,6 @@
 //! (`/cabinet` or `/clients/{id}`).
 pub mod keys;
 pub mod problems;
+pub mod releases;
 pub mod statistics;
 pub mod summary;

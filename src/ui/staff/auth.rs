@@ -219,6 +219,20 @@ pub fn field_msg(l: Lang, field: &str) -> String {
         ),
         "code" => t(l, "Check the code", "Проверьте код"),
         "name" => t(l, "Required", "Обязательное поле"),
+        "version" => t(
+            l,
+            "1 to 64 letters, digits, . + - _",
+            "от 1 до 64 букв, цифр, . + - _",
+        ),
+        "file" => t(l, "Choose a file", "Выберите файл"),
+        "product" => t(l, "Choose a product", "Выберите продукт"),
+        "requires_feature" => t(
+            l,
+            "The number of a product's feature",
+            "Номер функции какого-либо продукта",
+        ),
+        "min_seats" => t(l, "A whole number of seats", "Целое число мест"),
+        "changelog" => t(l, "At most 256 KiB", "Не больше 256 КиБ"),
         _ => t(l, "Check this field", "Проверьте это поле"),
     }
     .to_owned()

@@ -11,6 +11,7 @@ pub mod outbox;
 pub mod password;
 pub mod problems;
 pub mod products;
+pub mod releases;
 pub mod sessions;
 pub mod settings;
 pub mod statistics;

@@ -318,6 +318,7 @@ fn product_page(
                 button type="submit" { (t(l, "Save", "Сохранить")) }
             }
         }
+        (super::releases::product_section(me, &ctx, &p.code))
         section.card {
             h2 { (t(l, "Delete product", "Удаление продукта")) }
             p.muted { (t(l, "Only a product that no key holds can be deleted.", "Удалить можно только продукт, которого нет ни в одном ключе.")) }

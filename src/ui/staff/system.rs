@@ -10,27 +10,13 @@ use crate::domain::Role;
 use crate::domain::mailing::{SmtpParts, SmtpSecurity};
 use crate::service::backups::{self, Source, StoredPolicy};
 use crate::service::system;
+use crate::web::components::bytes;
 use crate::web::components::when_t;
 use crate::web::{FieldErrors, csrf_field, field, page, select, t};
 use crate::web::{Me, Post, UiResult, html_page, see_other};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use maud::{Markup, html};
-
-fn bytes(n: u64) -> String {
-    const U: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut i = 0;
-    while v >= 1024.0 && i < U.len() - 1 {
-        v /= 1024.0;
-        i += 1;
-    }
-    if i == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", U[i])
-    }
-}
 
 fn duration(s: i64) -> String {
     let (d, h, m) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60);
