@@ -63,6 +63,9 @@ pub enum Command {
     Signing(SigningCommand),
     /// Check a stopped server's database read-only; exit 0 when sound, 1 on problems, 2 when it cannot be checked.
     Check(crate::ops::cli::CheckArgs),
+    /// Print the one-time link that creates the first administrator (while no staff
+    /// exist), also while the server runs; with it stopped, makes a new one.
+    SetupLink(ServeArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -139,6 +142,8 @@ pub enum UserCommand {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
+    // Everything licd writes (database, keys, backups) is the service account's alone.
+    crate::ops::perms::private_by_default();
     match cli.command {
         Command::Diag(args) => crate::diag::main(args),
         Command::Bench(args) => crate::bench::main(args),
@@ -188,8 +193,10 @@ fn run(command: Command) -> anyhow::Result<()> {
             let rt = runtime()?;
             rt.block_on(serve(config))
         }
+        Command::SetupLink(args) => setup_link(Config::resolve(&args)?),
         Command::Init(args) => {
             let config = Config::resolve(&args)?;
+            crate::ops::perms::secure_dir(&config.data_dir)?;
             crate::http::tls::install_provider();
             let _ = crate::http::tls::server_config(&config)?;
             let app = App::open(config.clone(), Clock::system())?;
@@ -295,6 +302,10 @@ fn run(command: Command) -> anyhow::Result<()> {
                 ))
                 .map_err(refused)?;
             eprintln!("licd: user {} ({}) added", user.login, user.role.as_str());
+            // Staff exist now: a kept first-admin link is of no use any more.
+            let _ = std::fs::remove_file(crate::service::sessions::setup_link_file(
+                &app.config.data_dir,
+            ));
             app.store.close();
             Ok(())
         }
@@ -361,6 +372,33 @@ fn read_password() -> anyhow::Result<String> {
     }
 }
 
+/// `licd setup-link`: the kept link, or (server stopped, no staff) a new one.
+fn setup_link(config: Config) -> anyhow::Result<()> {
+    let file = crate::service::sessions::setup_link_file(&config.data_dir);
+    if let Ok(link) = std::fs::read_to_string(&file) {
+        println!("{}", link.trim());
+        return Ok(());
+    }
+    let login = format!("{}/login", config.public_url);
+    let app = App::open(config, Clock::system()).map_err(|e| {
+        anyhow::anyhow!(
+            "{e}\n  no link is kept in {}: if licd is running, staff exist already (sign in at {login}) or see its log",
+            file.display()
+        )
+    })?;
+    if auth::has_users(&app.store.read()?)? {
+        anyhow::bail!(
+            "staff exist already: sign in at {login} (a new admin: licd user add --data {} --login L --role admin)",
+            app.config.data_dir.display()
+        );
+    }
+    let link = runtime()?.block_on(crate::service::sessions::issue_setup_link(&app))?;
+    println!("{link}");
+    eprintln!("licd: the link works once, to create the first administrator");
+    app.store.close();
+    Ok(())
+}
+
 async fn serve(config: Config) -> anyhow::Result<()> {
     let data_dir = config.data_dir.clone();
     let running = crate::server::start(config, Clock::system())?;
@@ -373,20 +411,41 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let _ = writeln!(err, "licd {} listening on {url}", env!("CARGO_PKG_VERSION"));
     let _ = writeln!(err, "  data directory: {}", data_dir.display());
     let _ = writeln!(err, "  TLS certificate: {}", running.cert_path.display());
+    if let Some(leaf) = running
+        .app
+        .tls
+        .get()
+        .and_then(|t| t.chain().into_iter().next())
+    {
+        let _ = writeln!(
+            err,
+            "  certificate SHA-256 fingerprint: {}",
+            crate::http::tls::fingerprint(&leaf)
+        );
+        if let Some(pin) = crate::http::tls::spki_pin(&leaf) {
+            let _ = writeln!(
+                err,
+                "  public key pin (pin-sha256, survives renewals): {pin}"
+            );
+        }
+    }
     let _ = writeln!(
         err,
         "  protected-app API: {url}/api/v1   admin API: {url}/api/admin/v1   OpenAPI: {url}/api/openapi.json"
     );
     drop(err);
+    if has_users {
+        let _ = std::fs::remove_file(crate::service::sessions::setup_link_file(&data_dir));
+    }
     if !has_users {
         // A one-time link to create the first admin; no default password exists.
-        let setup = crate::service::sessions::issue_setup_token(&running.app).await;
+        let setup = crate::service::sessions::issue_setup_link(&running.app).await;
         let mut err = std::io::stderr().lock();
         match setup {
-            Ok(secret) => {
+            Ok(link) => {
                 let _ = writeln!(
                     err,
-                    "  no staff yet: create the first administrator (this link works once):\n    {url}/setup/{secret}\n  or stop licd and run\n    licd user add --data {d} --login admin --role admin",
+                    "  no staff yet: create the first administrator (this link works once):\n    {link}\n  (later: licd setup-link --data {d})\n  or stop licd and run\n    licd user add --data {d} --login admin --role admin",
                     d = data_dir.display()
                 );
             }

@@ -74,6 +74,22 @@ pub struct ServeArgs {
     /// Largest release file accepted by an upload, in MiB [default: 4096].
     #[arg(long, env = "LICD_UPLOAD_LIMIT_MIB")]
     pub upload_limit_mib: Option<u64>,
+    /// Get and renew a certificate for this domain (comma-separate several) from an ACME
+    /// CA by itself, answering the TLS-ALPN-01 challenge on the listening port (443).
+    #[arg(long, env = "LICD_ACME", conflicts_with = "cert")]
+    pub acme: Option<String>,
+    /// Contact address given to the ACME CA (expiry warnings) [default: none].
+    #[arg(long, env = "LICD_ACME_EMAIL")]
+    pub acme_email: Option<String>,
+    /// The ACME CA's directory URL [default: Let's Encrypt].
+    #[arg(long, env = "LICD_ACME_DIRECTORY")]
+    pub acme_directory: Option<String>,
+    /// A root certificate (PEM) to trust for a private ACME CA's API (tests use pebble).
+    #[arg(long, env = "LICD_ACME_CA")]
+    pub acme_ca: Option<PathBuf>,
+    /// Seconds between checks of the certificate files for changes [default: 10].
+    #[arg(long, env = "LICD_TLS_RELOAD_SECS", hide = true)]
+    pub tls_reload_secs: Option<u64>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -99,7 +115,14 @@ struct FileConfig {
     mail_daily_quota: Option<u32>,
     mail_give_up_hours: Option<u32>,
     upload_limit_mib: Option<u64>,
+    acme: Option<String>,
+    acme_email: Option<String>,
+    acme_directory: Option<String>,
+    acme_ca: Option<PathBuf>,
 }
+
+/// Let's Encrypt's production directory.
+pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
 
 #[derive(Clone, Debug)]
 pub enum TlsSource {
@@ -109,6 +132,16 @@ pub enum TlsSource {
         cert: PathBuf,
         key: PathBuf,
     },
+    /// A certificate from an ACME CA, kept in `DATA/acme/`.
+    Acme(AcmeConfig),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AcmeConfig {
+    pub domains: Vec<String>,
+    pub email: Option<String>,
+    pub directory: String,
+    pub ca: Option<PathBuf>,
 }
 
 /// The validated configuration, passed down as a value.
@@ -125,6 +158,8 @@ pub struct Config {
     pub workers: usize,
     /// Largest release file an upload may bring, in bytes.
     pub upload_limit: u64,
+    /// How often the certificate files are checked for changes.
+    pub tls_reload: std::time::Duration,
     /// What the config file, environment or flags set of the operations settings; the
     /// rest is set on the System page (a value set here wins and is shown locked there).
     pub ops: OpsConfig,
@@ -164,6 +199,32 @@ pub enum ConfigError {
     Invalid(&'static str, String),
 }
 
+/// This machine's name (`HOSTNAME`, `/etc/hostname`, `COMPUTERNAME` on Windows).
+pub fn host_name() -> Option<String> {
+    ["HOSTNAME", "COMPUTERNAME"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .chain(std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_lowercase())
+        .find(|h| !h.is_empty())
+}
+
+/// The address people reach a server listening on `listen` at, when none is given:
+/// the host's name for a wildcard address, the port left out when it is 443.
+pub fn default_public_url(listen: SocketAddr) -> String {
+    let host = if listen.ip().is_unspecified() {
+        host_name().unwrap_or_else(|| "localhost".into())
+    } else if listen.is_ipv6() {
+        format!("[{}]", listen.ip())
+    } else {
+        listen.ip().to_string()
+    };
+    match listen.port() {
+        443 => format!("https://{host}"),
+        p => format!("https://{host}:{p}"),
+    }
+}
+
 /// The platform's data directory for licd (e.g. ~/.local/share/licd, %APPDATA%\licd).
 pub fn default_data_dir() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "licd").map(|d| d.data_dir().to_path_buf())
@@ -187,14 +248,54 @@ impl Config {
         let listen: SocketAddr = listen_s
             .parse()
             .map_err(|_| ConfigError::Listen(listen_s.clone()))?;
+        let acme = args.acme.clone().or(file.acme);
         let tls = match (
             args.cert.clone().or(file.cert),
             args.key.clone().or(file.key),
+            acme,
         ) {
-            (Some(cert), Some(key)) => TlsSource::Files { cert, key },
-            (None, None) => TlsSource::SelfSigned,
+            (Some(_), _, Some(_)) => {
+                return Err(ConfigError::Invalid(
+                    "acme",
+                    "--acme gets the certificate itself: leave out --cert and --key".into(),
+                ));
+            }
+            (Some(cert), Some(key), None) => TlsSource::Files { cert, key },
+            (None, None, None) => TlsSource::SelfSigned,
+            (None, None, Some(domains)) => {
+                let domains: Vec<String> = domains
+                    .split(',')
+                    .map(|d| d.trim().trim_end_matches('.').to_ascii_lowercase())
+                    .filter(|d| !d.is_empty())
+                    .collect();
+                if domains.is_empty()
+                    || domains.iter().any(|d| {
+                        d.parse::<std::net::IpAddr>().is_ok()
+                            || !d.contains('.')
+                            || !d
+                                .chars()
+                                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+                    })
+                {
+                    return Err(ConfigError::Invalid(
+                        "acme",
+                        "one or more DNS names (example.com), comma-separated".into(),
+                    ));
+                }
+                TlsSource::Acme(AcmeConfig {
+                    domains,
+                    email: args.acme_email.clone().or(file.acme_email),
+                    directory: args
+                        .acme_directory
+                        .clone()
+                        .or(file.acme_directory)
+                        .unwrap_or_else(|| LETS_ENCRYPT.to_owned()),
+                    ca: args.acme_ca.clone().or(file.acme_ca),
+                })
+            }
             _ => return Err(ConfigError::CertKey),
         };
+        let tls_reload = std::time::Duration::from_secs(args.tls_reload_secs.unwrap_or(10).max(1));
         let smtp = args.smtp.clone().or(file.smtp);
         if let Some(url) = &smtp {
             check_smtp_url(url).map_err(|e| ConfigError::Smtp(redact(url), e))?;
@@ -208,7 +309,7 @@ impl Config {
             .public_url
             .clone()
             .or(file.public_url)
-            .unwrap_or_else(|| format!("https://{listen}"));
+            .unwrap_or_else(|| default_public_url(listen));
         let body_limit = args.body_limit.or(file.body_limit).unwrap_or(64 * 1024);
         let abuse_per_minute = args
             .abuse_per_minute
@@ -290,6 +391,7 @@ impl Config {
             abuse_per_minute,
             workers,
             upload_limit: upload_limit_mib.saturating_mul(1024 * 1024),
+            tls_reload,
             ops,
         })
     }

@@ -21,12 +21,28 @@ pub struct Running {
 
 /// Opens the data directory and binds the HTTPS listener; the server runs once
 /// `Running::wait` (or a spawned task) drives it.
-pub fn start(config: Config, clock: Clock) -> anyhow::Result<Running> {
+pub fn start(mut config: Config, clock: Clock) -> anyhow::Result<Running> {
     http::tls::install_provider();
+    crate::ops::perms::private_by_default();
+    match crate::ops::perms::secure_dir(&config.data_dir) {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            "{n} entries of the data directory were readable by others: made private (0700/0600)"
+        ),
+        Err(e) => tracing::warn!("data directory permissions not checked: {e}"),
+    }
     let (tls, live_cert) = http::tls::server_config(&config)?;
     let cert_path = live_cert.cert_path.clone();
     let workers = config.workers;
-    let listen = config.listen;
+    // Bound first, so a port chosen by the system (`:0`) is known to the links licd makes.
+    let listener = std::net::TcpListener::bind(config.listen)?;
+    let bound = listener.local_addr()?;
+    if bound != config.listen {
+        if config.public_url == crate::config::default_public_url(config.listen) {
+            config.public_url = crate::config::default_public_url(bound);
+        }
+        config.listen = bound;
+    }
     let app = App::open(config, clock)?;
     let _ = app.tls.set(live_cert);
     match crate::service::releases::remove_orphans(&app) {
@@ -46,7 +62,7 @@ pub fn start(config: Config, clock: Clock) -> anyhow::Result<Running> {
     // Small answers go out at once (no Nagle wait for the peer's delayed ACK).
     .tcp_nodelay(true)
     .shutdown_timeout(10)
-    .bind_rustls_0_23(listen, tls)?;
+    .listen_rustls_0_23(listener, tls)?;
     let addr = server
         .addrs()
         .first()

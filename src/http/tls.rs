@@ -30,23 +30,24 @@ pub fn self_signed_paths(data_dir: &Path) -> (PathBuf, PathBuf) {
     (dir.join("cert.pem"), dir.join("key.pem"))
 }
 
-/// Makes (once) and returns the self-signed certificate's paths.
-pub fn ensure_self_signed(
-    data_dir: &Path,
-    listen_host: &str,
-) -> Result<(PathBuf, PathBuf), TlsError> {
-    let (cert, key) = self_signed_paths(data_dir);
-    if cert.exists() && key.exists() {
-        return Ok((cert, key));
-    }
-    let dir = data_dir.join("tls");
-    std::fs::create_dir_all(&dir).map_err(|e| TlsError::Read(dir.clone(), e))?;
+/// Days a self-signed certificate is valid (about 13 months, what browsers accept).
+pub const SELF_SIGNED_DAYS: i64 = 397;
+/// A certificate licd renews itself (self-signed, ACME) is renewed this many days
+/// before it expires.
+pub const RENEW_BEFORE_DAYS: i64 = 30;
+
+/// The names a self-signed certificate covers: localhost, the loopback addresses, the
+/// host's name and the address licd listens on.
+fn self_signed_names(listen_host: &str) -> Vec<String> {
     let mut names = vec![
         "localhost".to_owned(),
         "127.0.0.1".to_owned(),
         "::1".to_owned(),
     ];
-    if let Ok(h) = hostname() {
+    if let Ok(h) = hostname()
+        && !h.is_empty()
+        && !names.contains(&h)
+    {
         names.push(h);
     }
     if !names.iter().any(|n| n == listen_host)
@@ -56,21 +57,121 @@ pub fn ensure_self_signed(
     {
         names.push(listen_host.to_owned());
     }
-    let ck =
-        rcgen::generate_simple_self_signed(names).map_err(|e| TlsError::Generate(e.to_string()))?;
-    std::fs::write(&cert, ck.cert.pem()).map_err(|e| TlsError::Read(cert.clone(), e))?;
-    let _ = std::fs::remove_file(&key);
-    crate::service::signing::write_private(&key, ck.signing_key.serialize_pem().as_bytes())
-        .map_err(|e| TlsError::Read(key.clone(), e))?;
+    names
+}
+
+/// Makes a self-signed certificate for `key`: subject "licd on HOST" of organisation
+/// "licd", valid from a day ago for [`SELF_SIGNED_DAYS`].
+fn make_self_signed(listen_host: &str, key: &rcgen::KeyPair) -> Result<String, TlsError> {
+    let generate = |e: rcgen::Error| TlsError::Generate(e.to_string());
+    let mut params =
+        rcgen::CertificateParams::new(self_signed_names(listen_host)).map_err(generate)?;
+    let host = hostname()
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    let mut dn = rcgen::DistinguishedName::new();
+    dn.push(rcgen::DnType::CommonName, format!("licd on {host}"));
+    dn.push(rcgen::DnType::OrganizationName, "licd");
+    dn.push(rcgen::DnType::OrganizationalUnitName, "self-signed");
+    params.distinguished_name = dn;
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - time::Duration::days(1);
+    params.not_after = now + time::Duration::days(SELF_SIGNED_DAYS);
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    Ok(params.self_signed(key).map_err(generate)?.pem())
+}
+
+/// Whether the certificate at `cert` is one licd made itself (so it may renew it).
+pub fn is_own_self_signed(cert: &Path) -> bool {
+    load_certs(cert)
+        .ok()
+        .and_then(|c| cert_info(&c[0]))
+        .is_some_and(|i| {
+            i.subject == i.issuer
+                && (i.subject.contains("O=licd") || i.subject.contains("rcgen self signed cert"))
+        })
+}
+
+/// Whether the first certificate at `cert` expires within [`RENEW_BEFORE_DAYS`] (or
+/// cannot be read), or is a library's placeholder.
+pub fn needs_renewal(cert: &Path) -> bool {
+    let Some(info) = load_certs(cert).ok().and_then(|c| cert_info(&c[0])) else {
+        return true;
+    };
+    info.subject.contains("rcgen self signed cert")
+        || info.not_after - time::OffsetDateTime::now_utc()
+            < time::Duration::days(RENEW_BEFORE_DAYS)
+}
+
+/// Makes (once) and returns the self-signed certificate's paths; renews it with the
+/// same key (so a pinned public key stays valid) when it is near its end.
+pub fn ensure_self_signed(
+    data_dir: &Path,
+    listen_host: &str,
+) -> Result<(PathBuf, PathBuf), TlsError> {
+    let (cert, key) = self_signed_paths(data_dir);
+    ensure_self_signed_at(&cert, &key, listen_host)?;
     Ok((cert, key))
 }
 
+pub fn ensure_self_signed_at(cert: &Path, key: &Path, listen_host: &str) -> Result<(), TlsError> {
+    let (cert, key) = (cert.to_owned(), key.to_owned());
+    if cert.exists() && key.exists() {
+        if !is_own_self_signed(&cert) || !needs_renewal(&cert) {
+            return Ok(());
+        }
+        let pem = std::fs::read_to_string(&key).map_err(|e| TlsError::Read(key.clone(), e))?;
+        if let Ok(kp) = rcgen::KeyPair::from_pem(&pem) {
+            let made = make_self_signed(listen_host, &kp)?;
+            crate::service::signing::replace_private(&cert, made.as_bytes())
+                .map_err(|e| TlsError::Read(cert.clone(), e))?;
+            tracing::info!(
+                "self-signed certificate renewed (same key): {}",
+                cert.display()
+            );
+            return Ok(());
+        }
+    }
+    if let Some(dir) = cert.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| TlsError::Read(dir.to_owned(), e))?;
+    }
+    let kp = rcgen::KeyPair::generate().map_err(|e| TlsError::Generate(e.to_string()))?;
+    let made = make_self_signed(listen_host, &kp)?;
+    let _ = std::fs::remove_file(&key);
+    crate::service::signing::write_private(&key, kp.serialize_pem().as_bytes())
+        .map_err(|e| TlsError::Read(key.clone(), e))?;
+    crate::service::signing::replace_private(&cert, made.as_bytes())
+        .map_err(|e| TlsError::Read(cert.clone(), e))?;
+    Ok(())
+}
+
+/// The SHA-256 fingerprint of a DER certificate, as `AB:CD:…` (what browsers and
+/// `openssl x509 -fingerprint -sha256` show).
+pub fn fingerprint(der: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(der)
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// The SHA-256 of a DER certificate's public key (SPKI), base64: the `pin-sha256` an app
+/// pins to survive renewals with the same key.
+pub fn spki_pin(der: &[u8]) -> Option<String> {
+    use base64::Engine;
+    use sha2::Digest;
+    use x509_parser::prelude::*;
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    Some(
+        base64::engine::general_purpose::STANDARD
+            .encode(sha2::Sha256::digest(cert.public_key().raw)),
+    )
+}
+
 fn hostname() -> std::io::Result<String> {
-    std::env::var("HOSTNAME")
-        .ok()
-        .filter(|h| !h.is_empty())
-        .map(Ok)
-        .unwrap_or_else(|| std::fs::read_to_string("/etc/hostname").map(|s| s.trim().to_owned()))
+    crate::config::host_name().ok_or_else(|| std::io::Error::other("no host name"))
 }
 
 pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
@@ -102,13 +203,36 @@ pub struct LiveCert {
     /// Whether it is the one kept in the data directory (replaceable from the System
     /// page); a pair given by `--cert`/`--key` is the configuration's and wins.
     pub in_data_dir: bool,
+    /// The listening host, when licd may renew a self-signed pair in the data directory.
+    renew_host: Option<String>,
+    /// The files' modification times and sizes when last read (or found unreadable).
+    seen: parking_lot::Mutex<Option<Stamp>>,
+    /// TLS-ALPN-01 answers by domain, presented only to an `acme-tls/1` handshake.
+    challenges:
+        parking_lot::RwLock<std::collections::HashMap<String, Arc<rustls::sign::CertifiedKey>>>,
+}
+
+/// The ALPN protocol of the TLS-ALPN-01 challenge (RFC 8737).
+pub const ACME_TLS_ALPN: &[u8] = b"acme-tls/1";
+
+type Stamp = [(Option<std::time::SystemTime>, u64); 2];
+
+fn stamp_of(cert: &Path, key: &Path) -> Stamp {
+    let one = |p: &Path| std::fs::metadata(p).map_or((None, 0), |m| (m.modified().ok(), m.len()));
+    [one(cert), one(key)]
 }
 
 impl rustls::server::ResolvesServerCert for LiveCert {
     fn resolve(
         &self,
-        _hello: rustls::server::ClientHello<'_>,
+        hello: rustls::server::ClientHello<'_>,
     ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        if let Some(mut alpn) = hello.alpn()
+            && alpn.any(|p| p == ACME_TLS_ALPN)
+        {
+            let name = hello.server_name()?.to_ascii_lowercase();
+            return self.challenges.read().get(&name).cloned();
+        }
         Some(self.current.read().clone())
     }
 }
@@ -128,6 +252,87 @@ impl LiveCert {
     /// The chain in use, leaf first.
     pub fn chain(&self) -> Vec<CertificateDer<'static>> {
         self.current.read().cert.clone()
+    }
+
+    /// Makes a live certificate from a pair of PEM files.
+    pub fn from_files(
+        cert: PathBuf,
+        key: PathBuf,
+        in_data_dir: bool,
+        renew_host: Option<String>,
+    ) -> Result<LiveCert, TlsError> {
+        let seen = stamp_of(&cert, &key);
+        Ok(LiveCert {
+            current: parking_lot::RwLock::new(Arc::new(certified(
+                load_certs(&cert)?,
+                load_key(&key)?,
+            )?)),
+            cert_path: cert,
+            key_path: key,
+            in_data_dir,
+            renew_host,
+            seen: parking_lot::Mutex::new(Some(seen)),
+            challenges: Default::default(),
+        })
+    }
+
+    /// Presents `cert_pem`/`key_pem` (a TLS-ALPN-01 answer) to `acme-tls/1` handshakes
+    /// for `domain`.
+    pub fn set_challenge(
+        &self,
+        domain: &str,
+        cert_der: Vec<u8>,
+        key_der: Vec<u8>,
+    ) -> Result<(), TlsError> {
+        let key =
+            PrivateKeyDer::try_from(key_der).map_err(|e| TlsError::Generate(e.to_string()))?;
+        // Not `certified`: its key check parses the certificate with webpki, which
+        // refuses the critical acmeIdentifier extension this certificate must carry.
+        let signer = rustls::crypto::ring::default_provider()
+            .key_provider
+            .load_private_key(key)?;
+        let ck = rustls::sign::CertifiedKey::new(vec![CertificateDer::from(cert_der)], signer);
+        self.challenges
+            .write()
+            .insert(domain.to_ascii_lowercase(), Arc::new(ck));
+        Ok(())
+    }
+
+    pub fn clear_challenges(&self) {
+        self.challenges.write().clear();
+    }
+
+    /// Presents a new certificate from the next handshake on.
+    pub fn install(&self, ck: rustls::sign::CertifiedKey) {
+        *self.current.write() = Arc::new(ck);
+    }
+
+    /// Reads the files again when they changed on disk since last read (a vendor's
+    /// certbot, a copied-in pair) and presents them; a pair that does not load (half
+    /// written, key not matching) is reported once and the one in use stays.
+    pub fn reload_if_changed(&self) -> Result<bool, TlsError> {
+        let now = stamp_of(&self.cert_path, &self.key_path);
+        let mut seen = self.seen.lock();
+        if seen.as_ref() == Some(&now) {
+            return Ok(false);
+        }
+        *seen = Some(now);
+        drop(seen);
+        let ck = certified(load_certs(&self.cert_path)?, load_key(&self.key_path)?)?;
+        self.install(ck);
+        Ok(true)
+    }
+
+    /// Renews the self-signed pair licd made when it nears its end, then presents it.
+    pub fn renew_if_due(&self) -> Result<bool, TlsError> {
+        let Some(host) = &self.renew_host else {
+            return Ok(false);
+        };
+        if !is_own_self_signed(&self.cert_path) || !needs_renewal(&self.cert_path) {
+            return Ok(false);
+        }
+        ensure_self_signed_at(&self.cert_path, &self.key_path, host)?;
+        self.reload_if_changed()
     }
 
     /// Checks a PEM certificate chain and its private key (they must match), writes them
@@ -152,7 +357,8 @@ impl LiveCert {
             crate::service::signing::write_private(path, pem.as_bytes())
                 .map_err(|e| TlsError::Read(path.clone(), e))?;
         }
-        *self.current.write() = Arc::new(ck);
+        self.install(ck);
+        *self.seen.lock() = Some(stamp_of(&self.cert_path, &self.key_path));
         Ok(())
     }
 }
@@ -160,21 +366,24 @@ impl LiveCert {
 /// The server's TLS configuration and the certificate it presents.
 pub fn server_config(config: &Config) -> Result<(rustls::ServerConfig, Arc<LiveCert>), TlsError> {
     install_provider();
-    let (cert, key, in_data_dir) = match &config.tls {
-        TlsSource::Files { cert, key } => (cert.clone(), key.clone(), false),
-        TlsSource::SelfSigned => {
-            let (c, k) = ensure_self_signed(&config.data_dir, &config.listen.ip().to_string())?;
-            (c, k, true)
+    let host = config.listen.ip().to_string();
+    let live = Arc::new(match &config.tls {
+        TlsSource::Files { cert, key } => {
+            LiveCert::from_files(cert.clone(), key.clone(), false, None)?
         }
-    };
-    let live = Arc::new(LiveCert {
-        current: parking_lot::RwLock::new(Arc::new(certified(
-            load_certs(&cert)?,
-            load_key(&key)?,
-        )?)),
-        cert_path: cert,
-        key_path: key,
-        in_data_dir,
+        TlsSource::SelfSigned => {
+            let (c, k) = ensure_self_signed(&config.data_dir, &host)?;
+            LiveCert::from_files(c, k, true, Some(host))?
+        }
+        TlsSource::Acme(_) => {
+            // Until the CA's certificate arrives, a self-signed one stands in (the
+            // ACME job replaces it; the listener must run to answer the challenge).
+            let (c, k) = crate::service::acme::paths(&config.data_dir);
+            if !c.exists() || !k.exists() {
+                ensure_self_signed_at(&c, &k, &host)?;
+            }
+            LiveCert::from_files(c, k, false, None)?
+        }
     });
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut sc = rustls::ServerConfig::builder_with_provider(provider)
@@ -182,6 +391,9 @@ pub fn server_config(config: &Config) -> Result<(rustls::ServerConfig, Arc<LiveC
         .with_no_client_auth()
         .with_cert_resolver(live.clone());
     sc.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    if matches!(config.tls, TlsSource::Acme(_)) {
+        sc.alpn_protocols.push(ACME_TLS_ALPN.to_vec());
+    }
     Ok((sc, live))
 }
 

@@ -1,4 +1,5 @@
 //! Background work, each job stopping cleanly when the server does.
+pub mod certs;
 pub mod notices;
 pub mod outbox;
 pub mod reaper;
@@ -15,6 +16,8 @@ pub fn start(app: Arc<App>, stop: watch::Receiver<bool>) -> Vec<tokio::task::Joi
         tokio::spawn(notices::run(app.clone(), stop.clone())),
         tokio::spawn(reaper::run(app.clone(), stop.clone())),
         tokio::spawn(crate::service::backups::run(app.clone(), stop.clone())),
+        tokio::spawn(certs::run(app.clone(), stop.clone())),
+        tokio::spawn(crate::service::acme::run(app.clone(), stop.clone())),
         tokio::spawn(crate::service::system::run_load(app, stop)),
     ]
 }

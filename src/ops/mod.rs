@@ -2,4 +2,5 @@
 pub mod archive;
 pub mod check;
 pub mod cli;
+pub mod perms;
 pub mod restore;

@@ -1,5 +1,6 @@
 //! Use cases. Each write is one closure run by the store's writer in one transaction,
 //! mail queued in that same transaction; reads use a read snapshot.
+pub mod acme;
 pub mod alerts;
 pub mod audit;
 pub mod auth;

@@ -71,6 +71,25 @@ pub fn setup_token_valid(tx: &impl Snapshot, secret: &str) -> Result<bool, Store
     Ok(stored.is_some_and(|h| same(&h, &secret_hash(secret))))
 }
 
+/// Where the first-admin link is kept while no staff exist (0600), so `licd setup-link`
+/// finds it while the server runs; removed once the first admin is made.
+pub fn setup_link_file(data_dir: &std::path::Path) -> std::path::PathBuf {
+    data_dir.join("setup-link.txt")
+}
+
+/// Makes a new one-time setup link (no staff may exist yet), keeps it in the data
+/// directory and returns it.
+pub async fn issue_setup_link(app: &App) -> AppResult<String> {
+    let secret = issue_setup_token(app).await?;
+    let link = format!("{}/setup/{secret}", app.config.public_url);
+    crate::service::signing::replace_private(
+        &setup_link_file(&app.config.data_dir),
+        format!("{link}\n").as_bytes(),
+    )
+    .map_err(|e| AppError::internal(format!("setup link file: {e}")))?;
+    Ok(link)
+}
+
 /// Creates the first admin with the setup secret, spending it.
 pub async fn complete_setup(
     app: &App,
@@ -110,6 +129,9 @@ pub async fn complete_setup(
             Ok(user.clone())
         })
         .await
+        .inspect(|_| {
+            let _ = std::fs::remove_file(setup_link_file(&app.config.data_dir));
+        })
 }
 
 /// Why a sign-in was refused.

@@ -281,7 +281,7 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// Replaces a secret file atomically: written and synced beside it, then renamed.
-fn replace_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub fn replace_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".new");
     let tmp = PathBuf::from(tmp);

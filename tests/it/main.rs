@@ -1,4 +1,5 @@
 //! Integration tests against the real server (one test binary, several modules).
+mod acme;
 mod admin_api;
 mod backup;
 mod kit;
@@ -9,4 +10,5 @@ mod protected_api;
 mod releases;
 mod signing;
 mod staff;
+mod tls;
 mod upgrade;
