@@ -63,6 +63,10 @@ pub enum Command {
     Signing(SigningCommand),
     /// Check a stopped server's database read-only; exit 0 when sound, 1 on problems, 2 when it cannot be checked.
     Check(crate::ops::cli::CheckArgs),
+    /// Windows: `licd service install | uninstall` registers or removes licd as a
+    /// Windows service running `serve` with %ProgramData%\licd\licd.toml.
+    #[command(subcommand)]
+    Service(ServiceCommand),
     /// Print the one-time link that creates the first administrator (while no staff
     /// exist), also while the server runs; with it stopped, makes a new one.
     SetupLink(ServeArgs),
@@ -108,6 +112,17 @@ pub enum SigningCommand {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum ServiceCommand {
+    /// Register licd as a Windows service (automatic start) and start it.
+    Install,
+    /// Stop and remove the Windows service (the data stays).
+    Uninstall,
+    /// What the service manager runs (not for a console).
+    #[command(hide = true)]
+    Run,
+}
+
+#[derive(Subcommand, Debug)]
 pub enum MailCommand {
     /// Send one test mail now and print what the SMTP server answered (exit 1 on failure).
     Test {
@@ -141,7 +156,11 @@ pub enum UserCommand {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    if matches!(cli.command, Command::Service(ServiceCommand::Run)) {
+        init_file_logging(&crate::winsvc::log_path());
+    } else {
+        init_logging(cli.log_format);
+    }
     // Everything licd writes (database, keys, backups) is the service account's alone.
     crate::ops::perms::private_by_default();
     match cli.command {
@@ -172,6 +191,29 @@ fn init_logging(format: LogFormat) {
     };
 }
 
+/// A service has no console: its log goes to a file (appended).
+fn init_file_logging(path: &std::path::Path) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LICD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    if let Some(d) = path.parent() {
+        let _ = std::fs::create_dir_all(d);
+    }
+    match std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        Ok(f) => {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(f))
+                .try_init();
+        }
+        Err(_) => init_logging(LogFormat::Text),
+    }
+}
+
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -194,6 +236,9 @@ fn run(command: Command) -> anyhow::Result<()> {
             rt.block_on(serve(config))
         }
         Command::SetupLink(args) => setup_link(Config::resolve(&args)?),
+        Command::Service(ServiceCommand::Install) => crate::winsvc::install(),
+        Command::Service(ServiceCommand::Uninstall) => crate::winsvc::uninstall(),
+        Command::Service(ServiceCommand::Run) => crate::winsvc::run(),
         Command::Init(args) => {
             let config = Config::resolve(&args)?;
             crate::ops::perms::secure_dir(&config.data_dir)?;
@@ -392,7 +437,7 @@ fn setup_link(config: Config) -> anyhow::Result<()> {
             app.config.data_dir.display()
         );
     }
-    let link = runtime()?.block_on(crate::service::sessions::issue_setup_link(&app))?;
+    let link = runtime()?.block_on(crate::service::sessions::setup_link(&app))?;
     println!("{link}");
     eprintln!("licd: the link works once, to create the first administrator");
     app.store.close();
@@ -400,6 +445,15 @@ fn setup_link(config: Config) -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    serve_until(config, std::future::pending()).await
+}
+
+/// Serves until a signal (SIGTERM / Ctrl-C) or `stop` (a Windows service's stop)
+/// ends it, then closes the database cleanly.
+pub async fn serve_until(
+    config: Config,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let data_dir = config.data_dir.clone();
     let running = crate::server::start(config, Clock::system())?;
     let url = format!("https://{}", running.addr);
@@ -439,7 +493,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     if !has_users {
         // A one-time link to create the first admin; no default password exists.
-        let setup = crate::service::sessions::issue_setup_link(&running.app).await;
+        let setup = crate::service::sessions::setup_link(&running.app).await;
         let mut err = std::io::stderr().lock();
         match setup {
             Ok(link) => {
@@ -459,5 +513,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             }
         }
     }
+    let handle = running.handle.clone();
+    tokio::spawn(async move {
+        stop.await;
+        handle.stop(true).await;
+    });
     running.wait().await
 }

@@ -74,6 +74,9 @@ pub enum AppError {
     Forbidden,
     #[error("not found")]
     NotFound { what: &'static str },
+    /// 2005: the path exists, the method does not (`Allow` lists the ones that do).
+    #[error("method not allowed")]
+    MethodNotAllowed { allow: Vec<&'static str> },
     #[error("conflict")]
     Conflict {
         reason: &'static str,
@@ -123,6 +126,7 @@ impl AppError {
             Unauthorized => 2001,
             Forbidden => 2003,
             NotFound { .. } => 2004,
+            MethodNotAllowed { .. } => 2005,
             Conflict { .. } => 2009,
         }
     }
@@ -148,6 +152,7 @@ impl AppError {
             | TrialUsed
             | Conflict { .. } => StatusCode::CONFLICT,
             Unauthorized => StatusCode::UNAUTHORIZED,
+            MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -277,6 +282,12 @@ impl AppError {
                 };
             }
             Conflict { reason, .. } => return conflict_message(reason, lang),
+            MethodNotAllowed { allow } => {
+                return match lang {
+                    Lang::En => format!("This address does not take that method; it takes {}", allow.join(", ")),
+                    Lang::Ru => format!("Этот адрес не принимает такой метод; допустимы {}", allow.join(", ")),
+                };
+            }
         };
         s.to_owned()
     }
@@ -314,6 +325,7 @@ impl AppError {
             }
             Internal { incident } => json!({ "incident": incident }),
             NotFound { what } => json!({ "what": what }),
+            MethodNotAllowed { allow } => json!({ "allow": allow }),
             Conflict { reason, details } => {
                 let mut d = details.clone();
                 if let Value::Object(m) = &mut d {
@@ -442,6 +454,9 @@ impl ResponseError for AppError {
             }
             AppError::Unauthorized => {
                 resp.insert_header(("WWW-Authenticate", "Bearer"));
+            }
+            AppError::MethodNotAllowed { allow } => {
+                resp.insert_header(("Allow", allow.join(", ")));
             }
             _ => {}
         }

@@ -23,3 +23,4 @@ pub mod stats_bench;
 pub mod store;
 pub mod ui;
 pub mod web;
+pub mod winsvc;

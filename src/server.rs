@@ -57,6 +57,8 @@ pub fn start(mut config: Config, clock: Clock) -> anyhow::Result<Running> {
             // Outermost: counts and times every answer (metrics, access log).
             .wrap(http::observe::Observe(factory_app.clone()))
             .configure(http::configure(factory_app.clone()))
+            // Before routing: HEAD is routed as GET.
+            .wrap(actix_web::middleware::from_fn(http::head_as_get))
     })
     .workers(workers)
     // Small answers go out at once (no Nagle wait for the peer's delayed ACK).

@@ -67,8 +67,73 @@ async fn healthz(app: web::Data<App>) -> HttpResponse {
     }
 }
 
-pub(crate) async fn not_found() -> Result<HttpResponse, AppError> {
-    Err(AppError::NotFound { what: "route" })
+/// Methods each API path takes, read once from the OpenAPI document (so a route is
+/// declared in one place), plus the document's own path.
+fn api_methods() -> &'static [(actix_web::dev::ResourceDef, Vec<&'static str>)] {
+    static TABLE: std::sync::OnceLock<Vec<(actix_web::dev::ResourceDef, Vec<&'static str>)>> =
+        std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        use utoipa::OpenApi;
+        let doc = openapi::ApiDoc::openapi();
+        let mut table = vec![(
+            actix_web::dev::ResourceDef::new("/api/openapi.json"),
+            vec!["GET", "HEAD"],
+        )];
+        for (path, item) in doc.paths.paths {
+            let mut m = Vec::new();
+            if item.get.is_some() {
+                m.extend(["GET", "HEAD"]);
+            }
+            for (op, name) in [
+                (&item.post, "POST"),
+                (&item.put, "PUT"),
+                (&item.patch, "PATCH"),
+                (&item.delete, "DELETE"),
+            ] {
+                if op.is_some() {
+                    m.push(name);
+                }
+            }
+            table.push((actix_web::dev::ResourceDef::new(path), m));
+        }
+        table
+    })
+}
+
+/// An `/api` request no route took: 405 with `Allow` when the path exists with other
+/// methods, else 404 — both in the contract's error body.
+pub(crate) async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, AppError> {
+    let mut allow: Vec<&'static str> = Vec::new();
+    for (def, methods) in api_methods() {
+        if def.is_match(req.path()) {
+            for m in methods {
+                if !allow.contains(m) {
+                    allow.push(m);
+                }
+            }
+        }
+    }
+    if allow.is_empty() || allow.contains(&req.method().as_str()) {
+        return Err(AppError::NotFound { what: "route" });
+    }
+    Err(AppError::MethodNotAllowed { allow })
+}
+
+/// Marks a request that came as HEAD (now routed as GET).
+#[derive(Clone, Copy, Debug)]
+pub struct WasHead;
+
+/// HEAD answers as GET would, without the body (the HTTP layer drops it for a HEAD
+/// request, keeping `Content-Length`): routed as GET, marked [`WasHead`].
+pub async fn head_as_get(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if req.method() == actix_web::http::Method::HEAD {
+        req.head_mut().method = actix_web::http::Method::GET;
+        actix_web::HttpMessage::extensions_mut(&req).insert(WasHead);
+    }
+    next.call(req).await
 }
 
 trait IntoResp {

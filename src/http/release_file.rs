@@ -22,7 +22,11 @@ pub struct Unsigned;
 /// Whether an answer starts a download (counted) rather than resuming one, revalidating
 /// a cached copy (304) or answering HEAD: a whole file, or a range from byte 0.
 pub fn starts_a_download(req: &HttpRequest, res: &HttpResponse) -> bool {
-    if req.method() != actix_web::http::Method::GET {
+    if req.method() != actix_web::http::Method::GET
+        || actix_web::HttpMessage::extensions(req)
+            .get::<crate::http::WasHead>()
+            .is_some()
+    {
         return false;
     }
     match res.status().as_u16() {

@@ -90,6 +90,27 @@ pub async fn issue_setup_link(app: &App) -> AppResult<String> {
     Ok(link)
 }
 
+/// The first-admin link kept in the data directory while its secret still works (made
+/// by an earlier start or by `licd setup-link`, e.g. in a package's postinst), with this
+/// server's public URL; else a new one.
+pub async fn setup_link(app: &App) -> AppResult<String> {
+    let file = setup_link_file(&app.config.data_dir);
+    let kept = std::fs::read_to_string(&file).ok().and_then(|t| {
+        t.trim()
+            .rsplit_once("/setup/")
+            .map(|(_, secret)| secret.to_owned())
+    });
+    if let Some(secret) = kept
+        && setup_token_valid(&app.store.read()?, &secret)?
+    {
+        let link = format!("{}/setup/{secret}", app.config.public_url);
+        crate::service::signing::replace_private(&file, format!("{link}\n").as_bytes())
+            .map_err(|e| AppError::internal(format!("setup link file: {e}")))?;
+        return Ok(link);
+    }
+    issue_setup_link(app).await
+}
+
 /// Creates the first admin with the setup secret, spending it.
 pub async fn complete_setup(
     app: &App,

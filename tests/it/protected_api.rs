@@ -921,3 +921,84 @@ async fn reaping_one_lapsed_holder_frees_exactly_one_seat() {
         .await
         .expect_error(409, 1030);
 }
+
+#[tokio::test]
+async fn head_answers_as_get_and_wrong_methods_get_405_with_allow() {
+    let s = TestServer::start().await;
+    let raw = |m: Method, path: &str| {
+        let (http, url) = (s.http.clone(), format!("{}{path}", s.url));
+        async move {
+            let r = http
+                .request(m, url)
+                .header("Accept-Language", "ru")
+                .send()
+                .await
+                .expect("request");
+            let status = r.status().as_u16();
+            let headers = r.headers().clone();
+            (status, headers, r.bytes().await.expect("body").to_vec())
+        }
+    };
+    // HEAD: GET's status and length, no body.
+    let (st, h, body) = raw(Method::GET, "/api/v1/signing-key").await;
+    assert_eq!(st, 200);
+    let (hst, hh, hbody) = raw(Method::HEAD, "/api/v1/signing-key").await;
+    assert_eq!(hst, 200);
+    assert!(hbody.is_empty());
+    assert_eq!(hh.get("content-length"), h.get("content-length"));
+    assert_eq!(
+        h["content-length"].to_str().ok(),
+        Some(body.len().to_string().as_str())
+    );
+    for path in ["/healthz", "/api/openapi.json", "/login"] {
+        let (st, _, b) = raw(Method::HEAD, path).await;
+        assert_eq!((st, b.len()), (200, 0), "HEAD {path}");
+    }
+    // A path that exists with other methods: 405, Allow, the contract's body in Russian.
+    for (m, path, allow) in [
+        (Method::TRACE, "/api/v1/signing-key", "GET, HEAD"),
+        (Method::POST, "/api/v1/signing-key", "GET, HEAD"),
+        (Method::GET, "/api/v1/trial", "POST"),
+        (Method::PUT, "/api/v1/leases/abc/heartbeat", "POST"),
+        (Method::PUT, "/api/admin/v1/products", "GET, HEAD, POST"),
+        (
+            Method::POST,
+            "/api/admin/v1/keys/LIC-X/items/7",
+            "PATCH, DELETE",
+        ),
+    ] {
+        let (st, h, b) = raw(m.clone(), path).await;
+        assert_eq!(st, 405, "{m} {path}");
+        assert_eq!(h["allow"].to_str().ok(), Some(allow), "{m} {path}");
+        let v: Value = serde_json::from_slice(&b).expect("json");
+        assert_eq!(v["error"]["code"], 2005, "{v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("допустимы"),
+            "{v}"
+        );
+        if path.starts_with("/api/v1/") {
+            assert!(
+                h.contains_key("licd-signature"),
+                "signed like every /api/v1 answer"
+            );
+        }
+    }
+    // No such path: 404 in the contract's body.
+    for path in [
+        "/api/nothing",
+        "/api/v1/nothing",
+        "/api/admin/v1/nothing/else",
+    ] {
+        let (st, _, b) = raw(Method::GET, path).await;
+        let v: Value = serde_json::from_slice(&b).expect("json");
+        assert_eq!(
+            (st, v["error"]["code"].as_u64()),
+            (404, Some(2004)),
+            "{path}: {v}"
+        );
+    }
+    s.stop().await;
+}
