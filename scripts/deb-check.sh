@@ -22,8 +22,9 @@ fi
 command -v cargo-deb >/dev/null || cargo install cargo-deb --locked --version '^3.8'
 
 say "build"
-cargo build --release --locked
-cargo deb --no-build --locked
+# SKIP_BUILD=1 packs the release binary already built (while working on the package).
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release --locked
+cargo deb --no-build --locked --strip
 deb=$(ls -t target/debian/licd_*.deb | head -1)
 echo "$deb ($(du -h "$deb" | cut -f1))"
 dpkg-deb --info "$deb" | sed -n '1,40p'

@@ -198,8 +198,8 @@ pub(super) fn apply(tx: &WriteTransaction, mut frame: &[u8]) -> Result<usize, St
     Ok(n)
 }
 
-/// The log file, owned by the writer thread.
-pub(super) struct Wal {
+/// The log file, owned by the writer thread (public for the property tests of its reader).
+pub struct Wal {
     file: File,
     /// Where the next frame goes.
     pos: u64,

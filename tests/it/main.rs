@@ -9,6 +9,7 @@ mod process;
 mod protected_api;
 mod releases;
 mod signing;
+mod soak;
 mod staff;
 mod tls;
 mod upgrade;
