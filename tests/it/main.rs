@@ -8,6 +8,7 @@ mod metrics;
 mod process;
 mod protected_api;
 mod releases;
+mod secrets;
 mod signing;
 mod soak;
 mod staff;
