@@ -21,6 +21,13 @@ async fn login(b: &Browser, url: &str, login: &str, password: &str) {
     b.type_in("input[name=login]", login).await;
     b.type_in("input[name=password]", password).await;
     b.click("form[action='/login'] button[type=submit]").await;
+    // Wait for the sign-in to land (a page opened at once would race its redirect).
+    for _ in 0..50 {
+        if !b.url().await.ends_with("/login") {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 async fn client(s: &Server, company: &str) -> u64 {
