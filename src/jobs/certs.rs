@@ -8,17 +8,18 @@ use tokio::sync::watch;
 
 pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
     let every = app.config.tls_reload;
-    let mut rounds: u64 = 0;
+    let hour = std::time::Duration::from_secs(3600);
+    let mut renewal_checked = std::time::Instant::now();
     loop {
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = stop.changed() => return,
         }
-        rounds += 1;
         let Some(live) = app.tls.get().cloned() else {
             continue;
         };
-        if rounds * every.as_secs().max(1) % 3600 < every.as_secs().max(1) {
+        if renewal_checked.elapsed() >= hour {
+            renewal_checked = std::time::Instant::now();
             match live.renew_if_due() {
                 Ok(true) => tracing::info!("self-signed certificate renewed and in use"),
                 Ok(false) => {}

@@ -519,21 +519,6 @@ pub enum Downloader<'a> {
     Client(u64),
 }
 
-/// The release and its file for `who`, or why not; the download is counted (once per
-/// download, not per resumed piece: `first_piece` says whether it starts at byte 0).
-pub async fn open_for(
-    app: &App,
-    id: u64,
-    who: Downloader<'_>,
-    first_piece: bool,
-) -> AppResult<(Release, PathBuf)> {
-    let (r, path, client_id) = open(app, id, who)?;
-    if first_piece {
-        count_download(app, r.id, client_id).await?;
-    }
-    Ok((r, path))
-}
-
 /// The release and its file for `who`, or why not, with the client to count a
 /// download against (0: staff); nothing is counted yet.
 pub fn open(app: &App, id: u64, who: Downloader<'_>) -> AppResult<(Release, PathBuf, u64)> {

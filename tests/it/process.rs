@@ -36,7 +36,25 @@ pub(crate) fn token(dir: &Path) -> String {
     t
 }
 
-/// Starts `licd serve` on a free port; returns the child and its URL.
+/// `licd user add` of an admin on a stopped server's directory, the password on stdin.
+pub(crate) fn add_admin(dir: &Path, login: &str, password: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(BIN)
+        .args(["user", "add", "--login", login, "--role", "admin", "--data"])
+        .arg(dir)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("user add");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{password}\n").as_bytes())
+        .expect("write");
+    child.wait_with_output().expect("wait")
+}
+
 /// Starts `licd serve`; the server's log lines are gathered into the returned list.
 pub(crate) fn serve(dir: &Path) -> (Child, String, Arc<parking_lot::Mutex<Vec<String>>>) {
     serve_with(dir, &[])
@@ -421,23 +439,7 @@ fn help_and_bad_config_are_clear() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--smtp"));
     // user add reads the password from stdin; the hash, not the password, is stored.
-    let mut child = Command::new(BIN)
-        .args([
-            "user", "add", "--login", "boss", "--role", "admin", "--data",
-        ])
-        .arg(dir.path())
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("user add");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(b"correct horse battery\n")
-        .expect("write");
-    let out = child.wait_with_output().expect("wait");
+    let out = add_admin(dir.path(), "boss", "correct horse battery");
     assert!(
         out.status.success(),
         "{}",

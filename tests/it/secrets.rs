@@ -3,7 +3,7 @@
 //! cabinet code is asked for and mail fails against an SMTP URL with a password. Its
 //! whole log must hold none of the token, the passwords, the SMTP password, or the
 //! session cookies it handed out.
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -37,21 +37,7 @@ async fn tokens_passwords_codes_and_smtp_credentials_never_reach_the_log() {
     let dir = tempfile::tempdir().expect("tempdir");
     let token = crate::process::token(dir.path());
     let password = "Correct-Horse-Battery-9";
-    let mut add = Command::new(BIN)
-        .args([
-            "user", "add", "--login", "boss", "--role", "admin", "--data",
-        ])
-        .arg(dir.path())
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("user add");
-    add.stdin
-        .take()
-        .expect("stdin")
-        .write_all(format!("{password}\n").as_bytes())
-        .expect("password");
-    let added = add.wait_with_output().expect("user add");
+    let added = crate::process::add_admin(dir.path(), "boss", password);
     assert!(added.status.success());
     let smtp_password = "Smtp-Pa55word-Never-Logged";
     let closed = std::net::TcpListener::bind("127.0.0.1:0")

@@ -288,22 +288,8 @@ fn serve_prints_the_fingerprint_and_setup_link_finds_the_link() {
     let _ = Command::new("kill").arg(child.id().to_string()).status();
     let _ = child.wait();
     // Staff made from the command line: no link any more.
-    let mut add = Command::new(BIN)
-        .args([
-            "user", "add", "--login", "boss", "--role", "admin", "--data",
-        ])
-        .arg(dir.path())
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .expect("user add");
-    {
-        use std::io::Write;
-        let mut stdin = add.stdin.take().expect("stdin");
-        stdin
-            .write_all(b"correct horse battery\n")
-            .expect("password");
-    }
-    assert!(add.wait().expect("wait").success());
+    let added = crate::process::add_admin(dir.path(), "boss", "correct horse battery");
+    assert!(added.status.success());
     let out = Command::new(BIN)
         .args(["setup-link", "--data"])
         .arg(dir.path())

@@ -36,6 +36,11 @@ pub fn bad(l: Lang, e: &AppError) -> Option<FieldErrors> {
                 ),
                 "login_taken" => ("login", "This login is taken", "Этот логин уже занят"),
                 "distributor_code_taken" => ("code", "This code is taken", "Этот код уже занят"),
+                "release_exists" => (
+                    "version",
+                    "This version is already published on this channel",
+                    "Эта версия уже опубликована в этом канале",
+                ),
                 "last_admin" => (
                     "role",
                     "The last administrator must stay",

@@ -170,14 +170,6 @@ fn upload_errors(l: Lang, e: &AppError) -> Option<FieldErrors> {
         )
     };
     match e {
-        AppError::Conflict {
-            reason: "release_exists",
-            ..
-        } => one(
-            "version",
-            "This version is already published on this channel",
-            "Эта версия уже опубликована в этом канале",
-        ),
         AppError::UnknownProduct { .. } => one("product", "No such product", "Нет такого продукта"),
         AppError::TooLarge { .. } => one(
             "file",
