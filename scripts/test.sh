@@ -8,3 +8,8 @@ if [ -x scripts/install-browser.sh ]; then
   scripts/install-browser.sh
 fi
 cargo test --all-targets "$@"
+# Schemathesis against the OpenAPI document and a live server (issue 15). Skipped when
+# arguments pick some tests only.
+if [ $# -eq 0 ]; then
+  scripts/schemathesis.sh target/debug/licd
+fi

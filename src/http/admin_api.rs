@@ -27,6 +27,8 @@ pub fn scope() -> actix_web::Scope {
         .route("/clients", web::post().to(create_client))
         .route("/clients", web::get().to(list_clients))
         .route("/clients/merge", web::post().to(merge_clients))
+        // Not a client id: any other method is 405, not "no client `merge`".
+        .route("/clients/merge", web::route().to(super::not_found))
         .route("/clients/{id}", web::get().to(get_client))
         .route("/clients/{id}", web::patch().to(update_client))
         .route("/clients/{id}", web::delete().to(delete_client))
@@ -181,7 +183,7 @@ pub struct ClientQuery {
 
 fn parse_num(name: &str, v: &Option<String>, default: usize) -> AppResult<usize> {
     match v.as_deref().map(str::trim) {
-        None | Some("") => Ok(default),
+        None => Ok(default),
         Some(s) => s
             .parse()
             .map_err(|_| AppError::malformed(name, "an unsigned integer")),
@@ -558,10 +560,10 @@ pub async fn key_usage(
 ) -> AppResult<HttpResponse> {
     use crate::domain::days::DayRange;
     let regnum = keys::parse_regnum(&regnum)?;
-    let range = DayRange::parse(q.from.as_deref(), q.to.as_deref(), stats::today(&app), 30)
-        .map_err(|e| AppError::malformed(e.field, e.why))?;
     let tx = app.store.read()?;
     keys::load(&tx, &regnum)?.ok_or(AppError::UnknownRegnum)?;
+    let range = DayRange::parse(q.from.as_deref(), q.to.as_deref(), stats::today(&app), 30)
+        .map_err(|e| AppError::malformed(e.field, e.why))?;
     Ok(HttpResponse::Ok().json(stats::key_usage(&tx, &regnum, range)?))
 }
 
@@ -626,9 +628,15 @@ pub async fn list_leases(
     _staff: Staff,
     q: web::Query<LeaseQuery>,
 ) -> AppResult<HttpResponse> {
-    let limit = parse_num("limit", &q.limit, 1000)?.clamp(1, 10_000);
-    let regnum = q.regnum.as_deref().map(str::trim).filter(|r| !r.is_empty());
-    Ok(HttpResponse::Ok().json(leases::list(&app, regnum, limit)?))
+    let limit = parse_num("limit", &q.limit, 1000)?;
+    if limit == 0 || limit > 10_000 {
+        return Err(AppError::malformed("limit", "1 to 10000"));
+    }
+    let regnum = match q.regnum.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+        Some(r) => Some(keys::parse_regnum(r)?),
+        None => None,
+    };
+    Ok(HttpResponse::Ok().json(leases::list(&app, regnum.as_deref(), limit)?))
 }
 
 /// End a lease.

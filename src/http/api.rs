@@ -140,7 +140,7 @@ pub(crate) fn lookup_key<T>(
 }
 
 /// A key's state: used and free seats per item.
-#[utoipa::path(get, path = "/api/v1/keys/{regnum}", tag = "protected app",
+#[utoipa::path(get, path = "/api/v1/keys/{regnum}", operation_id = "app_get_key", tag = "protected app",
     params(("regnum" = String, Path)),
     responses((status = 200, body = PublicKey), (status = 400), (status = 404), (status = 429)))]
 pub async fn get_key(

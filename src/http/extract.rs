@@ -19,11 +19,31 @@ use std::pin::Pin;
 pub struct JsonBody<T>(pub T);
 
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> AppResult<T> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
+    // Every body is an object (serde would also read a struct from an array).
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(AppError::malformed("body", "a JSON object is required"));
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let first = serde_path_to_error::deserialize(de);
+    // JSON has one number type: `708.0` is the integer 708 (JSON Schema says so too), but
+    // serde refuses a float for an integer field. Only on that refusal is the body read
+    // again with such numbers made integers, so the usual path pays nothing.
+    let result = match first {
+        Err(e) if e.inner().to_string().contains("floating point") => {
+            match serde_json::from_slice::<serde_json::Value>(bytes) {
+                Ok(mut v) => {
+                    if integral_floats(&mut v) {
+                        serde_path_to_error::deserialize(v)
+                    } else {
+                        Err(e)
+                    }
+                }
+                Err(_) => Err(e),
+            }
+        }
+        r => r,
+    };
+    result.map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let msg = inner.to_string();
@@ -41,6 +61,30 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> AppResult<T> {
         let why = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
         AppError::malformed(&field, &why)
     })
+}
+
+/// Turns every float with no fractional part that fits an integer into that integer;
+/// answers whether any changed.
+fn integral_floats(v: &mut serde_json::Value) -> bool {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            let whole = f.fract() == 0.0;
+            if whole && f >= 0.0 && f <= u64::MAX as f64 {
+                *v = Value::from(f as u64);
+                true
+            } else if whole && f < 0.0 && f >= i64::MIN as f64 {
+                *v = Value::from(f as i64);
+                true
+            } else {
+                false
+            }
+        }
+        Value::Array(a) => a.iter_mut().fold(false, |c, x| integral_floats(x) | c),
+        Value::Object(m) => m.values_mut().fold(false, |c, x| integral_floats(x) | c),
+        _ => false,
+    }
 }
 
 impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {

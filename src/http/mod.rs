@@ -7,6 +7,7 @@ pub mod extract;
 pub mod files;
 pub mod observe;
 pub mod openapi;
+pub mod openapi_rules;
 pub mod release_file;
 pub mod releases_api;
 pub mod tls;
@@ -34,6 +35,7 @@ pub fn configure(app: Arc<App>) -> impl FnOnce(&mut web::ServiceConfig) {
             .route("/healthz", web::get().to(healthz))
             .service(
                 web::scope("/api")
+                    .app_data(web::QueryConfig::default().error_handler(query_error))
                     .wrap(from_fn(envelope))
                     .route("/openapi.json", web::get().to(openapi::document))
                     .service(api::scope())
@@ -57,6 +59,18 @@ pub fn security_headers() -> DefaultHeaders {
             "default-src 'none'; frame-ancestors 'none'",
         ))
         .add((header::CACHE_CONTROL, "no-store"))
+}
+
+/// A query string the API's typed queries cannot read: the contract's 400 (1001) naming
+/// the parameter, not actix's plain-text answer.
+fn query_error(
+    e: actix_web::error::QueryPayloadError,
+    _: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    let msg = e.to_string();
+    let field = msg.split('`').nth(1).unwrap_or("query").to_owned();
+    let why = msg.rsplit(": ").next().unwrap_or(&msg).to_owned();
+    AppError::malformed(&field, &why).into()
 }
 
 async fn healthz(app: web::Data<App>) -> HttpResponse {
@@ -104,8 +118,18 @@ fn api_methods() -> &'static [(actix_web::dev::ResourceDef, Vec<&'static str>)] 
 /// methods, else 404 — both in the contract's error body.
 pub(crate) async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, AppError> {
     let mut allow: Vec<&'static str> = Vec::new();
-    for (def, methods) in api_methods() {
-        if def.is_match(req.path()) {
+    // The most literal template that matches decides (`/clients/merge`, not
+    // `/clients/{id}`), as the router does.
+    let matching = || {
+        api_methods()
+            .iter()
+            .filter(|(def, _)| def.is_match(req.path()))
+    };
+    let fewest = matching()
+        .map(|(def, _)| def.pattern().unwrap_or("").matches('{').count())
+        .min();
+    for (def, methods) in matching() {
+        if Some(def.pattern().unwrap_or("").matches('{').count()) == fewest {
             for m in methods {
                 if !allow.contains(m) {
                     allow.push(m);

@@ -78,8 +78,18 @@ impl utoipa::Modify for Security {
     }
 }
 
+/// The document as served: generated, then refined by `openapi_rules`, made once.
+pub fn json() -> &'static str {
+    static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DOC.get_or_init(|| {
+        let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+        super::openapi_rules::refine(&mut doc);
+        serde_json::to_string(&doc).unwrap_or_else(|_| "{}".into())
+    })
+}
+
 pub async fn document() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
-        .body(ApiDoc::openapi().to_json().unwrap_or_else(|_| "{}".into()))
+        .body(json())
 }

@@ -68,7 +68,7 @@ pub struct ReleaseForm {
 /// and SHA-256; the release is committed once it is complete and synced, and every
 /// client holding the product is mailed. The same product, version and channel twice
 /// is 409.
-#[utoipa::path(post, path = "/api/admin/v1/releases", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/admin/v1/releases", operation_id = "publish_release", tag = "admin", security(("bearer" = [])),
     request_body(content = ReleaseForm, content_type = "multipart/form-data"),
     responses((status = 201, body = ReleaseView), (status = 400), (status = 401), (status = 403),
         (status = 404, description = "unknown product"), (status = 409), (status = 413)))]
@@ -95,7 +95,7 @@ pub struct ReleaseQuery {
 }
 
 /// Releases, newest version first (yanked ones too, marked).
-#[utoipa::path(get, path = "/api/admin/v1/releases", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/admin/v1/releases", operation_id = "list_releases", tag = "admin", security(("bearer" = [])),
     params(ReleaseQuery),
     responses((status = 200, body = Vec<ReleaseView>), (status = 400), (status = 401)))]
 pub async fn list(
@@ -155,7 +155,7 @@ pub struct ClientDownloads {
 }
 
 /// A release, with its downloads per client.
-#[utoipa::path(get, path = "/api/admin/v1/releases/{id}", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/admin/v1/releases/{id}", operation_id = "get_release", tag = "admin", security(("bearer" = [])),
     params(("id" = u64, Path)),
     responses((status = 200, body = ReleaseDetail), (status = 401), (status = 404)))]
 pub async fn get_one(
@@ -182,7 +182,7 @@ pub async fn get_one(
 
 /// Change a release (admin): its changelog, yank or unyank it (a yanked release is
 /// hidden from update checks and new downloads, kept for audit), its requirements.
-#[utoipa::path(patch, path = "/api/admin/v1/releases/{id}", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/api/admin/v1/releases/{id}", operation_id = "patch_release", tag = "admin", security(("bearer" = [])),
     params(("id" = u64, Path)), request_body = ReleasePatch,
     responses((status = 200, body = ReleaseView), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn patch(
@@ -203,7 +203,7 @@ pub struct Deleted {
 }
 
 /// Delete a release and its file (admin).
-#[utoipa::path(delete, path = "/api/admin/v1/releases/{id}", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/admin/v1/releases/{id}", operation_id = "delete_release", tag = "admin", security(("bearer" = [])),
     params(("id" = u64, Path)),
     responses((status = 200, body = Deleted), (status = 401), (status = 403), (status = 404)))]
 pub async fn remove(
@@ -218,7 +218,7 @@ pub async fn remove(
 }
 
 /// A release's file, for staff (yanked ones too).
-#[utoipa::path(get, path = "/api/admin/v1/releases/{id}/file", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/admin/v1/releases/{id}/file", operation_id = "release_file", tag = "admin", security(("bearer" = [])),
     params(("id" = u64, Path)),
     responses((status = 200, description = "the file", content_type = "application/octet-stream"),
         (status = 206, description = "a range of it"), (status = 304), (status = 401), (status = 404), (status = 416)))]
@@ -247,7 +247,7 @@ pub struct LatestQuery {
 }
 
 /// The newest release of a product for this key (the update check).
-#[utoipa::path(get, path = "/api/v1/releases/latest", tag = "protected app",
+#[utoipa::path(get, path = "/api/v1/releases/latest", operation_id = "latest_release", tag = "protected app",
     params(LatestQuery),
     responses((status = 200, body = Latest), (status = 400), (status = 403, description = "1071: the key holds no live grant of the product"),
         (status = 404, description = "1020 unknown key, 1050 unknown product, 1070 no release"), (status = 429)))]
@@ -276,7 +276,7 @@ pub struct FileQuery {
 
 /// A release's file for a key entitled to it: not signed (its integrity is the
 /// `sha256` of the signed `latest` answer); `Range` requests resume it.
-#[utoipa::path(get, path = "/api/v1/releases/{id}/file", tag = "protected app",
+#[utoipa::path(get, path = "/api/v1/releases/{id}/file", operation_id = "app_release_file", tag = "protected app",
     params(("id" = u64, Path), FileQuery),
     responses((status = 200, description = "the file", content_type = "application/octet-stream"),
         (status = 206, description = "a range of it"), (status = 304), (status = 400),

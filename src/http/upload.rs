@@ -17,6 +17,16 @@ use tokio::io::AsyncWriteExt;
 const MAX_FIELD: usize = MAX_CHANGELOG + 1024;
 /// At most this many text fields.
 const MAX_FIELDS: usize = 32;
+/// The text fields a release form has; any other is refused, as unknown JSON fields are.
+const FIELDS: [&str; 7] = [
+    "csrf",
+    "product",
+    "version",
+    "channel",
+    "changelog",
+    "requires_feature",
+    "min_seats",
+];
 /// Writes are gathered to this size before they go to the file.
 const WRITE_CHUNK: usize = 1024 * 1024;
 
@@ -83,7 +93,10 @@ pub async fn receive(
             form.file = Some(store_file(&mut field, dir, limit, filename).await?);
             continue;
         }
-        if form.fields.len() >= MAX_FIELDS || form.fields.contains_key(&name) {
+        if !FIELDS.contains(&name.as_str())
+            || form.fields.len() >= MAX_FIELDS
+            || form.fields.contains_key(&name)
+        {
             return Err(AppError::malformed(&name, "unexpected or repeated field"));
         }
         let mut value = Vec::new();

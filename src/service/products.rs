@@ -100,7 +100,7 @@ pub fn list(tx: &impl Snapshot) -> Result<Vec<Product>, StoreError> {
 
 fn validate(input: &NewProduct) -> AppResult<()> {
     let code = input.code.trim();
-    if code.is_empty() || code.len() > 64 {
+    if code.is_empty() || code.chars().count() > 64 {
         return Err(AppError::malformed("code", "1 to 64 characters"));
     }
     if input.name.trim().is_empty() {

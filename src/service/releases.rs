@@ -224,10 +224,7 @@ pub async fn publish(app: &App, up: Upload, actor: &str) -> AppResult<ReleaseVie
             && products::by_feature(&tx, f)?.is_none()
         {
             remove(&up.path);
-            return Err(AppError::malformed(
-                "requires_feature",
-                "no product has this feature",
-            ));
+            return Err(AppError::NotFound { what: "feature" });
         }
         (p, holders_of(&tx, up.product.trim(), now)?)
     };
@@ -355,10 +352,7 @@ pub async fn update(app: &App, id: u64, p: ReleasePatch, actor: &str) -> AppResu
             }
             if let Some(f) = p.requires_feature {
                 if f != 0 && products::by_feature(tx, f)?.is_none() {
-                    return Err(AppError::malformed(
-                        "requires_feature",
-                        "no product has this feature",
-                    ));
+                    return Err(AppError::NotFound { what: "feature" });
                 }
                 r.requires_feature = (f != 0).then_some(f);
                 changes.push(format!("requires_feature={f}"));

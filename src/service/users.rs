@@ -102,7 +102,9 @@ pub(crate) fn insert(
 ) -> AppResult<User> {
     user.distributor = if user.role == Role::Distributor {
         distributors::get(tx, &user.distributor)?
-            .ok_or_else(|| AppError::malformed("distributor", "no distributor has this code"))?
+            .ok_or(AppError::NotFound {
+                what: "distributor",
+            })?
             .code
     } else {
         String::new()
@@ -337,8 +339,8 @@ pub async fn change(
                 Role::Distributor if distributor == u.distributor => distributor.clone(),
                 Role::Distributor => {
                     distributors::get(tx, &distributor)?
-                        .ok_or_else(|| {
-                            AppError::malformed("distributor", "no distributor has this code")
+                        .ok_or(AppError::NotFound {
+                            what: "distributor",
                         })?
                         .code
                 }

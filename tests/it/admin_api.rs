@@ -1099,3 +1099,115 @@ async fn settings_carry_the_mail_reminder_days_and_language() {
     );
     s.stop().await;
 }
+
+/// The OpenAPI document says what the server checks (issue 15): the shapes of numbers,
+/// the ranges of unsigned integers, an error body on every error answer, unique
+/// operation ids, the signature headers and the nonce; and the server holds to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_is_exact_and_the_server_holds_to_it() {
+    let s = TestServer::start().await;
+    let doc = s
+        .send(Method::GET, "/api/openapi.json", None, &[])
+        .await
+        .expect(200);
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(
+        schemas["CaptureInput"]["properties"]["regnum"]["pattern"],
+        licd::http::openapi_rules::NUMBER_PATTERN
+    );
+    assert_eq!(
+        schemas["CaptureInput"]["properties"]["feature"]["maximum"],
+        u64::from(u32::MAX)
+    );
+    assert_eq!(
+        schemas["NewCoupons"]["properties"]["count"]["maximum"],
+        10_000
+    );
+    assert!(schemas["TrialInput"]["anyOf"].is_array());
+    let mut ids = std::collections::BTreeSet::new();
+    for (path, ops) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in ops.as_object().expect("operations") {
+            let id = op["operationId"].as_str().expect("operationId");
+            assert!(ids.insert(id.to_owned()), "operationId {id} repeats");
+            for (code, r) in op["responses"].as_object().expect("responses") {
+                if code.starts_with('4') && code != "416" {
+                    assert_eq!(
+                        r["content"]["application/json"]["schema"]["$ref"],
+                        "#/components/schemas/ErrorBody",
+                        "{method} {path} {code}"
+                    );
+                }
+                let file = path.ends_with("/file")
+                    && ["200", "206", "304", "416"].contains(&code.as_str());
+                if path.starts_with("/api/v1/") && !file {
+                    assert!(
+                        r["headers"]["Licd-Signature"].is_object(),
+                        "{method} {path} {code} without Licd-Signature"
+                    );
+                }
+            }
+            if path.starts_with("/api/admin/") {
+                assert!(
+                    op["security"].is_array(),
+                    "{method} {path} without security"
+                );
+                assert!(op["responses"]["401"].is_object(), "{method} {path}");
+            }
+            if path.contains("{regnum}") {
+                let p = op["parameters"]
+                    .as_array()
+                    .and_then(|l| l.iter().find(|p| p["name"] == "regnum"))
+                    .expect("regnum parameter");
+                assert_eq!(
+                    p["schema"]["pattern"],
+                    licd::http::openapi_rules::NUMBER_PATTERN
+                );
+            }
+        }
+    }
+    // A number JSON writes as 30.0 is the integer 30.
+    let r = s
+        .admin(
+            Method::POST,
+            "/signing-key/rotate",
+            Some(json!({ "overlap_days": 30.0 })),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    s.admin(
+        Method::POST,
+        "/signing-key/rotate",
+        Some(json!({ "overlap_days": 30.5 })),
+    )
+    .await
+    .expect_error(400, 1001);
+    // Another method on /clients/merge is 405 with Allow, not "no client merge".
+    let r = s
+        .admin(Method::PATCH, "/clients/merge", Some(json!({})))
+        .await;
+    assert_eq!(r.status, 405, "{}", r.body);
+    assert_eq!(
+        r.headers.get("allow").and_then(|v| v.to_str().ok()),
+        Some("POST")
+    );
+    // A query the typed query cannot read gets the contract's error body.
+    let r = s.admin(Method::GET, "/keys?offset=1&offset=2", None).await;
+    r.expect_error(400, 1001);
+    assert!(r.body["error"]["details"]["offset"].is_string());
+    // Limits are ranges, not clamps; a malformed number is refused, not "no leases".
+    s.admin(Method::GET, "/leases?limit=0", None)
+        .await
+        .expect_error(400, 1001);
+    s.admin(Method::GET, "/leases?regnum=nope", None)
+        .await
+        .expect_error(400, 1003);
+    // A distributor user naming no distributor: that distributor is not found.
+    s.admin(
+        Method::POST,
+        "/users",
+        Some(json!({ "login": "d1", "role": "distributor", "distributor": "nobody", "password": "long enough" })),
+    )
+    .await
+    .expect_error(404, 2004);
+    s.stop().await;
+}

@@ -298,8 +298,8 @@ async fn users_with_a_password_sign_in_and_never_show_a_hash() {
             ),
         )
         .await;
-    r.expect_error(400, 1001);
-    assert!(r.body["error"]["details"]["distributor"].is_string());
+    r.expect_error(404, 2004);
+    assert_eq!(r.body["error"]["details"]["what"], "distributor");
     s.admin(
         Method::POST,
         "/distributors",

@@ -54,6 +54,35 @@ pub fn bad(l: Lang, e: &AppError) -> Option<FieldErrors> {
                     .collect(),
             )
         }
+        // A reference to something that does not exist, in a form that names it.
+        AppError::NotFound {
+            what: "distributor",
+        } => Some(
+            [(
+                "distributor".to_owned(),
+                t(
+                    l,
+                    "No distributor has this code",
+                    "Нет дистрибьютора с этим кодом",
+                )
+                .to_owned(),
+            )]
+            .into_iter()
+            .collect(),
+        ),
+        AppError::NotFound { what: "feature" } => Some(
+            [(
+                "requires_feature".to_owned(),
+                t(
+                    l,
+                    "No product has this feature",
+                    "Ни у одного продукта нет этой функции",
+                )
+                .to_owned(),
+            )]
+            .into_iter()
+            .collect(),
+        ),
         _ => None,
     }
 }
