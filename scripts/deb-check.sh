@@ -22,9 +22,11 @@ fi
 command -v cargo-deb >/dev/null || cargo install cargo-deb --locked --version '^3.8'
 
 say "build"
-# SKIP_BUILD=1 packs the release binary already built (while working on the package).
-[ -n "${SKIP_BUILD:-}" ] || cargo build --release --locked
-cargo deb --no-build --locked --strip
+# SKIP_BUILD=1 packs the binary already built (while working on the package). PROFILE
+# picks the cargo profile: release (default, what ships) or ci (no LTO, what CI checks).
+PROFILE=${PROFILE:-release}
+[ -n "${SKIP_BUILD:-}" ] || cargo build --profile "$PROFILE" --locked
+cargo deb --no-build --locked --strip --profile "$PROFILE"
 deb=$(ls -t target/debian/licd_*.deb | head -1)
 echo "$deb ($(du -h "$deb" | cut -f1))"
 dpkg-deb --info "$deb" | sed -n '1,40p'

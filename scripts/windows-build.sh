@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Cross-builds licd.exe for x86_64 Windows with Debian's mingw-w64 and packs it as a
 # zip with its README (target/windows/licd-VERSION-windows-x86_64.zip). PROFILE picks
-# the cargo profile (default release; CI uses win-ci, the same code without LTO, to
+# the cargo profile (default release; CI uses ci, the same code without LTO, to
 # save minutes). Installs the Rust target and mingw when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
