@@ -389,6 +389,11 @@ fn refused(e: crate::error::AppError) -> anyhow::Error {
                 .collect::<Vec<_>>()
                 .join("; ")
         ),
+        crate::error::AppError::NotFound {
+            what: "distributor",
+        } => {
+            anyhow::anyhow!("--distributor: no distributor has this code")
+        }
         _ => anyhow::anyhow!(e.message(crate::i18n::Lang::En)),
     }
 }

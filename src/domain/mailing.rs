@@ -97,9 +97,6 @@ pub fn expiry_days(mut days: Vec<u32>) -> Result<Vec<u32>, &'static str> {
     if days.iter().any(|d| !(1..=365).contains(d)) {
         return Err("each day 1 to 365");
     }
-    if days.len() > MAX_EXPIRY_DAYS {
-        return Err("at most 5 days");
-    }
     days.sort_unstable_by(|a, b| b.cmp(a));
     days.dedup();
     match days.len() {

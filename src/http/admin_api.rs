@@ -860,6 +860,10 @@ pub async fn patch_settings(
     if p.vendor_name.as_ref().is_some_and(|n| n.trim().is_empty()) {
         return Err(AppError::malformed("vendor_name", "must not be empty"));
     }
+    // The API takes at most five entries (the Settings page also merges repeats).
+    if p.expiry_days.as_ref().is_some_and(|d| d.len() > 5) {
+        return Err(AppError::malformed("expiry_days", "at most 5 days"));
+    }
     let expiry_days = match p.expiry_days.clone() {
         Some(d) => Some(
             crate::domain::mailing::expiry_days(d)

@@ -2,7 +2,8 @@
 //! while an admin-API token is used, staff sign in (right and wrong passwords), a
 //! cabinet code is asked for and mail fails against an SMTP URL with a password. Its
 //! whole log must hold none of the token, the passwords, the SMTP password, or the
-//! session cookies it handed out.
+//! session cookies it handed out; neither may the error bodies it answers with or any
+//! file of its data directory (the database with its audit log, the redo log).
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -103,12 +104,28 @@ async fn tokens_passwords_codes_and_smtp_credentials_never_reach_the_log() {
         .await
         .expect("json");
     let regnum = key["regnum"].as_str().expect("regnum").to_owned();
-    // A wrong token too.
-    let _ = http
+    // A wrong token too; its error body does not echo it.
+    let wrong = http
         .get(format!("{url}/api/admin/v1/clients"))
         .bearer_auth(format!("{token}x"))
         .send()
-        .await;
+        .await
+        .expect("wrong token");
+    assert_eq!(wrong.status(), 401);
+    let body = wrong.text().await.expect("body");
+    assert!(!body.contains(&token[..20]), "the token echoed: {body}");
+    // A password refused (too short) is not echoed either.
+    let short = "Sh0rt-7";
+    let refused = http
+        .post(format!("{url}/api/admin/v1/users"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"login": "anna", "role": "manager", "password": short}))
+        .send()
+        .await
+        .expect("user");
+    assert_eq!(refused.status(), 400);
+    let body = refused.text().await.expect("body");
+    assert!(body.contains("password") && !body.contains(short), "{body}");
 
     // Staff sign-in: a wrong password, then the right one.
     let mut secrets = vec![token.clone(), password.to_owned(), smtp_password.to_owned()];
@@ -161,6 +178,32 @@ async fn tokens_passwords_codes_and_smtp_credentials_never_reach_the_log() {
     let _ = Command::new("kill").arg(child.id().to_string()).status();
     let _ = child.wait();
 
+    // Nor anywhere in the data directory: the database (audit entries, tokens, users,
+    // sessions: secrets are kept as hashes) and the redo log.
+    let mut files = vec![dir.path().to_path_buf()];
+    let mut read = 0;
+    while let Some(p) = files.pop() {
+        if p.is_dir() {
+            files.extend(
+                std::fs::read_dir(&p)
+                    .expect("dir")
+                    .map(|e| e.expect("entry").path()),
+            );
+            continue;
+        }
+        let bytes = std::fs::read(&p).expect("file");
+        read += bytes.len();
+        for s in secrets.iter().chain([&short.to_owned()]) {
+            let found = bytes.windows(s.len()).any(|w| w == s.as_bytes());
+            assert!(
+                !found,
+                "a secret ({}…) is stored in {}",
+                &s[..4],
+                p.display()
+            );
+        }
+    }
+    assert!(read > 100_000, "the database was read ({read} bytes)");
     let log = log.lock().join("\n");
     assert!(
         log.contains("licd::access") || log.contains("/api/admin/v1/clients"),
