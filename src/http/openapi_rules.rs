@@ -134,7 +134,8 @@ fn properties() -> Vec<(&'static str, &'static str, Value)> {
         (
             "NewDistributor",
             "code",
-            json!({ "pattern": "^ *[A-Za-z0-9._-]{1,40} *$" }),
+            // Letters and digits of any script (`\\w`), as the server takes them.
+            json!({ "pattern": "^ *[\\w.-]{1,40} *$" }),
         ),
         (
             "NewDistributor",
@@ -149,7 +150,7 @@ fn properties() -> Vec<(&'static str, &'static str, Value)> {
         (
             "NewUser",
             "login",
-            json!({ "pattern": "^ *[A-Za-z0-9._@-]{1,64} *$" }),
+            json!({ "pattern": "^ *[\\w.@-]{1,64} *$" }),
         ),
         (
             "NewUser",
@@ -282,7 +283,7 @@ fn alternatives() -> Vec<(&'static str, Value)> {
                 { "anyOf": [
                     { "properties": { "role": { "enum": ["admin", "manager"] } } },
                     { "required": ["distributor"],
-                      "properties": { "distributor": { "type": "string", "pattern": "^ *[A-Za-z0-9._-]{1,40} *$" } } },
+                      "properties": { "distributor": { "type": "string", "pattern": NOT_BLANK } } },
                 ] },
             ] }),
         ),
