@@ -9,8 +9,9 @@ use serde_json::{Map, Value, json};
 /// A registration number or coupon code as the server accepts it (any prefix of 1–16
 /// letters or digits, four groups of five; case and surrounding spaces do not matter).
 pub const NUMBER_PATTERN: &str = "^ *[A-Za-z0-9]{1,16}(-[A-Za-z0-9]{5}){4} *$";
-/// Some character that is not white space (a required text).
-const NOT_BLANK: &str = "\\S";
+/// Some character that is not white space (a required text). Rust's `trim` also takes
+/// U+0085 (NEL), which the `\s` of JSON Schema's regular expressions does not.
+const NOT_BLANK: &str = "[^\\s\\x85]";
 /// An e-mail address of the usual shape (the server accepts a little more).
 const EMAIL: &str = "^ *[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(\\.[A-Za-z0-9-]{1,63})+ *$";
 const EMAIL_OR_EMPTY: &str =

@@ -28,8 +28,12 @@ pub struct ClientInput {
 const MAX_FIELD: usize = 1000;
 
 /// Checks an e-mail address's shape (empty is allowed where the field is optional).
-pub fn valid_email(s: &str) -> bool {
-    let s = s.trim();
+pub fn valid_email(raw: &str) -> bool {
+    // As typed, spaces around included: at most 254 characters.
+    if raw.chars().count() > 254 {
+        return false;
+    }
+    let s = raw.trim();
     if s.is_empty() {
         return true;
     }
