@@ -124,14 +124,18 @@ pub async fn login(p: PrePost) -> UiResult {
             ),
             None,
         )),
-        Err(SignInError::Wait(s)) => Ok(login_page(
-            l,
-            StatusCode::TOO_MANY_REQUESTS,
-            Some(p.token.clone()),
-            &login,
-            Some(wait_text(l, s)),
-            None,
-        )),
+        Err(SignInError::Wait(s)) => {
+            let mut res = login_page(
+                l,
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(p.token.clone()),
+                &login,
+                Some(wait_text(l, s)),
+                None,
+            );
+            crate::web::retry_after(&mut res, s);
+            Ok(res)
+        }
     }
 }
 
