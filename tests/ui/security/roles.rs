@@ -171,3 +171,73 @@ async fn a_session_of_one_realm_is_nothing_in_the_other() {
     assert_eq!(client.get("/cabinet/keys").await.status, 200);
     w.s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_distributor_reaches_nothing_of_another_distributors_clients() {
+    let w = World::make().await;
+    let s = &w.s;
+    // A second distributor, with a client and a key of its own.
+    s.user("dist2", licd::domain::Role::Distributor, "north")
+        .await;
+    let own = licd::service::clients::create(
+        s.app(),
+        licd::service::clients::ClientInput {
+            company: Some("Свой у севера".into()),
+            distributor: Some("north".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("client")
+    .id;
+    let own_key = licd::service::keys::create_for_client(s.app(), own)
+        .await
+        .expect("key");
+    let (mut d, csrf) = w.staff("dist2").await;
+    let before = w.audit_count();
+    let mut tried = 0;
+    // Every staff route about one client or key: the other distributor's are refused.
+    for r in routes().filter(|r| r.access == Access::Staff) {
+        if !(r.path.contains("{id}") || r.path.contains("{regnum}")) {
+            continue;
+        }
+        let path = w.fill(r.path);
+        let p = request(&mut d, r, &path, &csrf).await;
+        assert_eq!(p.status, 403, "dist2 {} {path}: {}", r.method, p.body);
+        assert!(p.body.contains("Доступ запрещён"), "{path}");
+        tried += 1;
+    }
+    assert!(tried >= 8, "{tried}");
+    // The session monitor's "end" names a key and a lease: neither may be another's.
+    let live = |w: &World| {
+        licd::service::leases::list(w.s.app(), Some(&w.f.regnum), 10)
+            .expect("leases")
+            .iter()
+            .any(|l| l.lease == w.lease)
+    };
+    assert!(live(&w));
+    for regnum in [w.f.regnum.as_str(), own_key.as_str()] {
+        let p = d
+            .post(
+                "/sessions/end",
+                &[
+                    ("csrf", &csrf),
+                    ("regnum", regnum),
+                    ("host", "no-such-host"),
+                    ("lease", &w.lease),
+                ],
+            )
+            .await;
+        assert_eq!(
+            p.status, 403,
+            "ending another's lease via {regnum}: {}",
+            p.body
+        );
+    }
+    assert!(
+        live(&w),
+        "the other distributor's client still holds its seat"
+    );
+    assert_eq!(w.audit_count(), before);
+    w.s.stop().await;
+}
