@@ -166,6 +166,19 @@ async fn a_session_of_one_realm_is_nothing_in_the_other() {
             Access::Public => {}
         }
     }
+    // A path of neither table is a 404 page of its realm, with the UI's headers.
+    for (h, path) in [
+        (&mut staff, "/no-such-page"),
+        (&mut client, "/cabinet/no-such-page"),
+    ] {
+        let p = h.get(path).await;
+        assert_eq!(p.status, 404, "{path}");
+        assert_eq!(
+            p.headers["content-security-policy"],
+            licd::http::ui::UI_CSP,
+            "{path}"
+        );
+    }
     // Both sessions still work in their own realm.
     assert_eq!(staff.get("/clients").await.status, 200);
     assert_eq!(client.get("/cabinet/keys").await.status, 200);
