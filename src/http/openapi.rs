@@ -93,3 +93,49 @@ pub async fn document() -> HttpResponse {
         .content_type("application/json")
         .body(json())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `(method, path)` of every `.route("PATH", web::METHOD()…)` in `src` between the
+    /// markers `from` and `to`.
+    fn routes_in(src: &str, from: &str, to: &str) -> Vec<(String, String)> {
+        let start = src.find(from).expect("start marker");
+        let end = start + src[start..].find(to).expect("end marker");
+        let mut out = Vec::new();
+        let mut rest = &src[start..end];
+        while let Some(at) = rest.find(".route(\"") {
+            rest = &rest[at + 8..];
+            let path = &rest[..rest.find('"').expect("end of path")];
+            let m = &rest[rest.find("web::").expect("a method") + 5..];
+            let method = &m[..m.find('(').expect("method call")];
+            out.push((method.to_owned(), path.to_owned()));
+        }
+        out
+    }
+
+    #[test]
+    fn every_admin_api_route_is_in_the_openapi_document() {
+        let doc: serde_json::Value =
+            serde_json::from_str(&ApiDoc::openapi().to_json().expect("json")).expect("doc");
+        let mut routes = routes_in(
+            include_str!("admin_api.rs"),
+            "pub fn scope()",
+            "super::releases_api::admin",
+        );
+        routes.extend(routes_in(
+            include_str!("releases_api.rs"),
+            "pub fn admin(",
+            "pub fn protected(",
+        ));
+        assert!(routes.len() > 40, "{routes:?}");
+        for (method, path) in routes.iter().filter(|(m, _)| m != "head") {
+            let full = format!("/api/admin/v1{path}");
+            assert!(
+                doc["paths"][&full][method].is_object(),
+                "{method} {full} is served but not in the OpenAPI document (so the role tests miss it)"
+            );
+        }
+    }
+}

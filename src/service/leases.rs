@@ -555,6 +555,14 @@ pub fn heartbeat(app: &App, lease: &str) -> AppResult<Beat> {
     }
 }
 
+/// The key a live lease is on, if it is live.
+pub fn key_of(app: &App, lease: &str) -> AppResult<Option<String>> {
+    let lease = lease.trim().to_ascii_lowercase();
+    let tx = app.store.read()?;
+    let t = tx.table(tables::LEASE_INDEX)?;
+    Ok(t.get(lease.as_str())?.map(|v| v.value().0.to_owned()))
+}
+
 /// Ends a lease; false when it was unknown or already gone (idempotent).
 pub async fn release(app: &std::sync::Arc<App>, lease: &str) -> AppResult<bool> {
     let lease = lease.trim().to_ascii_lowercase();

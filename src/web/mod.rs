@@ -20,5 +20,5 @@ pub use components::{
 pub use error::{UiError, UiResult, bare_ctx};
 pub use form::{Fields, PRE_COOKIE, PrePost, form_pairs};
 pub use layout::{CabinetWho, Ctx, message_page, page, role_name, t};
-pub use response::{app_of, browser_lang, html_page, secure_cookie, see_other};
+pub use response::{app_of, browser_lang, html_page, retry_after, secure_cookie, see_other};
 pub use staff::{Me, Post, SESSION_COOKIE};

@@ -34,6 +34,13 @@ pub fn secure_cookie<'a>(name: &'a str, value: String, max_age_s: i64) -> Cookie
         .finish()
 }
 
+/// Says on a 429 page when to try again (`Retry-After`, in seconds).
+pub fn retry_after(res: &mut HttpResponse, seconds: u64) {
+    if let Ok(v) = header::HeaderValue::from_str(&seconds.max(1).to_string()) {
+        res.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+}
+
 /// 303 to `to` (after a POST).
 pub fn see_other(to: &str) -> HttpResponse {
     HttpResponse::SeeOther()

@@ -354,6 +354,15 @@ async fn password_link_coupon_and_lockout() {
     let p = sign_in(&mut e, &f.regnum, "correct horse battery").await;
     assert_eq!(p.status, 429);
     assert!(p.body.contains("Слишком много попыток"), "{}", p.body);
+    let wait: u64 = p.headers["retry-after"]
+        .to_str()
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After in seconds");
+    assert!(
+        p.body.contains(&format!("Повторите через {wait} с.")),
+        "the page says the same wait"
+    );
     assert!(p.body.contains("<form"), "the page keeps the sign-in form");
     s.stop().await;
 }
@@ -866,6 +875,15 @@ async fn asking_for_codes_and_guessing_are_limited_per_address() {
         .await;
     assert_eq!(p.status, 429);
     assert!(p.body.contains("Слишком много попыток"), "{}", p.body);
+    let wait: u64 = p.headers["retry-after"]
+        .to_str()
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After in seconds");
+    assert!(
+        p.body.contains(&format!("Повторите через {wait} с.")),
+        "the page says the same wait"
+    );
     // Guessing numbers from one address: three wrong, then a wait whatever the number.
     for i in 0..3 {
         let p = sign_in(&mut h, &format!("LIC-AAAAA-BBBBB-CCCCC-DDDD{i}"), "x").await;

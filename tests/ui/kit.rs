@@ -98,6 +98,8 @@ pub struct Http {
     pub client: reqwest::Client,
     pub base: String,
     pub cookies: Vec<(String, String)>,
+    /// The Accept-Language of `get` and `post` (Russian unless changed).
+    pub lang: &'static str,
 }
 
 pub struct Page {
@@ -136,6 +138,7 @@ impl Http {
             client,
             base: s.url.clone(),
             cookies: Vec::new(),
+            lang: "ru-RU,ru;q=0.9",
         }
     }
 
@@ -165,7 +168,7 @@ impl Http {
             .client
             .get(format!("{}{path}", self.base))
             .header("Cookie", self.cookie_header())
-            .header("Accept-Language", "ru-RU,ru;q=0.9")
+            .header("Accept-Language", self.lang)
             .send()
             .await
             .expect("get");
@@ -182,7 +185,7 @@ impl Http {
             .client
             .post(format!("{}{path}", self.base))
             .header("Cookie", self.cookie_header())
-            .header("Accept-Language", "ru-RU,ru;q=0.9")
+            .header("Accept-Language", self.lang)
             .header("Content-Type", "application/x-www-form-urlencoded")
             .body(body)
             .send()

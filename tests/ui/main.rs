@@ -7,6 +7,7 @@ mod kit;
 mod outbox;
 mod perf;
 mod releases;
+mod security;
 mod system;
 mod webdriver;
 

@@ -325,6 +325,25 @@ impl Browser {
         .to_owned()
     }
 
+    /// The text of an open alert (or confirm, prompt) dialog; `None` when WebDriver
+    /// answers "no such alert".
+    pub async fn alert(&self) -> Option<String> {
+        let v: Value = self
+            .http
+            .get(format!("{}/alert/text", self.base))
+            .send()
+            .await
+            .expect("alert")
+            .json()
+            .await
+            .expect("alert json");
+        match v["value"].get("error").and_then(Value::as_str) {
+            Some("no such alert") => None,
+            Some(e) => panic!("webdriver alert/text: {e}: {}", v["value"]),
+            None => Some(v["value"].as_str().unwrap_or("").to_owned()),
+        }
+    }
+
     /// Goes into the frame `css` (then `text`, `see` and `find` work inside it).
     pub async fn enter_frame(&self, css: &str) {
         let e = self.find(css).await;

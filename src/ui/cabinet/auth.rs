@@ -124,14 +124,18 @@ pub async fn login(p: PrePost) -> UiResult {
             ),
             None,
         )),
-        Err(SignInError::Wait(s)) => Ok(login_page(
-            l,
-            StatusCode::TOO_MANY_REQUESTS,
-            Some(p.token.clone()),
-            &login,
-            Some(wait_text(l, s)),
-            None,
-        )),
+        Err(SignInError::Wait(s)) => {
+            let mut res = login_page(
+                l,
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(p.token.clone()),
+                &login,
+                Some(wait_text(l, s)),
+                None,
+            );
+            crate::web::retry_after(&mut res, s);
+            Ok(res)
+        }
     }
 }
 
@@ -158,14 +162,18 @@ pub async fn request_code(p: PrePost) -> UiResult {
                 .to_owned(),
             ),
         ),
-        Err(s) => login_page(
-            l,
-            StatusCode::TOO_MANY_REQUESTS,
-            Some(p.token.clone()),
-            &login,
-            Some(wait_text(l, s)),
-            None,
-        ),
+        Err(s) => {
+            let mut res = login_page(
+                l,
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(p.token.clone()),
+                &login,
+                Some(wait_text(l, s)),
+                None,
+            );
+            crate::web::retry_after(&mut res, s);
+            res
+        }
     })
 }
 
@@ -204,6 +212,7 @@ pub async fn request_link(p: PrePost) -> UiResult {
     let r = cabinet::request_password_link(&p.app, p.ip, &login)
         .await
         .map_err(|e| UiError::App(e, l))?;
+    let wait = r.err();
     let (status, alert, note) = match r {
         Ok(()) => (
             StatusCode::OK,
@@ -216,14 +225,18 @@ pub async fn request_link(p: PrePost) -> UiResult {
         ),
         Err(s) => (StatusCode::TOO_MANY_REQUESTS, Some(wait_text(l, s)), None),
     };
-    Ok(pre_html(
+    let mut res = pre_html(
         HOME,
         l,
         status,
         t(l, "Password", "Пароль"),
         Some(p.token.clone()),
         |ctx| link_request_markup(ctx, &login, alert.as_deref(), note),
-    ))
+    );
+    if let Some(s) = wait {
+        crate::web::retry_after(&mut res, s);
+    }
+    Ok(res)
 }
 
 fn set_markup(ctx: &Ctx, token: &str, errors: &FieldErrors) -> Markup {

@@ -103,14 +103,16 @@ pub async fn login(p: PrePost) -> UiResult {
                 Lang::En => format!("Too many failed attempts. Try again in {s} s."),
                 Lang::Ru => format!("Слишком много неудачных попыток. Повторите через {s} с."),
             };
-            Ok(pre_html(
+            let mut res = pre_html(
                 "/",
                 l,
                 StatusCode::TOO_MANY_REQUESTS,
                 t(l, "Sign in", "Вход"),
                 Some(p.token.clone()),
                 |ctx| login_markup(ctx, &login, Some(msg.clone()), None),
-            ))
+            );
+            crate::web::retry_after(&mut res, s);
+            Ok(res)
         }
     }
 }

@@ -185,10 +185,20 @@ pub async fn end(p: Post) -> UiResult {
     let unbound = leases::unbind(&me.app(), &regnum, host, feature)
         .await
         .map_err(|e| me.err(e))?;
-    if unbound.is_empty() && !p.form.get("lease").is_empty() {
-        leases::release(&me.app(), p.form.get("lease"))
-            .await
-            .map_err(|e| me.err(e))?;
+    let lease = p.form.get("lease");
+    if unbound.is_empty() && !lease.is_empty() {
+        // The lease must be one of the key checked above: a lease id of a key this
+        // user may not see ends nothing.
+        let on = leases::key_of(&me.app, lease).map_err(|e| me.err(e))?;
+        match on {
+            Some(k) if k == regnum => {
+                leases::release(&me.app(), lease)
+                    .await
+                    .map_err(|e| me.err(e))?;
+            }
+            Some(_) => return Err(me.forbidden()),
+            None => {} // already gone
+        }
     }
     me.audit(
         "unbind",
