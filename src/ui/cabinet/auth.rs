@@ -124,19 +124,22 @@ pub async fn login(p: PrePost) -> UiResult {
             ),
             None,
         )),
-        Err(SignInError::Wait(s)) => {
-            let mut res = login_page(
-                l,
-                StatusCode::TOO_MANY_REQUESTS,
-                Some(p.token.clone()),
-                &login,
-                Some(wait_text(l, s)),
-                None,
-            );
-            crate::web::retry_after(&mut res, s);
-            Ok(res)
-        }
+        Err(SignInError::Wait(s)) => Ok(wait_page(l, &p.token, &login, s)),
     }
+}
+
+/// The sign-in page with "try again in N s", as a 429 with `Retry-After`.
+fn wait_page(l: Lang, token: &str, login: &str, s: u64) -> HttpResponse {
+    let mut res = login_page(
+        l,
+        StatusCode::TOO_MANY_REQUESTS,
+        Some(token.to_owned()),
+        login,
+        Some(wait_text(l, s)),
+        None,
+    );
+    crate::web::retry_after(&mut res, s);
+    res
 }
 
 /// Mails a one-time code. The answer is the same whether the number exists or not.
@@ -162,18 +165,7 @@ pub async fn request_code(p: PrePost) -> UiResult {
                 .to_owned(),
             ),
         ),
-        Err(s) => {
-            let mut res = login_page(
-                l,
-                StatusCode::TOO_MANY_REQUESTS,
-                Some(p.token.clone()),
-                &login,
-                Some(wait_text(l, s)),
-                None,
-            );
-            crate::web::retry_after(&mut res, s);
-            res
-        }
+        Err(s) => wait_page(l, &p.token, &login, s),
     })
 }
 
