@@ -21,6 +21,7 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::{DefaultHeaders, Next, from_fn};
+use actix_web::web::Bytes;
 use actix_web::{HttpResponse, web};
 use std::sync::Arc;
 
@@ -207,6 +208,10 @@ async fn envelope(
     Ok(ServiceResponse::new(http_req, res))
 }
 
+/// Finishes an answer in place: its head (status, headers, extensions) is kept as the
+/// handler made it and only the body, `Content-Type`, `Content-Language` and the
+/// signatures are set. No header map is copied and a body that is already bytes is not
+/// copied either (issue 16: the envelope's cost beside the signature's).
 async fn finish(
     res: HttpResponse,
     lang: Lang,
@@ -218,29 +223,32 @@ async fn finish(
     if carrier.is_none() && res.extensions().get::<release_file::Unsigned>().is_some() {
         return Ok(res);
     }
-    let status = res.status();
-    let headers = res.headers().clone();
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    let from_error = carrier.is_some();
-    let body = match carrier {
+    let mut is_json = carrier.is_some()
+        || res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+    if !is_json && signer.is_none() {
+        // Not ours to rewrite (a non-JSON document, a streamed backup): passed through
+        // untouched, never gathered into memory.
+        return Ok(res);
+    }
+    let (mut head, body) = res.into_parts();
+    let mut body: Bytes = match carrier {
         Some(c) => serde_json::to_vec(&c.0.body(lang))
             .unwrap_or_default()
             .into(),
-        None if is_json || signer.is_some() => actix_web::body::to_bytes(res.into_body())
-            .await
-            .map_err(|_| actix_web::error::ErrorInternalServerError("body"))?,
-        // Not ours to rewrite (a non-JSON document, a streamed backup): passed through
-        // untouched, never gathered into memory.
-        None => return Ok(res),
+        None => match body.try_into_bytes() {
+            Ok(b) => b,
+            Err(body) => actix_web::body::to_bytes(body)
+                .await
+                .map_err(|_| actix_web::error::ErrorInternalServerError("body"))?,
+        },
     };
-    let mut body = body.to_vec();
-    let mut is_json = is_json || from_error;
     if body.is_empty() && signer.is_some() {
         // Every /api/v1 answer has a JSON body.
-        body = b"{}".to_vec();
+        body = Bytes::from_static(b"{}");
         is_json = true;
     }
     if let Some(n) = &nonce
@@ -248,29 +256,34 @@ async fn finish(
             serde_json::from_slice::<serde_json::Value>(&body)
     {
         m.insert("nonce".into(), serde_json::Value::String(n.clone()));
-        body = serde_json::to_vec(&m).unwrap_or(body);
-    }
-    let mut out = HttpResponse::build(status);
-    for (k, v) in headers.iter() {
-        if k != header::CONTENT_LENGTH {
-            out.insert_header((k.clone(), v.clone()));
+        if let Ok(b) = serde_json::to_vec(&m) {
+            body = b.into();
         }
     }
+    let headers = head.headers_mut();
+    // The HTTP layer writes the length of the body it is given.
+    headers.remove(header::CONTENT_LENGTH);
     if is_json {
-        out.insert_header((header::CONTENT_TYPE, "application/json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
     }
     if let Some(app) = signer {
         let sigs = app.signer.sign_all(&body, app.now());
         if let Ok(v) = HeaderValue::from_str(&sigs.current) {
-            out.insert_header((HeaderName::from_static("licd-signature"), v));
+            headers.insert(HeaderName::from_static("licd-signature"), v);
         }
         if let Ok(v) = HeaderValue::from_str(&sigs.key_id) {
-            out.insert_header((HeaderName::from_static("licd-key-id"), v));
+            headers.insert(HeaderName::from_static("licd-key-id"), v);
         }
         if let Some(v) = sigs.previous.and_then(|p| HeaderValue::from_str(&p).ok()) {
-            out.insert_header((HeaderName::from_static("licd-signature-previous"), v));
+            headers.insert(HeaderName::from_static("licd-signature-previous"), v);
         }
     }
-    out.insert_header((header::CONTENT_LANGUAGE, lang.code()));
-    Ok(out.body(body))
+    headers.insert(
+        header::CONTENT_LANGUAGE,
+        HeaderValue::from_static(lang.code()),
+    );
+    Ok(head.set_body(BoxBody::new(body)))
 }
