@@ -5,6 +5,10 @@
 #
 #   cargo build --release && scripts/bench-wrk.sh            # DUR=10 by default
 #   DUR=5 PORT=19500 scripts/bench-wrk.sh
+#   PERF=/tmp/prof scripts/bench-wrk.sh   # also `perf record -g` the server during each
+#                                          # call: /tmp/prof/{healthz,signing-key,...}.data
+#   ONLY=capture SERVE_LOG=/tmp/serve.log LICD_LOG=info scripts/bench-wrk.sh
+#                     # one call only; keep the server's log (its writer's batching line)
 #
 # Calls: GET /healthz (no body, no signature); GET /api/v1/signing-key (signed, constant
 # body); POST /api/v1/leases/{lease}/heartbeat on one lease (signed); POST
@@ -19,11 +23,11 @@ THREADS=${THREADS:-2}
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 2; }
 D=$(mktemp -d /tmp/licd-bench-wrk.XXXXXX)
 URL="https://127.0.0.1:$PORT"
-trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$D"' EXIT
+trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; [ -z "${SERVE_LOG:-}" ] || cp "$D/serve.log" "$SERVE_LOG"; rm -rf "$D"' EXIT
 
 "$BIN" init --data "$D/data" >/dev/null 2>&1
 TOKEN=$("$BIN" token create --data "$D/data" --name bench --role admin 2>/dev/null)
-LICD_LOG=warn "$BIN" serve --data "$D/data" --listen "127.0.0.1:$PORT" \
+LICD_LOG=${LICD_LOG:-warn} "$BIN" serve --data "$D/data" --listen "127.0.0.1:$PORT" \
   --abuse-per-minute 100000000 2>"$D/serve.log" &
 SERVER=$!
 for _ in $(seq 1 120); do curl -ks "$URL/healthz" >/dev/null && break; sleep 0.5; done
@@ -55,18 +59,25 @@ end
 EOF
 
 run() {
-  local label=$1; shift
-  local out
+  local name=$1 label=$2; shift 2
+  [ -z "${ONLY:-}" ] || [ "$ONLY" = "$name" ] || return 0
+  local out perf=
+  if [ -n "${PERF:-}" ]; then
+    mkdir -p "$PERF"
+    perf record -q -F 499 -g -p "$SERVER" -o "$PERF/$name.data" -- sleep "$DUR" 2>"$PERF/$name.log" &
+    perf=$!
+  fi
   out=$(wrk -t"$THREADS" -c"$CONN" -d"${DUR}s" --latency "$@")
   local rps p99 errs
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
   errs=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
+  [ -z "$perf" ] || wait "$perf" || cat "$PERF/$name.log" >&2
   printf '| %s | %s | %s | %s |\n' "$label" "$(printf '%.0f' "$rps")" "$p99" "${errs:-0}"
 }
 echo "| call | req/s | p99 | non-2xx |"
 echo "| --- | --- | --- | --- |"
-run 'GET /healthz (no body, no signature)' "$URL/healthz"
-run 'GET /api/v1/signing-key (signed, constant body)' "$URL/api/v1/signing-key"
-run 'heartbeat (signed)' -s "$D/heartbeat.lua" "$URL"
-run 'capture, a new user each (durable, signed)' -s "$D/capture.lua" "$URL"
+run healthz 'GET /healthz (no body, no signature)' "$URL/healthz"
+run signing-key 'GET /api/v1/signing-key (signed, constant body)' "$URL/api/v1/signing-key"
+run heartbeat 'heartbeat (signed)' -s "$D/heartbeat.lua" "$URL"
+run capture 'capture, a new user each (durable, signed)' -s "$D/capture.lua" "$URL"

@@ -14,16 +14,18 @@ use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
 pub fn scope() -> actix_web::Scope {
+    // The router tries routes in this order, and a route with a `{segment}` costs a
+    // regex match: the fixed paths come first, then the hottest (heartbeats) (issue 16).
     let scope = web::scope("/v1")
+        .route("/leases", web::post().to(post_lease))
+        .route("/signing-key", web::get().to(get_signing_key))
         .route("/trial", web::post().to(post_trial))
         .route("/activate", web::post().to(post_activate))
-        .route("/leases", web::post().to(post_lease))
         .route("/leases/{lease}/heartbeat", web::post().to(post_heartbeat))
         .route("/leases/{lease}", web::delete().to(delete_lease))
         .route("/keys/{regnum}", web::get().to(get_key))
         .route("/keys/{regnum}/diag", web::get().to(get_diag))
-        .route("/keys/{regnum}/license", web::get().to(get_license))
-        .route("/signing-key", web::get().to(get_signing_key));
+        .route("/keys/{regnum}/license", web::get().to(get_license));
     super::releases_api::protected(scope).default_service(web::to(super::not_found))
 }
 

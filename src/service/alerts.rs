@@ -107,6 +107,11 @@ fn wants_alerts(tx: &impl Snapshot, client_id: u64) -> Result<bool, StoreError> 
 /// denial recorded since the last run. Answers how many mails were queued.
 pub async fn denials(app: &App) -> AppResult<usize> {
     let now = app.now();
+    if !denials_pending(&app.store.read()?, now)? {
+        // Nothing recorded since the last run: no write, so no durable commit every
+        // couple of seconds in the middle of the capture path's logged ones (issue 16).
+        return Ok(0);
+    }
     let env = app.mail_env();
     let n = app
         .store
@@ -184,6 +189,41 @@ pub async fn denials(app: &App) -> AppResult<usize> {
     Ok(n)
 }
 
+/// Whether `denials` has anything to do: its first run, a denial after its cursor, or an
+/// hour ended since the cursor (the summaries wait for the cursor to pass an hour). The
+/// cursor left where it is loses nothing: the next run reads on from it.
+fn denials_pending(tx: &impl Snapshot, now: OffsetDateTime) -> Result<bool, StoreError> {
+    let Some(cursor) = get_pair(tx, CURSOR)? else {
+        return Ok(true);
+    };
+    let settled = (now.unix_timestamp_nanos() / 1_000_000) as i64 - SETTLE_MS;
+    if settled.div_euclid(HOUR_MS) > cursor.0.div_euclid(HOUR_MS) {
+        return Ok(true);
+    }
+    let t = tx.table(tables::DENIAL_TIMES)?;
+    for row in t.range((cursor.0, cursor.1)..)? {
+        if row?.0.value() != cursor {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The hours `summaries` has to mail, given the denial pass's cursor and the last hour
+/// done (`None`: its first run).
+fn summary_hours(
+    tx: &impl Snapshot,
+    now: OffsetDateTime,
+) -> Result<(i64, Option<std::ops::Range<i64>>), StoreError> {
+    let now_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
+    // Only hours the immediate pass has fully read (its cursor is past them).
+    let cursor = get_pair(tx, CURSOR)?.map_or(now_ms, |c| c.0);
+    let open_hour = cursor.min(now_ms).div_euclid(HOUR_MS);
+    let hours = get_pair(tx, SUMMARY_HOUR)?
+        .map(|(done, _)| (done + 1).max(open_hour - SUMMARY_CATCH_UP)..open_hour);
+    Ok((open_hour, hours))
+}
+
 /// Per key: (feature, code) → refusals.
 type KeyCounts = BTreeMap<String, BTreeMap<(u32, u32), u32>>;
 /// A summary's recipients (to, cc, language) → (them, the clients, their keys' rows).
@@ -225,20 +265,25 @@ fn hour_counts(tx: &WriteTransaction, hour: i64) -> Result<KeyCounts, StoreError
 /// mailed at once (all its keys in one mail). Answers how many mails were queued.
 pub async fn summaries(app: &App) -> AppResult<usize> {
     let now = app.now();
+    if summary_hours(&app.store.read()?, now)?
+        .1
+        .is_some_and(|hours| hours.is_empty())
+    {
+        // No hour has ended since the last run: no write (see `denials`).
+        return Ok(0);
+    }
     let env = app.mail_env();
     let n = app
         .store
         .write(move |tx| {
-            let now_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
-            // Only hours the immediate pass has fully read (its cursor is past them).
-            let cursor = get_pair(tx, CURSOR)?.map_or(now_ms, |c| c.0);
-            let open_hour = cursor.min(now_ms).div_euclid(HOUR_MS);
-            let Some((done, _)) = get_pair(tx, SUMMARY_HOUR)? else {
+            let (open_hour, hours) = summary_hours(tx, now)?;
+            let Some(hours) = hours else {
                 meta::put_record(tx, SUMMARY_HOUR, &(open_hour - 1, 0u64))?;
                 return Ok(0);
             };
+            let done = hours.start - 1;
             let mut queued = 0;
-            for hour in (done + 1).max(open_hour - SUMMARY_CATCH_UP)..open_hour {
+            for hour in hours {
                 let counts = hour_counts(tx, hour)?;
                 let mut groups: Batches = BTreeMap::new();
                 let mut names: HashMap<u32, String> = HashMap::new();

@@ -8,7 +8,8 @@
 //! updates its pin.
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use ed25519_dalek::{Signer as _, SigningKey};
+use ed25519_dalek::SigningKey;
+use ed25519_dalek::hazmat::{ExpandedSecretKey, raw_sign};
 use rand::RngCore;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -24,6 +25,10 @@ pub const DEFAULT_OVERLAP: time::Duration = time::Duration::days(90);
 /// One key of the ring.
 struct Entry {
     key: SigningKey,
+    /// The key's SHA-512 expansion, made once: `SigningKey::sign` would redo it for
+    /// every answer (issue 16). Signatures are the same bytes (RFC 8032 is deterministic).
+    expanded: ExpandedSecretKey,
+    public: ed25519_dalek::VerifyingKey,
     public_b64: String,
     id: String,
 }
@@ -35,8 +40,16 @@ impl Entry {
         Entry {
             public_b64: B64.encode(public.as_bytes()),
             id: key_id(public.as_bytes()),
+            expanded: ExpandedSecretKey::from(&seed),
+            public,
             key,
         }
+    }
+
+    /// Base64 of this key's Ed25519 signature of `body`.
+    fn sign(&self, body: &[u8]) -> String {
+        let sig = raw_sign::<ed25519_dalek::Sha512>(&self.expanded, body, &self.public);
+        B64.encode(sig.to_bytes())
     }
 }
 
@@ -167,19 +180,21 @@ impl Signer {
 
     /// Base64 of the current key's Ed25519 signature of `body`.
     pub fn sign(&self, body: &[u8]) -> String {
-        B64.encode(self.ring().current.key.sign(body).to_bytes())
+        self.ring().current.sign(body)
     }
 
     /// Every signature `body` carries at `now`.
     pub fn sign_all(&self, body: &[u8], now: OffsetDateTime) -> Signatures {
-        let ring = self.ring();
+        // Signed under the read lock, without touching the ring's reference count: a
+        // rotation waits for the signatures in progress (issue 16).
+        let ring = self.ring.read().unwrap_or_else(|e| e.into_inner());
         Signatures {
-            current: B64.encode(ring.current.key.sign(body).to_bytes()),
+            current: ring.current.sign(body),
             previous: ring
                 .previous
                 .as_ref()
                 .filter(|p| now < p.valid_until)
-                .map(|p| B64.encode(p.entry.key.sign(body).to_bytes())),
+                .map(|p| p.entry.sign(body)),
             key_id: ring.current.id.clone(),
         }
     }
@@ -345,6 +360,12 @@ mod tests {
         let sig = a.sign(b"{\"x\":1}");
         assert!(verifies(&b.public_key_b64(), b"{\"x\":1}", &sig));
         assert!(!verifies(&b.public_key_b64(), b"{\"x\":2}", &sig));
+        // The kept expansion signs the same bytes as the library's own `sign`.
+        use ed25519_dalek::Signer as _;
+        let text = std::fs::read_to_string(dir.path().join(KEY_FILE)).expect("key");
+        let seed = read_seed(dir.path(), &text).expect("seed");
+        let plain = SigningKey::from_bytes(&seed).sign(b"{\"x\":1}");
+        assert_eq!(sig, B64.encode(plain.to_bytes()));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
