@@ -22,6 +22,7 @@ PARTS = [
     ("HTTP (actix-http, router, regex)", r"actix_http|actix_router|actix_web|regex|httparse|http::header"),
     ("async runtime (tokio, futures)", r"tokio|futures|mio::|actix_rt|actix_server"),
     ("JSON (serde_json)", r"serde_json|serde::"),
+    ("store (redb, bincode, redo log)", r"redb::|bincode|crc32|licd::store"),
     ("licd", r"licd::"),
 ]
 
