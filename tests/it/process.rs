@@ -55,8 +55,32 @@ pub(crate) fn add_admin(dir: &Path, login: &str, password: &str) -> std::process
     child.wait_with_output().expect("wait")
 }
 
+/// A server process, killed (and reaped) when dropped: a failing assertion never leaves
+/// one running beside the next test.
+pub(crate) struct Running(Child);
+
+impl std::ops::Deref for Running {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts `licd serve`; the server's log lines are gathered into the returned list.
-pub(crate) fn serve(dir: &Path) -> (Child, String, Arc<parking_lot::Mutex<Vec<String>>>) {
+pub(crate) fn serve(dir: &Path) -> (Running, String, Arc<parking_lot::Mutex<Vec<String>>>) {
     serve_with(dir, &[])
 }
 
@@ -64,16 +88,18 @@ pub(crate) fn serve(dir: &Path) -> (Child, String, Arc<parking_lot::Mutex<Vec<St
 pub(crate) fn serve_with(
     dir: &Path,
     extra: &[&str],
-) -> (Child, String, Arc<parking_lot::Mutex<Vec<String>>>) {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(dir)
-        .args(extra)
-        .env("LICD_LOG", "warn")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn licd");
+) -> (Running, String, Arc<parking_lot::Mutex<Vec<String>>>) {
+    let mut child = Running(
+        Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(dir)
+            .args(extra)
+            .env("LICD_LOG", "warn")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn licd"),
+    );
     let stderr = child.stderr.take().expect("stderr");
     let (tx, rx) = std::sync::mpsc::channel();
     let log = Arc::new(parking_lot::Mutex::new(Vec::new()));
