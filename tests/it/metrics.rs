@@ -284,3 +284,37 @@ async fn json_access_log_names_routes_not_secrets() {
         }
     }
 }
+
+/// An idle server writes nothing: no background job commits every few seconds with
+/// nothing to do (issue 16: the alert job did, every 2 s, and each such write is a
+/// durable commit that stalls the capture path behind it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_server_commits_nothing() {
+    let s = TestServer::start().await;
+    s.product("idle", &[(49, "user")]).await;
+    let regnum = s.key_with("idle", 49, 2).await;
+    let body = json!({"regnum": regnum, "feature": 49, "host": "pc", "user": "ivan"});
+    s.api(Method::POST, "/leases", Some(body)).await.expect(201);
+    // The alert job steps its cursor once an hour: keep that hour's end out of the window.
+    let into_hour = (s.clock.now() - time::Duration::seconds(5)).unix_timestamp() % 3600;
+    if 3600 - into_hour < 30 {
+        s.clock.advance(time::Duration::seconds(60));
+    }
+    // The jobs' first passes (they set their cursors once), then three of the alert
+    // job's 2-second passes.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let before = value(&scrape(&s).await, "licd_store_commits_total");
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let after = value(&scrape(&s).await, "licd_store_commits_total");
+    assert_eq!(after, before, "commits while idle");
+    // The check can fail: a write does count.
+    s.api(
+        Method::POST,
+        "/leases",
+        Some(json!({"regnum": regnum, "feature": 49, "host": "pc", "user": "petr"})),
+    )
+    .await
+    .expect(201);
+    let later = value(&scrape(&s).await, "licd_store_commits_total");
+    assert!(later > after, "a capture is a commit: {after} then {later}");
+}
