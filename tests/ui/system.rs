@@ -62,7 +62,16 @@ async fn system_page_in_a_browser() {
         b.value(&format!("{form} input[name=window]")).await,
         "25:00-26:00"
     );
-    b.type_in(&format!("{form} input[name=window]"), "01:30-02:30")
+    // A window far from now: the scheduled copy must not run in the middle of the test
+    // (a fixed 01:30-02:30 made a third copy when the test ran at 02:04).
+    let zone = licd::service::backups::policy(s.app())
+        .expect("policy")
+        .timezone;
+    let zone = licd::service::backups::zone(&zone).expect("zone");
+    let hour = licd::service::backups::local(s.clock.now(), &zone).1 / 60;
+    let start = if hour < 12 { hour + 11 } else { hour - 12 };
+    let window = format!("{start:02}:30-{:02}:30", start + 1);
+    b.type_in(&format!("{form} input[name=window]"), &window)
         .await;
     b.type_in(&format!("{form} input[name=keep]"), "3").await;
     b.click(&format!(
@@ -71,10 +80,7 @@ async fn system_page_in_a_browser() {
     .await;
     b.click(&format!("{form} button[type=submit]")).await;
     b.see("Сохранено.").await;
-    assert_eq!(
-        b.value(&format!("{form} input[name=window]")).await,
-        "01:30-02:30"
-    );
+    assert_eq!(b.value(&format!("{form} input[name=window]")).await, window);
     let policy = licd::service::backups::policy(s.app()).expect("policy");
     assert_eq!(policy.keep, 3);
     assert_eq!(policy.compression, licd::ops::archive::Compression::Gzip);
