@@ -780,10 +780,11 @@ async fn a_distributor_sees_only_its_clients_statistics_and_problems() {
     )
     .await
     .expect("assign");
-    // Each key: three hosts on two seats of 31, so one denial each.
+    // Each key: three hosts on two seats of 31, so one denial each. The hosts are named so
+    // that no regnum can contain them ("C-2" is in "LIC-2…").
     for f in [&ours, &theirs] {
         for host in ["A", "B", "C"] {
-            let _ = try_capture(&s, &f.regnum, 31, &format!("{host}-{}", f.client), "").await;
+            let _ = try_capture(&s, &f.regnum, 31, &format!("{host}-host{}", f.client), "").await;
         }
     }
     licd::service::usage::flush(s.app()).await.expect("flush");
@@ -795,14 +796,14 @@ async fn a_distributor_sees_only_its_clients_statistics_and_problems() {
     d.login("partner", "password123").await;
     let p = d.get("/problems").await;
     assert_eq!(p.status, 200);
-    assert!(p.body.contains(&format!("C-{}", ours.client)));
+    assert!(p.body.contains(&format!("C-host{}", ours.client)));
     assert!(
-        !p.body.contains(&format!("C-{}", theirs.client)),
+        !p.body.contains(&format!("C-host{}", theirs.client)),
         "another distributor's"
     );
     // Even when asked for everything.
     let p = d.get("/problems?distributor=").await;
-    assert!(!p.body.contains(&format!("C-{}", theirs.client)));
+    assert!(!p.body.contains(&format!("C-host{}", theirs.client)));
     let st = d.get("/statistics").await;
     assert_eq!(st.status, 200);
     assert!(st.body.contains("ООО Южная") && !st.body.contains("ООО Северная"));
@@ -829,11 +830,11 @@ async fn a_distributor_sees_only_its_clients_statistics_and_problems() {
     let mut a = Http::new(&s);
     a.login("boss", "password123").await;
     let p = a.get("/problems").await;
-    assert!(p.body.contains(&format!("C-{}", ours.client)));
-    assert!(p.body.contains(&format!("C-{}", theirs.client)));
+    assert!(p.body.contains(&format!("C-host{}", ours.client)));
+    assert!(p.body.contains(&format!("C-host{}", theirs.client)));
     let p = a.get(&format!("/problems?client={}", theirs.client)).await;
-    assert!(!p.body.contains(&format!("C-{}", ours.client)));
-    assert!(p.body.contains(&format!("C-{}", theirs.client)));
+    assert!(!p.body.contains(&format!("C-host{}", ours.client)));
+    assert!(p.body.contains(&format!("C-host{}", theirs.client)));
     let p = a.get("/problems?code=1032").await;
     assert!(p.body.contains("Отказов нет"), "no 1032 denials");
     let csv = a
