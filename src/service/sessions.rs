@@ -173,9 +173,37 @@ pub fn lock_for(f: &LoginFailures) -> Duration {
     (Duration::seconds(30) * 2i32.pow(steps)).min(MAX_LOCK)
 }
 
+/// The failed sign-ins of `login` kept in `table` (staff or cabinet).
+pub(crate) fn failures_in(
+    tx: &impl Snapshot,
+    table: &tables::RecTable<&'static str, LoginFailures>,
+    login: &str,
+) -> Result<LoginFailures, StoreError> {
+    let t = tx.table(table.def)?;
+    Ok(table.get(&t, login)?.unwrap_or_default())
+}
+
 fn failures_of(tx: &impl Snapshot, login: &str) -> Result<LoginFailures, StoreError> {
-    let t = tx.table(tables::LOGIN_FAILURES.def)?;
-    Ok(tables::LOGIN_FAILURES.get(&t, login)?.unwrap_or_default())
+    failures_in(tx, &tables::LOGIN_FAILURES, login)
+}
+
+/// Counts one more failed sign-in of `login` in `table` (staff or cabinet), at `now`.
+pub(crate) async fn count_failure(
+    app: &App,
+    table: tables::RecTable<&'static str, LoginFailures>,
+    login: String,
+    now: time::OffsetDateTime,
+) -> AppResult<()> {
+    app.store
+        .write(move |tx| {
+            let mut f = failures_in(tx, &table, &login)?;
+            f.count = f.count.saturating_add(1);
+            f.last_at = Some(now);
+            let mut t = tx.open_table(table.def)?;
+            table.put(&mut t, login.as_str(), &f)?;
+            Ok(())
+        })
+        .await
 }
 
 /// A user by login.
@@ -222,17 +250,7 @@ pub async fn sign_in(
     if !ok {
         app.limits.charge(ip, Guess::Login);
         if found.is_some() {
-            let l = login.clone();
-            app.store
-                .write(move |tx| {
-                    let mut f = failures_of(tx, &l)?;
-                    f.count = f.count.saturating_add(1);
-                    f.last_at = Some(now);
-                    let mut t = tx.open_table(tables::LOGIN_FAILURES.def)?;
-                    tables::LOGIN_FAILURES.put(&mut t, l.as_str(), &f)?;
-                    Ok(())
-                })
-                .await?;
+            count_failure(app, tables::LOGIN_FAILURES, login.clone(), now).await?;
         }
         return Ok(Err(SignInError::Wrong));
     }

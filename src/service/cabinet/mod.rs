@@ -48,8 +48,7 @@ pub enum SignInError {
 }
 
 fn failures_of(tx: &impl Snapshot, login: &str) -> Result<LoginFailures, StoreError> {
-    let t = tx.table(tables::CABINET_FAILURES.def)?;
-    Ok(tables::CABINET_FAILURES.get(&t, login)?.unwrap_or_default())
+    crate::service::sessions::failures_in(tx, &tables::CABINET_FAILURES, login)
 }
 
 fn code_hash(regnum: &str, code: &str) -> String {
@@ -148,17 +147,13 @@ pub async fn sign_in(
     let Some((regnum, spend_code)) = ok_regnum else {
         app.limits.charge(ip, Guess::CabinetLogin);
         if target.is_some() {
-            let l = login.clone();
-            app.store
-                .write(move |tx| {
-                    let mut f = failures_of(tx, &l)?;
-                    f.count = f.count.saturating_add(1);
-                    f.last_at = Some(now);
-                    let mut t = tx.open_table(tables::CABINET_FAILURES.def)?;
-                    tables::CABINET_FAILURES.put(&mut t, l.as_str(), &f)?;
-                    Ok(())
-                })
-                .await?;
+            crate::service::sessions::count_failure(
+                app,
+                tables::CABINET_FAILURES,
+                login.clone(),
+                now,
+            )
+            .await?;
         }
         return Ok(Err(SignInError::Wrong));
     };
